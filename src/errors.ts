@@ -1,0 +1,71 @@
+// Every failure rayfleet reports: a stable code, a message a person can act on, and the cause.
+
+/** Exit codes of the CLI, as DESIGN.md fixes them. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  notFound: 3,
+  timedOut: 4,
+  unreachable: 5,
+  interrupted: 130,
+  terminated: 143,
+} as const;
+
+/** Each error code and the exit code it maps to; a new code without an exit code does not compile. */
+const exitCodeByErrorCode = {
+  USAGE: ExitCode.usage,
+  SPEC_INVALID: ExitCode.usage,
+  SPEC_NOT_FOUND: ExitCode.notFound,
+  CLUSTER_NOT_FOUND: ExitCode.notFound,
+  NODE_NOT_FOUND: ExitCode.notFound,
+  NODE_BUSY: ExitCode.failure,
+  NODE_START_FAILED: ExitCode.failure,
+  NODE_START_TIMEOUT: ExitCode.timedOut,
+  WAIT_TIMEOUT: ExitCode.timedOut,
+  PORT_IN_USE: ExitCode.failure,
+  CLUSTER_EXISTS: ExitCode.failure,
+  PYTHON_NOT_FOUND: ExitCode.failure,
+  RUNTIME_INSTALL_FAILED: ExitCode.failure,
+  RAY_NOT_INSTALLED: ExitCode.failure,
+  RAY_UNREACHABLE: ExitCode.unreachable,
+  RAY_REQUEST_FAILED: ExitCode.failure,
+  DRAIN_REJECTED: ExitCode.failure,
+  PROVIDER_FAILED: ExitCode.failure,
+  JOURNAL_CORRUPT: ExitCode.failure,
+  LOCK_HELD: ExitCode.failure,
+  INTERRUPTED: ExitCode.interrupted,
+} as const;
+
+export type ErrorCode = keyof typeof exitCodeByErrorCode;
+
+export class RayfleetError extends Error {
+  override readonly name = 'RayfleetError';
+  readonly code: ErrorCode;
+  /** Extra lines a person needs to act: a log tail, a hint. Printed after the message. */
+  readonly details: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return exitCodeByErrorCode[this.code];
+  }
+}
+
+export function isRayfleetError(error: unknown, code?: ErrorCode): error is RayfleetError {
+  return error instanceof RayfleetError && (code === undefined || error.code === code);
+}
+
+/** The exit code a failure maps to: the error's own for ours, 1 for anything else. */
+export function exitCodeOf(error: unknown): number {
+  return error instanceof RayfleetError ? error.exitCode : ExitCode.failure;
+}
+
+/** The message of any thrown value, for wrapping causes into our errors. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

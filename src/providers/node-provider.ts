@@ -1,0 +1,64 @@
+// The seam every backend implements: launch, terminate, list and read logs of a cluster's nodes.
+
+/** What a node needs from Ray's point of view; the same for every backend. */
+export interface NodeResources {
+  cpus: number;
+  gpus: number;
+  /** Logical memory for Ray's scheduler, bytes. */
+  memoryBytes?: number | undefined;
+  objectStoreMemoryBytes?: number | undefined;
+  /** Custom resources, e.g. `{ TPU: 4 }`. */
+  custom: Record<string, number>;
+}
+
+export type NodeRole = 'head' | 'worker';
+
+/** A node the fleet wants: configured, not started. */
+export interface LaunchRequest {
+  /** The node's name and its identity everywhere: `ray-head`, `ray-worker-3`, `ray-gpu-1`. */
+  name: string;
+  role: NodeRole;
+  /** The worker group, or `head`. */
+  group: string;
+  /** 0 for the head; 1… within a worker group. */
+  index: number;
+  resources: NodeResources;
+  /** Extra environment for the Ray processes of this node (auth, the cloud instance id and node type). */
+  env: Record<string, string>;
+}
+
+export type InstanceState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** A node as its provider sees it. */
+export interface Instance {
+  name: string;
+  role: NodeRole;
+  group: string;
+  index: number;
+  /** The provider's own handle: a process group id, a container id, an application id. */
+  providerId: string;
+  state: InstanceState;
+  /** How Ray on this node is reached, when known. */
+  address: string | undefined;
+  createdAt: Date;
+  resources: NodeResources;
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Last N lines only. */
+  tail?: number;
+  signal?: AbortSignal;
+}
+
+export interface NodeProvider {
+  readonly type: string;
+  /** Starts the node; launching a name that already runs returns the running instance. */
+  launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance>;
+  /** Stops and forgets the node; terminating a node that is gone is not an error. */
+  terminate(name: string, signal?: AbortSignal): Promise<void>;
+  /** Every node of the cluster as it is now. Throws when it cannot know: never `[]` on error. */
+  list(signal?: AbortSignal): Promise<Instance[]>;
+  /** The node's log, line by line. */
+  logs(name: string, options?: LogOptions): AsyncIterable<string>;
+}
