@@ -1,0 +1,35 @@
+// Ports on this machine: a free one for a node's agents, and a check that a fixed one is not taken.
+import { createServer } from 'node:net';
+import { RayfleetError } from '../errors.js';
+
+/** A port the kernel says is free now. */
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    // Ray's GCS and dashboard listen on all interfaces, so the port must be free on all of them.
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Fails with PORT_IN_USE naming the first taken port and what it was for. */
+export async function ensurePortsFree(ports: Array<{ port: number; purpose: string }>): Promise<void> {
+  for (const { port, purpose } of ports) {
+    if (!(await canBind(port))) {
+      throw new RayfleetError('PORT_IN_USE', `port ${port} (${purpose}) is already in use on this machine`, {
+        details: `Another process listens on ${port}. Stop it, or give this cluster other ports in rayfleet.yaml (head.gcsPort, head.dashboardPort, head.clientPort).`,
+      });
+    }
+  }
+}

@@ -1,0 +1,33 @@
+// How nodes are named and numbered: `ray-head`, `ray-worker-1`, `ray-gpu-2`, lowest free index first.
+
+/** The group whose nodes keep the old toolkit's names, `<cluster>-worker-N`. */
+export const DEFAULT_GROUP = 'worker';
+export const HEAD_GROUP = 'head';
+
+export function headName(cluster: string): string {
+  return `${cluster}-head`;
+}
+
+export function workerName(cluster: string, group: string, index: number): string {
+  return `${cluster}-${group}-${index}`;
+}
+
+/** The lowest index from 1 up that no node of the group holds, so removed workers' names come back. */
+export function lowestFreeIndex(taken: Iterable<number>): number {
+  const used = new Set(taken);
+  let index = 1;
+  while (used.has(index)) index += 1;
+  return index;
+}
+
+/** `count` indices, each the lowest still free once the previous ones are taken. */
+export function nextFreeIndices(taken: Iterable<number>, count: number): number[] {
+  const used = new Set(taken);
+  const picked: number[] = [];
+  while (picked.length < count) {
+    const index = lowestFreeIndex(used);
+    used.add(index);
+    picked.push(index);
+  }
+  return picked;
+}
