@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The installed entry point: runs the compiled CLI.
+// The installed entry point: runs the compiled CLI and exits with its code (an interrupt must not wait for open handles).
 import { runCli } from '../dist/cli/main.js';
 
-process.exitCode = await runCli(process.argv);
+process.exit(await runCli(process.argv));

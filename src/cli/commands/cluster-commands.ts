@@ -1,0 +1,91 @@
+// up, down, restart: a cluster's whole life, under their names and the old toolkit's (start-ray, stop-ray, restart-ray).
+import { Command, Option } from 'commander';
+import type { SpecOverrides } from '../../spec/overrides.js';
+import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { printJson, printLine } from '../output.js';
+import { printStatus } from './status-command.js';
+
+interface UpOptions extends CommonOptions {
+  numWorkers?: number;
+  numCpus?: number;
+  numGpus?: number;
+  objectStoreMemory?: string;
+  watcher: boolean;
+  json?: boolean;
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 0) throw new Error(`expected a whole number >= 0, got "${value}"`);
+  return count;
+}
+
+function parseAmount(value: string): number {
+  const amount = Number(value);
+  if (!Number.isFinite(amount) || amount < 0) throw new Error(`expected a number >= 0, got "${value}"`);
+  return amount;
+}
+
+function addNodeShapeOptions(command: Command): Command {
+  return command
+    .option('--num-workers <n>', 'workers of the default group to start (its min)', parseCount)
+    .option('--num-cpus <n>', 'CPUs of each node (head and default workers)', parseAmount)
+    .option('--num-gpus <n>', 'GPUs of each node (head and default workers)', parseAmount)
+    .option('--object-store-memory <size>', 'object store of each node: 1GB, 512MB, 1GiB or bytes')
+    .addOption(new Option('--no-watcher', 'do not start the watcher (autoscaler)'))
+    .option('--json', 'print the cluster status as JSON');
+}
+
+function overridesOf(options: UpOptions): SpecOverrides {
+  return {
+    numWorkers: options.numWorkers,
+    numCpus: options.numCpus,
+    numGpus: options.numGpus,
+    objectStoreMemory: options.objectStoreMemory,
+    watcher: options.watcher,
+  };
+}
+
+export function upCommand(): Command {
+  const command = new Command('up')
+    .alias('start-ray')
+    .description('start the cluster: the head, then every group\'s minimum of workers in parallel; returns once all are in Ray');
+  withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
+    const fleet = await openFleet(options, overridesOf(options), options.json !== true);
+    await withFleet(fleet, async () => {
+      const status = await fleet.up();
+      if (options.json === true) printJson(status);
+      else {
+        printStatus(status);
+        printLine(`\nRay dashboard: ${status.dashboardUrl}`);
+        printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
+      }
+    });
+  });
+  return command;
+}
+
+export function downCommand(): Command {
+  const command = new Command('down').alias('stop-ray').description('stop every node of the cluster (and nothing else)');
+  withCommonOptions(command).action(async (options: CommonOptions) => {
+    const fleet = await openFleet(options);
+    await withFleet(fleet, async () => {
+      await fleet.down();
+      printLine(`cluster ${fleet.name} is down`);
+    });
+  });
+  return command;
+}
+
+export function restartCommand(): Command {
+  const command = new Command('restart').alias('restart-ray').description('down, then up with the same spec');
+  withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
+    const fleet = await openFleet(options, overridesOf(options), options.json !== true);
+    await withFleet(fleet, async () => {
+      const status = await fleet.restart();
+      if (options.json === true) printJson(status);
+      else printStatus(status);
+    });
+  });
+  return command;
+}

@@ -1,0 +1,26 @@
+// env: what a Ray driver needs to connect to the cluster, as export lines or JSON.
+import { Command } from 'commander';
+import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { printJson, printLine } from '../output.js';
+
+interface EnvOptions extends CommonOptions {
+  json?: boolean;
+}
+
+/** Quoted for a POSIX shell, so `eval "$(rayfleet env)"` is safe whatever the paths hold. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+export function envCommand(): Command {
+  const command = new Command('env').description('the environment a Ray driver needs to reach this cluster: eval "$(rayfleet env)"').option('--json', 'print JSON');
+  withCommonOptions(command).action(async (options: EnvOptions) => {
+    const fleet = await openFleet(options, {}, false);
+    await withFleet(fleet, async () => {
+      const env = await fleet.connectionEnv();
+      if (options.json === true) printJson(env);
+      else for (const [name, value] of Object.entries(env)) printLine(`export ${name}=${shellQuote(value)}`);
+    });
+  });
+  return command;
+}

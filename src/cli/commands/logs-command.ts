@@ -1,0 +1,67 @@
+// logs (and the old logs-ray --service head|worker-N): a node's log, its tail, or followed live.
+import { Command } from 'commander';
+import { RayfleetError } from '../../errors.js';
+import { headName, workerName, DEFAULT_GROUP } from '../../providers/node-names.js';
+import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { printLine } from '../output.js';
+
+interface LogsOptions extends CommonOptions {
+  follow?: boolean;
+  tail?: number;
+}
+
+interface LogsRayOptions extends LogsOptions {
+  service: string;
+}
+
+function parseTail(value: string): number {
+  const lines = Number(value);
+  if (!Number.isInteger(lines) || lines < 0) throw new Error(`expected a whole number >= 0, got "${value}"`);
+  return lines;
+}
+
+async function printLogs(options: CommonOptions, node: (cluster: string) => string, follow: boolean, tail: number | undefined): Promise<void> {
+  const fleet = await openFleet(options, {}, false);
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    await withFleet(fleet, async () => {
+      for await (const line of fleet.logs(node(fleet.name), { follow, tail, signal: controller.signal })) printLine(line);
+    });
+  } finally {
+    process.off('SIGINT', stop);
+  }
+}
+
+export function logsCommand(): Command {
+  const command = new Command('logs')
+    .description("a node's log")
+    .argument('<node>', 'the node, e.g. ray-head or ray-worker-1')
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .option('--tail <n>', 'only the last N lines', parseTail);
+  withCommonOptions(command).action(async (node: string, options: LogsOptions) => {
+    await printLogs(options, () => node, options.follow === true, options.tail);
+  });
+  return command;
+}
+
+/** The old toolkit's service names: `head` and `worker-N`. */
+export function nodeOfService(service: string, cluster: string): string {
+  if (service === 'head') return headName(cluster);
+  const match = /^worker-(\d+)$/.exec(service);
+  if (match?.[1] === undefined) throw new RayfleetError('USAGE', `--service takes head or worker-N, not "${service}"`);
+  return workerName(cluster, DEFAULT_GROUP, Number(match[1]));
+}
+
+export function logsRayCommand(): Command {
+  const command = new Command('logs-ray')
+    .description("the old toolkit's logs command: a node's log by service name")
+    .requiredOption('--service <service>', 'head or worker-N')
+    .option('-f, --follow', 'keep printing new lines until interrupted')
+    .option('--tail <n>', 'only the last N lines', parseTail);
+  withCommonOptions(command).action(async (options: LogsRayOptions) => {
+    await printLogs(options, (cluster) => nodeOfService(options.service, cluster), options.follow === true, options.tail);
+  });
+  return command;
+}

@@ -1,0 +1,54 @@
+// status (and the old status-ray): every node as the provider sees it beside Ray's view of it.
+import { Command } from 'commander';
+import type { ClusterStatus, NodeStatus } from '../../fleet/cluster-status.js';
+import { formatDuration } from '../../spec/durations.js';
+import { formatTable } from '../format-table.js';
+import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { printJson, printLine } from '../output.js';
+
+interface StatusOptions extends CommonOptions {
+  json?: boolean;
+}
+
+export function statusCommand(): Command {
+  const command = new Command('status').alias('status-ray').description('each node\'s provider state, Ray status, resources and idle time').option('--json', 'print JSON');
+  withCommonOptions(command).action(async (options: StatusOptions) => {
+    const fleet = await openFleet(options, {}, false);
+    await withFleet(fleet, async () => {
+      const status = await fleet.status();
+      if (options.json === true) printJson(status);
+      else printStatus(status);
+    });
+  });
+  return command;
+}
+
+function usage(node: NodeStatus, resource: string): string {
+  if (node.ray === null || node.ray.status === 'DEAD') return '-';
+  const total = node.ray.resources[resource] ?? 0;
+  const used = total - (node.ray.available[resource] ?? 0);
+  return `${round(used)}/${round(total)}`;
+}
+
+function round(value: number): string {
+  return String(Math.round(value * 100) / 100);
+}
+
+export function printStatus(status: ClusterStatus): void {
+  printLine(`cluster ${status.cluster} (${status.provider})  address ${status.address}  dashboard ${status.dashboardUrl}`);
+  if (status.rayError !== undefined) printLine(`Ray cannot be asked: ${status.rayError}`);
+  const rows = status.nodes.map((node) => [
+    node.name,
+    node.group,
+    node.state,
+    node.ray?.status ?? '-',
+    usage(node, 'CPU'),
+    usage(node, 'GPU'),
+    node.ray !== null && node.ray.status === 'IDLE' ? formatDuration(node.ray.idleMs) : '-',
+  ]);
+  printLine(formatTable(['NAME', 'GROUP', 'STATE', 'RAY', 'CPU USED', 'GPU USED', 'IDLE'], rows));
+  for (const node of status.unmanaged) printLine(`not managed by rayfleet: Ray node ${node.nodeId} (${node.status})`);
+  const { totals } = status;
+  const cpus = totals.resources.CPU ?? 0;
+  printLine(`total: ${totals.nodes} node(s), ${totals.alive} alive in Ray, CPU ${round(cpus - (totals.available.CPU ?? 0))}/${round(cpus)} used`);
+}

@@ -1,0 +1,52 @@
+// add-worker and remove-worker: one node at a time, by hand.
+import { Command } from 'commander';
+import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { printJson, printLine } from '../output.js';
+
+interface AddWorkerOptions extends CommonOptions {
+  group?: string;
+  count: number;
+  json?: boolean;
+}
+
+interface RemoveWorkerOptions extends CommonOptions {
+  force?: boolean;
+}
+
+function parsePositive(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) throw new Error(`expected a whole number >= 1, got "${value}"`);
+  return count;
+}
+
+export function addWorkerCommand(): Command {
+  const command = new Command('add-worker')
+    .description('start workers at the lowest free indices of a group and wait until Ray has them')
+    .option('--group <name>', 'the worker group (default: "worker", else the first group)')
+    .option('--count <n>', 'how many', parsePositive, 1)
+    .option('--json', 'print the new nodes as JSON');
+  withCommonOptions(command).action(async (options: AddWorkerOptions) => {
+    const fleet = await openFleet(options, {}, options.json !== true);
+    await withFleet(fleet, async () => {
+      const launched = await fleet.addWorkers({ group: options.group, count: options.count });
+      if (options.json === true) printJson(launched);
+      else for (const instance of launched) printLine(`${instance.name} joined the cluster`);
+    });
+  });
+  return command;
+}
+
+export function removeWorkerCommand(): Command {
+  const command = new Command('remove-worker')
+    .description('drain a worker in Ray, then stop it; a busy worker is refused unless --force')
+    .argument('<name>', 'the node, e.g. ray-worker-2')
+    .option('--force', 'stop it even if Ray says it is busy');
+  withCommonOptions(command).action(async (name: string, options: RemoveWorkerOptions) => {
+    const fleet = await openFleet(options, {}, false);
+    await withFleet(fleet, async () => {
+      await fleet.removeWorker(name, { force: options.force === true });
+      printLine(`${name} removed`);
+    });
+  });
+  return command;
+}

@@ -1,0 +1,70 @@
+// The rayfleet command line: flags in, library calls, results out; errors become their documented exit codes.
+import { Command, CommanderError } from 'commander';
+import { ExitCode, RayfleetError, exitCodeOf, messageOf } from '../errors.js';
+import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
+import { envCommand } from './commands/env-command.js';
+import { eventsCommand } from './commands/events-command.js';
+import { logsCommand, logsRayCommand } from './commands/logs-command.js';
+import { runtimeCommand } from './commands/runtime-command.js';
+import { specCommand } from './commands/spec-command.js';
+import { statusCommand } from './commands/status-command.js';
+import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('rayfleet')
+    .description('Launch, watch and scale Ray clusters: on this machine, in Docker, or on Cloudera AI.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showSuggestionAfterError()
+    .exitOverride();
+  for (const command of [
+    upCommand(),
+    downCommand(),
+    restartCommand(),
+    statusCommand(),
+    envCommand(),
+    addWorkerCommand(),
+    removeWorkerCommand(),
+    logsCommand(),
+    logsRayCommand(),
+    eventsCommand(),
+    runtimeCommand(),
+    specCommand(),
+  ]) {
+    program.addCommand(command);
+  }
+  applyToAll(program, (command) => command.exitOverride());
+  return program;
+}
+
+function applyToAll(command: Command, apply: (command: Command) => void): void {
+  apply(command);
+  for (const child of command.commands) applyToAll(child, apply);
+}
+
+/** Runs the CLI and returns the exit code; only the bin script exits. */
+export async function runCli(argv: string[]): Promise<number> {
+  const interrupted = new Promise<number>((resolve) => {
+    process.once('SIGINT', () => resolve(ExitCode.interrupted));
+    process.once('SIGTERM', () => resolve(ExitCode.terminated));
+  });
+  const run = buildProgram()
+    .parseAsync(argv)
+    .then(() => ExitCode.ok, reportError);
+  return Promise.race([run, interrupted]);
+}
+
+function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end with "errors" of their own that are not failures.
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (error instanceof RayfleetError) {
+    process.stderr.write(`error [${error.code}]: ${error.message}\n`);
+    if (error.details !== undefined) process.stderr.write(`${error.details}\n`);
+  } else {
+    process.stderr.write(`error: ${messageOf(error)}\n`);
+    if (process.env.RAYFLEET_DEBUG !== undefined && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+  }
+  return exitCodeOf(error);
+}

@@ -1,0 +1,102 @@
+// A cluster's state at one instant: each node as its provider sees it, joined with what Ray's GCS says of it.
+import type { RayNodeState } from '../ray/gcs-client.js';
+import type { Instance, InstanceState, NodeRole } from '../providers/node-provider.js';
+
+export interface RayView {
+  nodeId: string;
+  status: RayNodeState['status'];
+  idleMs: number;
+  /** Total resources of the node. */
+  resources: Record<string, number>;
+  available: Record<string, number>;
+}
+
+export interface NodeStatus {
+  name: string;
+  role: NodeRole;
+  group: string;
+  index: number;
+  state: InstanceState;
+  providerId: string;
+  address: string | undefined;
+  createdAt: string;
+  /** Null when Ray does not know the node (not registered yet, or Ray could not be asked). */
+  ray: RayView | null;
+}
+
+export interface ClusterTotals {
+  nodes: number;
+  /** Nodes alive in Ray. */
+  alive: number;
+  resources: Record<string, number>;
+  available: Record<string, number>;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  provider: string;
+  /** The GCS address drivers and workers use. */
+  address: string;
+  dashboardUrl: string;
+  /** Why Ray's view is missing, when it is. */
+  rayError: string | undefined;
+  nodes: NodeStatus[];
+  /** Nodes alive in Ray that no instance of this cluster accounts for. */
+  unmanaged: RayView[];
+  totals: ClusterTotals;
+}
+
+/**
+ * Joins instances and Ray nodes by the instance id rayfleet set on each node (never by IP).
+ * A name can appear twice in Ray after a worker was replaced; the live node wins over the dead one.
+ */
+export function joinNodes(instances: Instance[], rayNodes: RayNodeState[] | undefined): Pick<ClusterStatus, 'nodes' | 'unmanaged' | 'totals'> {
+  const known = rayNodes ?? [];
+  const byInstance = new Map<string, RayNodeState>();
+  for (const node of known) {
+    const previous = byInstance.get(node.instanceId);
+    if (previous === undefined || (previous.status === 'DEAD' && node.status !== 'DEAD')) byInstance.set(node.instanceId, node);
+  }
+  const names = new Set(instances.map((instance) => instance.name));
+  const nodes = instances.map((instance): NodeStatus => {
+    const rayNode = byInstance.get(instance.name);
+    return {
+      name: instance.name,
+      role: instance.role,
+      group: instance.group,
+      index: instance.index,
+      state: instance.state,
+      providerId: instance.providerId,
+      address: instance.address,
+      createdAt: instance.createdAt.toISOString(),
+      ray: rayNode === undefined ? null : toRayView(rayNode),
+    };
+  });
+  const alive = known.filter((node) => node.status !== 'DEAD');
+  return {
+    nodes,
+    unmanaged: alive.filter((node) => !names.has(node.instanceId)).map(toRayView),
+    totals: {
+      nodes: instances.length,
+      alive: alive.length,
+      resources: sumResources(alive.map((node) => node.totalResources)),
+      available: sumResources(alive.map((node) => node.availableResources)),
+    },
+  };
+}
+
+function toRayView(node: RayNodeState): RayView {
+  return { nodeId: node.nodeId, status: node.status, idleMs: node.idleMs, resources: node.totalResources, available: node.availableResources };
+}
+
+function sumResources(maps: Array<Record<string, number>>): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const map of maps) {
+    for (const [name, amount] of Object.entries(map)) {
+      // Per-node and placement-group resources (node:<ip>, CPU_group_<id>) say nothing about cluster capacity.
+      if (name.startsWith('node:') || name.includes('_group_')) continue;
+      total[name] = (total[name] ?? 0) + amount;
+    }
+  }
+  return total;
+}

@@ -1,0 +1,36 @@
+// Where a cluster keeps what must outlive a command: its saved spec, node records, logs, journal and token.
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import envPaths from 'env-paths';
+
+/** The root of every cluster's state: RAYFLEET_HOME, else the user's state dir. */
+export function rayfleetHome(): string {
+  return process.env.RAYFLEET_HOME ?? envPaths('rayfleet', { suffix: '' }).data;
+}
+
+export function clusterStateDir(cluster: string, configured?: string): string {
+  return configured ?? path.join(rayfleetHome(), 'clusters', cluster);
+}
+
+export interface ClusterPaths {
+  root: string;
+  clusterFile: string;
+  journal: string;
+  authToken: string;
+  launchLock: string;
+  /** Ray's temp dir: short and under /tmp, because Ray puts unix sockets in it and those paths are capped at 107 bytes. */
+  rayTempDir: string;
+}
+
+export function clusterPaths(stateDir: string): ClusterPaths {
+  const digest = createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 10);
+  return {
+    root: stateDir,
+    clusterFile: path.join(stateDir, 'cluster.json'),
+    journal: path.join(stateDir, 'journal.jsonl'),
+    authToken: path.join(stateDir, 'auth_token'),
+    launchLock: path.join(stateDir, 'launch.lock'),
+    rayTempDir: path.join(os.tmpdir(), `rayfleet-${digest}`),
+  };
+}
