@@ -1,14 +1,21 @@
-import { appendFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { summarizeEvent } from './event.js';
 import { Journal } from './journal.js';
 
+const dirs: string[] = [];
+
 async function newJournal(): Promise<Journal> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-journal-'));
+  dirs.push(dir);
   return new Journal(path.join(dir, 'journal.jsonl'), 'ray');
 }
+
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
 
 describe('Journal', () => {
   it('reads nothing before the first event', async () => {
