@@ -19,18 +19,18 @@ export interface ClusterPaths {
   journal: string;
   authToken: string;
   launchLock: string;
-  /** Ray's temp dir: short and under /tmp, because Ray puts unix sockets in it and those paths are capped at 107 bytes. */
+  /** Ray's temp dirs, one per node below this: short and under /tmp, because Ray puts unix sockets in them and those paths are capped at 107 bytes. */
   rayTempDir: string;
 }
 
 export function clusterPaths(stateDir: string): ClusterPaths {
-  const digest = createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 10);
+  const digest = createHash('sha256').update(path.resolve(stateDir)).digest('hex').slice(0, 8);
   return {
     root: stateDir,
     clusterFile: path.join(stateDir, 'cluster.json'),
     journal: path.join(stateDir, 'journal.jsonl'),
     authToken: path.join(stateDir, 'auth_token'),
     launchLock: path.join(stateDir, 'launch.lock'),
-    rayTempDir: path.join(os.tmpdir(), `rayfleet-${digest}`),
+    rayTempDir: path.join(os.tmpdir(), `rf-${digest}`),
   };
 }

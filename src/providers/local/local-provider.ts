@@ -1,4 +1,5 @@
 // The local backend: every node is one `ray start --block` process group on this machine, known by a record file.
+import { createHash } from 'node:crypto';
 import { access, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -15,9 +16,8 @@ export interface LocalProviderOptions {
   /** The `ray` command of the runtime. */
   rayCommand: string;
   head: HeadPorts;
-  /** Ray's temp dir for this cluster's sessions. */
+  /** Ray's temp dirs for this cluster's nodes live under this one. */
   tempDir: string;
-  nodeIp?: string;
   /** How long a node may take to shut down on SIGTERM before its group is killed. */
   stopGraceMs?: number;
 }
@@ -47,17 +47,17 @@ type NodeRecord = z.infer<typeof nodeRecordSchema>;
 /** A claim older than this without a started process belongs to a launcher that died. */
 const CLAIM_TIMEOUT_MS = 30_000;
 const DEFAULT_STOP_GRACE_MS = 30_000;
+/** Every node of a local cluster runs here; the GCS listens on all interfaces, so loopback reaches it. */
+const HEAD_HOST = '127.0.0.1';
 
 export class LocalProvider implements NodeProvider {
   readonly type = 'local';
   private readonly nodesDir: string;
   private readonly logsDir: string;
-  private readonly nodeIp: string;
 
   constructor(private readonly options: LocalProviderOptions) {
     this.nodesDir = path.join(options.stateDir, 'nodes');
     this.logsDir = path.join(options.stateDir, 'logs');
-    this.nodeIp = options.nodeIp ?? '127.0.0.1';
   }
 
   logPath(name: string): string {
@@ -67,7 +67,7 @@ export class LocalProvider implements NodeProvider {
   async launch(request: LaunchRequest): Promise<Instance> {
     await mkdir(this.nodesDir, { recursive: true });
     await mkdir(this.logsDir, { recursive: true });
-    const address = request.role === 'head' ? `${this.nodeIp}:${this.options.head.gcsPort}` : this.nodeIp;
+    const address = request.role === 'head' ? `${HEAD_HOST}:${this.options.head.gcsPort}` : HEAD_HOST;
     const claim: NodeRecord = {
       name: request.name,
       role: request.role,
@@ -94,9 +94,9 @@ export class LocalProvider implements NodeProvider {
       const handle = await startProcessGroup({
         command: this.options.rayCommand,
         args: rayStartArgs(request, {
-          nodeIp: this.nodeIp,
+          headHost: HEAD_HOST,
           head: this.options.head,
-          tempDir: this.options.tempDir,
+          tempDir: path.join(this.options.tempDir, createHash('sha256').update(request.name).digest('hex').slice(0, 6)),
           dashboardAgentPort: await findFreePort(),
         }),
         env: { ...process.env, ...request.env },

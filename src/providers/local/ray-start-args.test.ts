@@ -3,7 +3,7 @@ import type { LaunchRequest } from '../node-provider.js';
 import { rayStartArgs, type RayStartContext } from './ray-start-args.js';
 
 const context: RayStartContext = {
-  nodeIp: '127.0.0.1',
+  headHost: '127.0.0.1',
   head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
   tempDir: '/tmp/rayfleet-abc',
   dashboardAgentPort: 40123,

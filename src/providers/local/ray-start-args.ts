@@ -8,10 +8,13 @@ export interface HeadPorts {
 }
 
 export interface RayStartContext {
-  /** The address every node binds and advertises; loopback keeps a local cluster off the network. */
-  nodeIp: string;
+  /** Where workers find the head's GCS; Ray itself advertises the host's address for every node. */
+  headHost: string;
   head: HeadPorts;
-  /** Ray's session files for this cluster; short, because Ray puts unix sockets under it. */
+  /**
+   * Ray's session files for this node. One per node: nodes on one host sharing a temp dir race for the
+   * same socket names and a raylet fails to register (seen with Ray 2.60). Short, because unix socket paths are capped at 107 bytes.
+   */
   tempDir: string;
   /** A free port for this node's dashboard agent: its default (52365) is fixed and would collide. */
   dashboardAgentPort: number;
@@ -19,17 +22,17 @@ export interface RayStartContext {
 
 export function rayStartArgs(request: LaunchRequest, context: RayStartContext): string[] {
   const { resources } = request;
-  const args = ['start', '--block', '--disable-usage-stats', `--node-ip-address=${context.nodeIp}`, `--temp-dir=${context.tempDir}`];
+  const args = ['start', '--block', '--disable-usage-stats', `--temp-dir=${context.tempDir}`];
   if (request.role === 'head') {
     args.push(
       '--head',
       `--port=${context.head.gcsPort}`,
-      `--dashboard-host=${context.nodeIp}`,
+      `--dashboard-host=${context.headHost}`,
       `--dashboard-port=${context.head.dashboardPort}`,
       `--ray-client-server-port=${context.head.clientPort}`,
     );
   } else {
-    args.push(`--address=${context.nodeIp}:${context.head.gcsPort}`);
+    args.push(`--address=${context.headHost}:${context.head.gcsPort}`);
     // One log monitor per host is enough; more would print every driver log line twice.
     args.push('--include-log-monitor=false');
   }
