@@ -198,7 +198,8 @@ export class Fleet {
     );
     const reason = options.reason ?? 'remove-worker';
     if (rayNode !== undefined) {
-      const drain = await (await this.gcs()).drainNode(rayNode.nodeId, 'IDLE_TERMINATION', `rayfleet: ${reason}`);
+      const gcs = await this.gcs();
+      const drain = await gcs.drainNode(rayNode.nodeId, 'IDLE_TERMINATION', `rayfleet: ${reason}`);
       if (drain.accepted) {
         await this.record({ type: 'drain', node: name, group: instance.group, reason, data: { idleMs: rayNode.idleMs } });
       } else {
@@ -208,6 +209,8 @@ export class Fleet {
             details: 'The node is running work. Wait for it to finish, or pass --force to stop it anyway (its tasks are retried elsewhere, its actors and objects are lost).',
           });
         }
+        // Forced: a preemption drain is never refused, and tells Ray to stop placing work there first.
+        await gcs.drainNode(rayNode.nodeId, 'PREEMPTION', `rayfleet: ${reason} --force`);
       }
     }
     await this.terminate(name, reason, options.signal);
