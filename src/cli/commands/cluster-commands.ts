@@ -1,6 +1,7 @@
 // up, down, restart: a cluster's whole life, under their names and the old toolkit's (start-ray, stop-ray, restart-ray).
 import { Command, Option } from 'commander';
 import type { SpecOverrides } from '../../spec/overrides.js';
+import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
@@ -14,21 +15,9 @@ interface UpOptions extends CommonOptions {
   json?: boolean;
 }
 
-function parseCount(value: string): number {
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 0) throw new Error(`expected a whole number >= 0, got "${value}"`);
-  return count;
-}
-
-function parseAmount(value: string): number {
-  const amount = Number(value);
-  if (!Number.isFinite(amount) || amount < 0) throw new Error(`expected a number >= 0, got "${value}"`);
-  return amount;
-}
-
 function addNodeShapeOptions(command: Command): Command {
   return command
-    .option('--num-workers <n>', 'workers of the default group to start (its min)', parseCount)
+    .option('--num-workers <n>', 'workers of the default group to start (its min)', parseWholeNumber)
     .option('--num-cpus <n>', 'CPUs of each node (head and default workers)', parseAmount)
     .option('--num-gpus <n>', 'GPUs of each node (head and default workers)', parseAmount)
     .option('--object-store-memory <size>', 'object store of each node: 1GB, 512MB, 1GiB or bytes')

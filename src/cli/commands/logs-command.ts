@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { RayfleetError } from '../../errors.js';
 import { headName, workerName, DEFAULT_GROUP } from '../../providers/node-names.js';
+import { parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printLine } from '../output.js';
 
@@ -12,12 +13,6 @@ interface LogsOptions extends CommonOptions {
 
 interface LogsRayOptions extends LogsOptions {
   service: string;
-}
-
-function parseTail(value: string): number {
-  const lines = Number(value);
-  if (!Number.isInteger(lines) || lines < 0) throw new Error(`expected a whole number >= 0, got "${value}"`);
-  return lines;
 }
 
 async function printLogs(options: CommonOptions, node: (cluster: string) => string, follow: boolean, tail: number | undefined): Promise<void> {
@@ -39,7 +34,7 @@ export function logsCommand(): Command {
     .description("a node's log")
     .argument('<node>', 'the node, e.g. ray-head or ray-worker-1')
     .option('-f, --follow', 'keep printing new lines until interrupted')
-    .option('--tail <n>', 'only the last N lines', parseTail);
+    .option('--tail <n>', 'only the last N lines', parseWholeNumber);
   withCommonOptions(command).action(async (node: string, options: LogsOptions) => {
     await printLogs(options, () => node, options.follow === true, options.tail);
   });
@@ -59,7 +54,7 @@ export function logsRayCommand(): Command {
     .description("the old toolkit's logs command: a node's log by service name")
     .requiredOption('--service <service>', 'head or worker-N')
     .option('-f, --follow', 'keep printing new lines until interrupted')
-    .option('--tail <n>', 'only the last N lines', parseTail);
+    .option('--tail <n>', 'only the last N lines', parseWholeNumber);
   withCommonOptions(command).action(async (options: LogsRayOptions) => {
     await printLogs(options, (cluster) => nodeOfService(options.service, cluster), options.follow === true, options.tail);
   });

@@ -1,5 +1,6 @@
 // add-worker and remove-worker: one node at a time, by hand.
 import { Command } from 'commander';
+import { parsePositiveWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printJson, printLine } from '../output.js';
 
@@ -13,17 +14,11 @@ interface RemoveWorkerOptions extends CommonOptions {
   force?: boolean;
 }
 
-function parsePositive(value: string): number {
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) throw new Error(`expected a whole number >= 1, got "${value}"`);
-  return count;
-}
-
 export function addWorkerCommand(): Command {
   const command = new Command('add-worker')
     .description('start workers at the lowest free indices of a group and wait until Ray has them')
     .option('--group <name>', 'the worker group (default: "worker", else the first group)')
-    .option('--count <n>', 'how many', parsePositive, 1)
+    .option('--count <n>', 'how many', parsePositiveWholeNumber, 1)
     .option('--json', 'print the new nodes as JSON');
   withCommonOptions(command).action(async (options: AddWorkerOptions) => {
     const fleet = await openFleet(options, {}, options.json !== true);

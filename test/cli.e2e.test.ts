@@ -1,0 +1,54 @@
+// The built CLI on its own: help on every command, usage errors, the runtime and spec commands.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSandbox, type Sandbox } from './support/run-cli.js';
+
+const COMMANDS = ['up', 'start-ray', 'down', 'stop-ray', 'restart', 'restart-ray', 'status', 'status-ray', 'env', 'add-worker', 'remove-worker', 'logs', 'logs-ray', 'events', 'runtime', 'runtime install', 'runtime info', 'spec', 'spec schema', 'spec show'];
+
+describe('the rayfleet CLI', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+  });
+
+  it.each(COMMANDS)('has --help for %s', async (command) => {
+    const result = await sandbox.run([...command.split(' '), '--help']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: rayfleet /);
+  });
+
+  it('exits 2 on an unknown command or option, with a suggestion', async () => {
+    const unknown = await sandbox.run(['stauts']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/Did you mean status\?/);
+    const badOption = await sandbox.run(['add-worker', '--count', 'zero']);
+    expect(badOption.exitCode).toBe(2);
+  });
+
+  it('describes the managed runtime as JSON', async () => {
+    const info = await sandbox.json<{ python: string; ray: string; rayVersion: string; pythonVersion: string }>(['runtime', 'info']);
+    expect(info.rayVersion).toBe('2.60.0');
+    expect(info.pythonVersion).toMatch(/^3\.\d+\.\d+$/);
+    expect(path.basename(info.ray)).toBe('ray');
+    expect(path.isAbsolute(info.python)).toBe(true);
+  });
+
+  it('prints the JSON Schema and the resolved spec with flags > env > file', async () => {
+    const schema = JSON.parse((await sandbox.run(['spec', 'schema'])).stdout) as { properties: Record<string, unknown> };
+    expect(Object.keys(schema.properties)).toContain('workerGroups');
+    await writeFile(path.join(sandbox.dir, 'rayfleet.yaml'), 'name: fromfile\nwatcher: { maxWorkers: 3 }\n');
+    const shown = await sandbox.run(['spec', 'show', '-c', 'fromflag'], { env: { WATCHER_MAX_WORKERS: '4', RAYFLEET_CLUSTER: 'fromenv' } });
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    const spec = JSON.parse(shown.stdout) as { name: string; watcher: { maxWorkers: number } };
+    expect(spec.name).toBe('fromflag');
+    expect(spec.watcher.maxWorkers).toBe(4);
+  });
+
+  it('prints a spec error with its code, position and exit 2', async () => {
+    await writeFile(path.join(sandbox.dir, 'rayfleet.yaml'), 'name: ok\nhead:\n  cpus: -1\n');
+    const result = await sandbox.run(['spec', 'show']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/^error \[SPEC_INVALID\]: the spec rayfleet\.yaml is invalid:\n {2}rayfleet\.yaml:3:9 head\.cpus: Too small/m);
+  });
+});
