@@ -1,121 +1,119 @@
 // Flags and environment variables over the file: the old toolkit's names, applied to the raw spec before validation.
+import { DEFAULT_GROUP_MAX, DEFAULT_MAX_WORKERS, DEFAULT_WORKER_GROUPS } from './schema.js';
 
 /** Flags that change the spec; flags win over the environment, which wins over the file. */
 export interface SpecOverrides {
-  cluster?: string | undefined;
-  numWorkers?: number | undefined;
-  numCpus?: number | undefined;
-  numGpus?: number | undefined;
-  objectStoreMemory?: string | undefined;
-  checkInterval?: string | undefined;
-  pendingThreshold?: number | undefined;
-  maxWorkers?: number | undefined;
-  cooldown?: string | undefined;
-  python?: string | undefined;
-  watcher?: boolean | undefined;
+  cluster?: string;
+  numWorkers?: number;
+  numCpus?: number;
+  numGpus?: number;
+  objectStoreMemory?: string;
+  checkInterval?: string;
+  pendingThreshold?: number;
+  maxWorkers?: number;
+  cooldown?: string;
+  python?: string;
+  watcher?: boolean;
 }
 
-type RawSpec = Record<string, unknown>;
-/** Where a value came from, by its dotted path in the spec: `env WATCHER_MAX_WORKERS`, `flag --num-workers`. */
+/** The spec as YAML gave it, before validation. */
+export type RawSpec = Record<string, unknown>;
+
+/** Where each overridden value came from, by its dotted path in the spec: `env WATCHER_MAX_WORKERS`, `flag --num-workers`. */
 export type Origins = Map<string, string>;
 
-type Target = 'name' | 'python' | 'headAddress' | 'dashboardMetricApi' | 'interval' | 'pendingThreshold' | 'maxWorkers' | 'cooldown' | 'workerCpus' | 'workerGpus' | 'workerObjectStore';
+/** Stands in a path for the default worker group: the group named `worker`, else the first. */
+const DEFAULT_GROUP = Symbol('default worker group');
+type Path = ReadonlyArray<string | typeof DEFAULT_GROUP>;
 
 /** The environment variables read, and nothing else: the old toolkit's and rayfleet's own. */
-const ENV_TARGETS: ReadonlyArray<[string, Target, 'string' | 'number']> = [
-  ['RAYFLEET_CLUSTER', 'name', 'string'],
-  ['RAYFLEET_PYTHON', 'python', 'string'],
-  ['RAY_HEAD_ADDRESS', 'headAddress', 'string'],
-  ['RAY_DASHBOARD_METRIC_API', 'dashboardMetricApi', 'string'],
-  ['WATCHER_CHECK_INTERVAL', 'interval', 'string'],
-  ['WATCHER_PENDING_THRESHOLD', 'pendingThreshold', 'number'],
-  ['WATCHER_MAX_WORKERS', 'maxWorkers', 'number'],
-  ['WATCHER_COOLDOWN', 'cooldown', 'string'],
-  ['WATCHER_NUM_CPUS', 'workerCpus', 'number'],
-  ['WATCHER_NUM_GPUS', 'workerGpus', 'number'],
-  ['WATCHER_OBJECT_STORE_MEMORY', 'workerObjectStore', 'string'],
+const ENV_VARS: ReadonlyArray<{ variable: string; path: Path; numeric?: true }> = [
+  { variable: 'RAYFLEET_CLUSTER', path: ['name'] },
+  { variable: 'RAYFLEET_PYTHON', path: ['ray', 'python'] },
+  { variable: 'RAY_HEAD_ADDRESS', path: ['watcher', 'headAddress'] },
+  { variable: 'RAY_DASHBOARD_METRIC_API', path: ['watcher', 'dashboardMetricApi'] },
+  { variable: 'WATCHER_CHECK_INTERVAL', path: ['watcher', 'interval'] },
+  { variable: 'WATCHER_PENDING_THRESHOLD', path: ['watcher', 'pendingThreshold'], numeric: true },
+  { variable: 'WATCHER_MAX_WORKERS', path: ['watcher', 'maxWorkers'], numeric: true },
+  { variable: 'WATCHER_COOLDOWN', path: ['watcher', 'cooldown'] },
+  // "Per new worker" in the old watcher: the default group's shape, not the head's.
+  { variable: 'WATCHER_NUM_CPUS', path: [DEFAULT_GROUP, 'cpus'], numeric: true },
+  { variable: 'WATCHER_NUM_GPUS', path: [DEFAULT_GROUP, 'gpus'], numeric: true },
+  { variable: 'WATCHER_OBJECT_STORE_MEMORY', path: [DEFAULT_GROUP, 'objectStoreMemory'] },
 ];
 
-export const SPEC_ENV_VARS = ENV_TARGETS.map(([variable]) => variable);
-
-/** Applies env then flags to the raw spec in place, and says where each overridden value came from. */
+/** Applies env, then flags, to the raw spec in place, and says where each value it set came from. */
 export function applyOverrides(raw: RawSpec, env: Record<string, string | undefined>, flags: SpecOverrides): Origins {
   const origins: Origins = new Map();
-  for (const [variable, target, kind] of ENV_TARGETS) {
-    const text = env[variable];
-    if (text === undefined || text === '') continue;
-    // A number that does not parse stays text, so validation reports it against the variable.
-    const value = kind === 'number' && text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
-    setTarget(raw, target, value, `env ${variable}`, origins);
-  }
-  const flag = (value: unknown, target: Target, label: string): void => {
-    if (value !== undefined) setTarget(raw, target, value, `flag ${label}`, origins);
+  const set = (path: Path, value: unknown, origin: string): void => {
+    const resolved = path.flatMap((key) => (key === DEFAULT_GROUP ? ['workerGroups', defaultGroupIndex(raw)] : [key]));
+    if (setIn(raw, resolved, value)) origins.set(resolved.join('.'), origin);
   };
-  flag(flags.cluster, 'name', '--cluster');
-  flag(flags.python, 'python', '--python');
-  flag(flags.checkInterval, 'interval', '--check-interval');
-  flag(flags.pendingThreshold, 'pendingThreshold', '--pending-threshold');
-  flag(flags.maxWorkers, 'maxWorkers', '--max-workers');
-  flag(flags.cooldown, 'cooldown', '--cooldown');
-  if (flags.watcher !== undefined) set(raw, ['watcher', 'enabled'], flags.watcher, 'flag --no-watcher', origins);
-  // The old flags were "per Ray node": they size the head and the default workers alike.
-  for (const [value, field, label] of [
-    [flags.numCpus, 'cpus', '--num-cpus'],
-    [flags.numGpus, 'gpus', '--num-gpus'],
-    [flags.objectStoreMemory, 'objectStoreMemory', '--object-store-memory'],
-  ] as const) {
-    if (value === undefined) continue;
-    set(raw, ['head', field], value, `flag ${label}`, origins);
-    set(raw, ['workerGroups', defaultGroupIndex(raw), field], value, `flag ${label}`, origins);
+
+  for (const { variable, path, numeric } of ENV_VARS) {
+    const text = env[variable];
+    if (text === undefined || text.trim() === '') continue;
+    // Text that is not a number stays text, so validation reports it against the variable.
+    set(path, numeric && Number.isFinite(Number(text)) ? Number(text) : text, `env ${variable}`);
   }
-  if (flags.numWorkers !== undefined) setWorkerCount(raw, flags.numWorkers, origins);
+
+  const flag = (value: unknown, label: string, ...paths: Path[]): void => {
+    if (value !== undefined) for (const path of paths) set(path, value, `flag ${label}`);
+  };
+  flag(flags.cluster, '--cluster', ['name']);
+  flag(flags.python, '--python', ['ray', 'python']);
+  flag(flags.watcher, flags.watcher === false ? '--no-watcher' : '--watcher', ['watcher', 'enabled']);
+  flag(flags.checkInterval, '--check-interval', ['watcher', 'interval']);
+  flag(flags.pendingThreshold, '--pending-threshold', ['watcher', 'pendingThreshold']);
+  flag(flags.maxWorkers, '--max-workers', ['watcher', 'maxWorkers']);
+  flag(flags.cooldown, '--cooldown', ['watcher', 'cooldown']);
+  // The old flags were "per Ray node": they size the head and the default workers alike.
+  flag(flags.numCpus, '--num-cpus', ['head', 'cpus'], [DEFAULT_GROUP, 'cpus']);
+  flag(flags.numGpus, '--num-gpus', ['head', 'gpus'], [DEFAULT_GROUP, 'gpus']);
+  flag(flags.objectStoreMemory, '--object-store-memory', ['head', 'objectStoreMemory'], [DEFAULT_GROUP, 'objectStoreMemory']);
+
+  if (flags.numWorkers !== undefined) {
+    // --num-workers N is the default group's min; the group's max and maxWorkers grow to fit, unless a flag set them.
+    flag(flags.numWorkers, '--num-workers', [DEFAULT_GROUP, 'min']);
+    const groups = Array.isArray(raw.workerGroups) ? raw.workerGroups.map(asRecord) : [];
+    const group = groups[defaultGroupIndex(raw)] ?? {};
+    if (flags.numWorkers > numberOr(group.max, DEFAULT_GROUP_MAX)) flag(flags.numWorkers, '--num-workers', [DEFAULT_GROUP, 'max']);
+    const mins = groups.reduce((total, candidate) => total + numberOr(candidate.min, 0), 0);
+    if (flags.maxWorkers === undefined && mins > numberOr(asRecord(raw.watcher).maxWorkers, DEFAULT_MAX_WORKERS)) flag(mins, '--num-workers', ['watcher', 'maxWorkers']);
+  }
   return origins;
 }
 
-function setTarget(raw: RawSpec, target: Target, value: unknown, origin: string, origins: Origins): void {
-  const paths: Record<Target, () => Array<string | number>> = {
-    name: () => ['name'],
-    python: () => ['ray', 'python'],
-    headAddress: () => ['watcher', 'headAddress'],
-    dashboardMetricApi: () => ['watcher', 'dashboardMetricApi'],
-    interval: () => ['watcher', 'interval'],
-    pendingThreshold: () => ['watcher', 'pendingThreshold'],
-    maxWorkers: () => ['watcher', 'maxWorkers'],
-    cooldown: () => ['watcher', 'cooldown'],
-    workerCpus: () => ['workerGroups', defaultGroupIndex(raw), 'cpus'],
-    workerGpus: () => ['workerGroups', defaultGroupIndex(raw), 'gpus'],
-    workerObjectStore: () => ['workerGroups', defaultGroupIndex(raw), 'objectStoreMemory'],
-  };
-  set(raw, paths[target](), value, origin, origins);
-}
-
-/** `--num-workers N` is the default group's min; its max and the global max grow to fit when needed. */
-function setWorkerCount(raw: RawSpec, count: number, origins: Origins): void {
-  const index = defaultGroupIndex(raw);
-  const groups = raw.workerGroups as Array<Record<string, unknown>>;
-  const group = groups[index] ?? {};
-  set(raw, ['workerGroups', index, 'min'], count, 'flag --num-workers', origins);
-  if (typeof group.max !== 'number' || group.max < count) set(raw, ['workerGroups', index, 'max'], Math.max(count, typeof group.max === 'number' ? group.max : 5), 'flag --num-workers', origins);
-  const mins = groups.reduce((total, candidate) => total + (typeof candidate.min === 'number' ? candidate.min : 0), 0);
-  const watcher = (raw.watcher ?? {}) as Record<string, unknown>;
-  if (mins > (typeof watcher.maxWorkers === 'number' ? watcher.maxWorkers : 10)) set(raw, ['watcher', 'maxWorkers'], mins, 'flag --num-workers', origins);
-}
-
-/** The group named `worker`, else the first; a spec without groups gets the default group written out so it can be changed. */
+/** The index of the default worker group; a spec without groups gets the default ones written out, so they can be changed. */
 function defaultGroupIndex(raw: RawSpec): number {
-  if (!Array.isArray(raw.workerGroups)) raw.workerGroups = [{ name: 'worker', min: 2, max: 5 }];
-  const groups = raw.workerGroups as Array<Record<string, unknown>>;
+  if (raw.workerGroups === undefined) raw.workerGroups = structuredClone(DEFAULT_WORKER_GROUPS);
+  const groups = Array.isArray(raw.workerGroups) ? raw.workerGroups.map(asRecord) : [];
   const index = groups.findIndex((group) => group.name === 'worker');
   return index === -1 ? 0 : index;
 }
 
-function set(raw: RawSpec, path: Array<string | number>, value: unknown, origin: string, origins: Origins): void {
+/**
+ * Sets a value, creating missing mappings on the way. A file value of the wrong shape, or a missing list item,
+ * is left alone for validation to report against the file.
+ */
+function setIn(raw: RawSpec, path: ReadonlyArray<string | number>, value: unknown): boolean {
   let node: Record<string | number, unknown> = raw;
   for (const key of path.slice(0, -1)) {
+    if (node[key] === undefined && !Array.isArray(node)) node[key] = {};
     const next = node[key];
-    if (typeof next !== 'object' || next === null) node[key] = {};
-    node = node[key] as Record<string | number, unknown>;
+    if (typeof next !== 'object' || next === null) return false;
+    node = next as Record<string | number, unknown>;
   }
-  node[path.at(-1) as string | number] = value;
-  origins.set(path.join('.'), origin);
+  const last = path.at(-1);
+  if (last === undefined) return false;
+  node[last] = value;
+  return true;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
 }

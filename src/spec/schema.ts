@@ -2,10 +2,16 @@
 import { z } from 'zod';
 import { isRayfleetError } from '../errors.js';
 import { parseDuration } from './durations.js';
-import { parseSize } from './sizes.js';
+import { formatSize, parseSize } from './sizes.js';
 
 /** The one place the Ray version rayfleet installs is pinned. */
 export const DEFAULT_RAY_VERSION = '2.60.0';
+/** A worker group's `max` when the file leaves it out. */
+export const DEFAULT_GROUP_MAX = 5;
+/** `watcher.maxWorkers` when the file leaves it out. */
+export const DEFAULT_MAX_WORKERS = 10;
+/** The worker groups of a spec that names none: the old toolkit's two workers. */
+export const DEFAULT_WORKER_GROUPS = [{ name: 'worker', min: 2, max: DEFAULT_GROUP_MAX }];
 
 /** Ray refuses an object store smaller than this. */
 const MIN_OBJECT_STORE_BYTES = 75 * 2 ** 20;
@@ -13,8 +19,8 @@ const MIN_OBJECT_STORE_BYTES = 75 * 2 ** 20;
 export interface NodeShape {
   cpus: number;
   gpus: number;
-  memoryBytes?: number | undefined;
-  objectStoreMemoryBytes?: number | undefined;
+  memoryBytes?: number;
+  objectStoreMemoryBytes?: number;
   resources: Record<string, number>;
 }
 
@@ -37,18 +43,18 @@ export interface WatcherSpec {
   cooldownMs: number;
   idleTimeoutMs: number;
   maxWorkers: number;
-  headAddress?: string | undefined;
-  dashboardMetricApi?: string | undefined;
+  headAddress?: string;
+  dashboardMetricApi?: string;
 }
 
 export type ProviderSpec =
-  | { type: 'local'; stateDir?: string | undefined }
-  | { type: 'docker'; image?: string | undefined; network?: string | undefined; portOffset: number }
-  | { type: 'cai'; host?: string | undefined; projectId?: string | undefined; runtimeIdentifier?: string | undefined };
+  | { type: 'local'; stateDir?: string }
+  | { type: 'docker'; image?: string; network?: string; portOffset: number }
+  | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string };
 
 export interface ClusterSpec {
   name: string;
-  ray: { version: string; python?: string | undefined };
+  ray: { version: string; python?: string };
   provider: ProviderSpec;
   head: HeadSpec;
   workerGroups: WorkerGroupSpec[];
@@ -57,11 +63,11 @@ export interface ClusterSpec {
 
 // Defaults of transformed fields use .prefault(): zod 4 parses a prefault as input, while a .default() would skip the transform.
 
-/** A value parsed by one of our parsers; its RayfleetError message becomes the zod issue. */
-function parsedWith<T>(parse: (input: string | number) => T, description: string) {
+/** A number or text read by one of our parsers; the parser's RayfleetError message becomes the zod issue. */
+function parsedWith(parse: (input: string | number) => number, description: string, example: string) {
   return z
-    .union([z.number(), z.string()])
-    .describe(description)
+    .union([z.number(), z.string()], { error: `expected ${example}` })
+    .describe(`${description}: ${example}`)
     .transform((input, context) => {
       try {
         return parse(input);
@@ -72,18 +78,21 @@ function parsedWith<T>(parse: (input: string | number) => T, description: string
     });
 }
 
-const size = (description: string) => parsedWith(parseSize, `${description}: bytes, or e.g. 1GB, 512MB, 1GiB`);
-const duration = (description: string) => parsedWith(parseDuration, `${description}: seconds, or e.g. 500ms, 30s, 5m`);
+const size = (description: string) => parsedWith(parseSize, description, 'bytes, or a size such as 1GB, 512MiB, 1GiB');
+const duration = (description: string) => parsedWith(parseDuration, description, 'seconds, or a duration such as 500ms, 30s, 5m, 1m30s');
+const count = (fallback: number, description: string) => z.number().int().min(0).default(fallback).describe(description);
 const port = (fallback: number, description: string) => z.number().int().min(1).max(65535).default(fallback).describe(description);
-const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must start with a letter and hold only a-z, 0-9 and -, at most 31 characters');
+const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must start with a letter a-z and hold only a-z, 0-9 and -, at most 31 characters');
 
 const nodeShapeFields = {
   cpus: z.number().min(0).default(1).describe('CPUs Ray schedules on this node'),
   gpus: z.number().min(0).default(0).describe('GPUs Ray schedules on this node'),
-  memory: size("Ray's logical memory of the node").optional(),
+  memory: size("Ray's logical memory of the node (default: what Ray detects)").optional(),
   objectStoreMemory: size('object store of the node')
     .prefault('1GiB')
-    .refine((bytes) => bytes >= MIN_OBJECT_STORE_BYTES, 'Ray needs an object store of at least 75MiB'),
+    .refine((bytes) => bytes >= MIN_OBJECT_STORE_BYTES, {
+      error: (issue) => `${formatSize(Number(issue.input))} is below Ray's smallest object store, ${formatSize(MIN_OBJECT_STORE_BYTES)}`,
+    }),
   resources: z.record(z.string(), z.number().min(0)).default({}).describe('custom resources, e.g. { TPU: 4 }'),
 };
 
@@ -94,7 +103,7 @@ function toShape(input: { cpus: number; gpus: number; memory?: number | undefine
 const headSchema = z
   .strictObject({
     ...nodeShapeFields,
-    gcsPort: port(6379, "the GCS port workers and drivers connect to (ray start --port)"),
+    gcsPort: port(6379, 'the GCS port workers and drivers connect to (ray start --port)'),
     dashboardPort: port(8265, "Ray's dashboard and REST API"),
     clientPort: port(10001, 'the Ray client server (ray://)'),
   })
@@ -102,38 +111,46 @@ const headSchema = z
 
 const workerGroupSchema = z
   .strictObject({
-    name: name.describe('the group; nodes are <cluster>-<group>-<n>'),
+    name: name.describe('the group; its nodes are <cluster>-<group>-<n>, or <cluster>-worker-<n> for the group "worker"'),
     ...nodeShapeFields,
-    min: z.number().int().min(0).default(0).describe('workers kept at all times; `up` starts this many'),
-    max: z.number().int().min(0).default(5).describe('workers the watcher may run at most'),
+    // A group starts nothing unless asked: a GPU group written as { name: gpu, max: 2 } should not start GPUs on `up`.
+    min: count(0, 'workers kept at all times; `up` starts this many'),
+    max: count(DEFAULT_GROUP_MAX, 'workers the watcher may run at most'),
   })
-  .refine((group) => group.min <= group.max, { message: 'min must not exceed max', path: ['min'] })
+  .superRefine((group, context) => {
+    if (group.min > group.max) context.addIssue({ code: 'custom', message: `min ${group.min} is more than max ${group.max}`, path: ['min'] });
+  })
   .transform((input): WorkerGroupSpec => ({ name: input.name, ...toShape(input), min: input.min, max: input.max }));
 
-const providerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('local'), stateDir: z.string().optional().describe("where the cluster's state lives") }),
-  z.strictObject({
-    type: z.literal('docker'),
-    image: z.string().optional(),
-    network: z.string().optional(),
-    portOffset: z.number().int().min(0).default(0),
-  }),
-  z.strictObject({
-    type: z.literal('cai'),
-    host: z.string().optional(),
-    projectId: z.string().optional(),
-    runtimeIdentifier: z.string().optional(),
-  }),
-]);
+const providerSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('local').describe('processes on this machine'),
+      stateDir: z.string().optional().describe("where the cluster's state lives (default: the user's state directory)"),
+    }),
+    z.strictObject({
+      type: z.literal('docker').describe('one container per node, through the Docker Engine API'),
+      image: z.string().optional().describe('the image every node runs'),
+      network: z.string().optional().describe('the Docker network the nodes share'),
+      portOffset: count(0, "added to the head's published ports, so clusters side by side do not collide"),
+    }),
+    z.strictObject({
+      type: z.literal('cai').describe('one Cloudera AI (CML) application per node'),
+      host: z.string().optional().describe('the CML workspace URL'),
+      projectId: z.string().optional().describe('the CML project the applications run in'),
+      runtimeIdentifier: z.string().optional().describe('the CML runtime image of the applications'),
+    }),
+  ])
+  .describe('where the nodes run: local | docker | cai');
 
 const watcherSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('run the watcher (autoscaler) with the cluster'),
-    interval: duration('time between two looks at the cluster').prefault('1s'),
-    pendingThreshold: z.number().int().min(0).default(0).describe('no scale-up while at most this many requests wait'),
-    cooldown: duration('no new scale-up within this long of the last one').prefault('0s'),
+    interval: duration('time between two looks at the cluster (WATCHER_CHECK_INTERVAL)').prefault('1s'),
+    pendingThreshold: count(0, 'no scale-up while at most this many requests wait (WATCHER_PENDING_THRESHOLD)'),
+    cooldown: duration('no new scale-up within this long of the last one (WATCHER_COOLDOWN)').prefault('0s'),
     idleTimeout: duration('a worker idle this long is drained and stopped').prefault('60s'),
-    maxWorkers: z.number().int().min(0).default(10).describe('workers of all groups together, at most'),
+    maxWorkers: count(DEFAULT_MAX_WORKERS, 'workers of all groups together, at most (WATCHER_MAX_WORKERS)'),
     headAddress: z.string().optional().describe('host:port of the head, where it is not this machine (RAY_HEAD_ADDRESS)'),
     dashboardMetricApi: z.string().optional().describe("base URL of the dashboard's API for the fallback view (RAY_DASHBOARD_METRIC_API)"),
   })
@@ -150,27 +167,30 @@ const watcherSchema = z
     }),
   );
 
+/** rayfleet.yaml: validates the input and resolves it to a ClusterSpec. */
 export const clusterSpecSchema = z
   .strictObject({
-    name: name.default('ray').describe('the cluster; its nodes are <name>-head, <name>-worker-1, …'),
+    name: name.default('ray').describe('the cluster (RAYFLEET_CLUSTER); its nodes are <name>-head, <name>-worker-1, …'),
     ray: z
       .strictObject({
         version: z.string().default(DEFAULT_RAY_VERSION).describe('the Ray rayfleet installs in its venv'),
-        python: z.string().optional().describe('an existing interpreter with Ray, instead of the managed venv'),
+        python: z.string().optional().describe('an existing interpreter with Ray, instead of the managed venv (RAYFLEET_PYTHON)'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('the Ray the nodes run'),
     provider: providerSchema.prefault({ type: 'local' }),
-    head: headSchema.prefault({}),
+    head: headSchema.prefault({}).describe('the head node: its shape and ports'),
     workerGroups: z
       .array(workerGroupSchema)
       .min(1, 'at least one worker group is needed')
-      .prefault([{ name: 'worker', min: 2, max: 5 }]),
-    watcher: watcherSchema.prefault({}),
+      .prefault(DEFAULT_WORKER_GROUPS)
+      .describe('the shapes of workers, each with its own min and max'),
+    watcher: watcherSchema.prefault({}).describe('the autoscaler: when it adds and removes workers'),
   })
   .superRefine((spec, context) => {
     const seen = new Set<string>();
     spec.workerGroups.forEach((group, index) => {
-      if (group.name === 'head') context.addIssue({ code: 'custom', message: '"head" is the head node\'s group, not a worker group name', path: ['workerGroups', index, 'name'] });
+      if (group.name === 'head') context.addIssue({ code: 'custom', message: '"head" names the head node, not a worker group', path: ['workerGroups', index, 'name'] });
       if (seen.has(group.name)) context.addIssue({ code: 'custom', message: `group name ${group.name} is used twice`, path: ['workerGroups', index, 'name'] });
       seen.add(group.name);
     });
@@ -179,9 +199,10 @@ export const clusterSpecSchema = z
       context.addIssue({ code: 'custom', message: `the groups' mins add up to ${mins}, more than maxWorkers ${spec.watcher.maxWorkers}`, path: ['watcher', 'maxWorkers'] });
     }
   })
+  // Ends on the declared type, so a schema that drifts from ClusterSpec does not compile.
   .transform((spec): ClusterSpec => spec);
 
-/** The JSON Schema of rayfleet.yaml (draft 7, the input side: defaulted fields are optional), for editors. */
-export function clusterSpecJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(clusterSpecSchema, { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
+/** The JSON Schema of rayfleet.yaml (draft 7, the input side: fields with defaults are optional), for editors. */
+export function clusterSpecJsonSchema(): object {
+  return z.toJSONSchema(clusterSpecSchema, { io: 'input', target: 'draft-7' });
 }

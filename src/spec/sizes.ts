@@ -1,7 +1,7 @@
 // Byte sizes as people write them: 1GB (SI), 1GiB (binary), 512M (binary, as Docker reads it), or plain bytes.
 import { RayfleetError } from '../errors.js';
 
-const UNITS: Record<string, number> = {
+const BYTES_PER_UNIT: Record<string, number> = {
   '': 1,
   b: 1,
   kb: 1e3,
@@ -24,15 +24,15 @@ export function parseSize(input: string | number): number {
     throw new RayfleetError('SPEC_INVALID', `size ${input} must be a number of bytes >= 0`);
   }
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(input);
-  const unit = UNITS[match?.[2]?.toLowerCase() ?? '?'];
-  if (match?.[1] === undefined || unit === undefined) {
-    throw new RayfleetError('SPEC_INVALID', `"${input}" is not a size: write bytes, or a number with KB, MB, GB, KiB, MiB, GiB (e.g. 1GB, 512MiB)`);
+  const factor = BYTES_PER_UNIT[match?.[2]?.toLowerCase() ?? '?'];
+  if (match?.[1] === undefined || factor === undefined) {
+    throw new RayfleetError('SPEC_INVALID', `"${input}" is not a size: write bytes, or a number with KB, MB, GB (SI), KiB, MiB, GiB or K, M, G (binary), e.g. 1GB, 512MiB`);
   }
-  return Math.floor(Number(match[1]) * unit);
+  return Math.floor(Number(match[1]) * factor);
 }
 
 export function formatSize(bytes: number): string {
-  for (const [unit, factor] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, factor] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
     if (bytes >= factor) return `${Math.round((bytes / factor) * 10) / 10} ${unit}`;
   }
   return `${bytes} B`;
