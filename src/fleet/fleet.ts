@@ -262,7 +262,8 @@ export class Fleet {
     return this.runtime;
   }
 
-  private async provider(): Promise<NodeProvider> {
+  /** The backend of this cluster: the truth of which nodes exist. */
+  async provider(): Promise<NodeProvider> {
     if (this.providerInstance !== undefined) return this.providerInstance;
     const { provider } = this.spec;
     if (provider.type !== 'local') {
@@ -278,8 +279,14 @@ export class Fleet {
     return this.providerInstance;
   }
 
-  private async gcs(): Promise<GcsClient> {
-    this.gcsClient ??= new GcsClient({ address: this.gcsAddress, authToken: await readOrCreateAuthToken(this.paths.authToken) });
+  /** The cluster's Ray auth token, for clients that talk to its dashboard. */
+  async authToken(): Promise<string> {
+    return readOrCreateAuthToken(this.paths.authToken);
+  }
+
+  /** The client of this cluster's GCS, with its auth token; closed by close(). */
+  async gcs(): Promise<GcsClient> {
+    this.gcsClient ??= new GcsClient({ address: this.gcsAddress, authToken: await this.authToken() });
     return this.gcsClient;
   }
 
@@ -304,7 +311,7 @@ export class Fleet {
     return group;
   }
 
-  private group(name: string): WorkerGroupSpec {
+  group(name: string): WorkerGroupSpec {
     const group = this.spec.workerGroups.find((candidate) => candidate.name === name);
     if (group === undefined) {
       throw new RayfleetError('USAGE', `no worker group named ${name}; the groups are ${this.spec.workerGroups.map((candidate) => candidate.name).join(', ')}`);
@@ -327,8 +334,11 @@ export class Fleet {
     return { name, role: 'head', group: HEAD_GROUP, index: 0, resources: toResources(this.spec.head), env: this.nodeEnv(name, HEAD_GROUP, authEnv) };
   }
 
-  /** Picks the lowest free indices and launches them in parallel, under the cluster's launch lock so no two launchers pick the same name. */
-  private async launchWorkers(
+  /**
+   * Launches `count` workers of a group at its lowest free indices, in parallel, without waiting for Ray;
+   * under the cluster's launch lock, so no two launchers (a command and the watcher) pick the same name.
+   */
+  async launchWorkers(
     group: WorkerGroupSpec,
     count: number,
     reason: string,
@@ -372,7 +382,8 @@ export class Fleet {
     }
   }
 
-  private async terminate(name: string, reason: string, signal?: AbortSignal): Promise<void> {
+  /** Stops a node through the provider and records why. */
+  async terminate(name: string, reason: string, signal?: AbortSignal): Promise<void> {
     await (await this.provider()).terminate(name, signal);
     await this.record({ type: 'terminate', node: name, reason });
   }
@@ -396,7 +407,8 @@ export class Fleet {
           for (const name of [...pending]) {
             if (rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD')) {
               pending.delete(name);
-              await this.record({ type: 'registered', node: name, reason: 'alive in the GCS', data: { waitedMs: Date.now() - started } });
+              const group = instances.find((instance) => instance.name === name)?.group;
+              await this.record({ type: 'registered', node: name, group, reason: 'alive in the GCS', data: { waitedMs: Date.now() - started } });
             }
           }
           return pending.size === 0 ? true : undefined;
@@ -425,7 +437,8 @@ export class Fleet {
     return `last lines of ${name}'s log:\n${lines.join('\n')}`;
   }
 
-  private async record(event: NewEvent): Promise<void> {
+  /** Appends to the journal; a journal that cannot be written is logged, never fatal to what already happened. */
+  async record(event: NewEvent): Promise<void> {
     try {
       await this.journal.append(event);
     } catch (error) {

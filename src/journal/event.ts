@@ -11,6 +11,9 @@ export const eventTypes = [
   'drain-rejected',
   'terminate',
   'failure',
+  'scale-up',
+  'infeasible',
+  'watcher',
 ] as const;
 
 export type EventType = (typeof eventTypes)[number];
@@ -43,6 +46,9 @@ const summaries: Record<EventType, (event: JournalEvent) => string> = {
   'drain-rejected': (event) => `drain of ${event.node ?? '?'} rejected: ${event.reason}`,
   terminate: (event) => `terminate ${event.node ?? '?'}: ${event.reason}`,
   failure: (event) => `failure${event.node === undefined ? '' : ` on ${event.node}`}: ${event.reason}`,
+  'scale-up': (event) => `scale up ${event.group ?? '?'}: ${event.reason}`,
+  infeasible: (event) => `infeasible: ${event.reason}`,
+  watcher: (event) => `watcher: ${event.reason}`,
 };
 
 export function summarizeEvent(event: JournalEvent): string {

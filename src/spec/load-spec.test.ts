@@ -1,10 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RayfleetError } from '../errors.js';
 import { loadSpec, type LoadSpecOptions } from './load-spec.js';
-import { clusterSpecJsonSchema } from './schema.js';
 
 let root: string;
 
@@ -16,9 +15,10 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function specIn(text: string): Promise<string> {
+/** A fresh directory holding a spec file with the given text. */
+async function specDir(text: string, name = 'rayfleet.yaml'): Promise<string> {
   const dir = await mkdtemp(path.join(root, 'case-'));
-  await writeFile(path.join(dir, 'rayfleet.yaml'), text);
+  await writeFile(path.join(dir, name), text);
   return dir;
 }
 
@@ -32,147 +32,181 @@ async function failure(options: LoadSpecOptions): Promise<RayfleetError> {
   throw new Error('the spec loaded, but it should not have');
 }
 
-describe('loadSpec', () => {
-  it('gives the defaults with no file: cluster ray, head + 2 workers', async () => {
-    const { spec, path: found } = await loadSpec({ cwd: root, env: {} });
+/** The problems a SPEC_INVALID error lists, one a line, with the spec file's path shortened to `F`. */
+async function problems(text: string, options: LoadSpecOptions = {}): Promise<string[]> {
+  const dir = await specDir(text);
+  const error = await failure({ cwd: dir, ...options });
+  expect(error.code).toBe('SPEC_INVALID');
+  expect(error.exitCode).toBe(2);
+  const [header, ...lines] = error.message.split('\n');
+  expect(header).toBe(`the spec ${path.join(dir, 'rayfleet.yaml')} is invalid:`);
+  return lines.map((line) => line.trim().replace(path.join(dir, 'rayfleet.yaml'), 'F'));
+}
+
+describe('loadSpec: finding the file', () => {
+  it('gives the defaults when no file is found', async () => {
+    const { spec, path: found } = await loadSpec({ cwd: await mkdtemp(path.join(root, 'empty-')) });
     expect(found).toBeUndefined();
     expect(spec.name).toBe('ray');
-    expect(spec.ray.version).toBe('2.60.0');
-    expect(spec.provider).toEqual({ type: 'local' });
-    expect(spec.head).toMatchObject({ cpus: 1, gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, objectStoreMemoryBytes: 2 ** 30 });
-    expect(spec.workerGroups).toEqual([{ name: 'worker', cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, min: 2, max: 5 }]);
-    expect(spec.watcher).toMatchObject({ enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10 });
+    expect(spec.workerGroups).toMatchObject([{ name: 'worker', min: 2, max: 5 }]);
   });
 
-  it('finds rayfleet.yaml in a parent directory', async () => {
-    const dir = await specIn('name: parent\n');
+  it('walks up from cwd to the nearest rayfleet.yaml', async () => {
+    const dir = await specDir('name: parent\n');
     const nested = path.join(dir, 'a', 'b');
     await mkdir(nested, { recursive: true });
-    const { spec, path: found } = await loadSpec({ cwd: nested, env: {} });
-    expect(spec.name).toBe('parent');
-    expect(found).toBe(path.join(dir, 'rayfleet.yaml'));
+    await writeFile(path.join(dir, 'a', 'rayfleet.yaml'), 'name: nearer\n');
+    expect(await loadSpec({ cwd: nested })).toMatchObject({ spec: { name: 'nearer' }, path: path.join(dir, 'a', 'rayfleet.yaml') });
+    expect(await loadSpec({ cwd: path.join(dir, 'a', '..') })).toMatchObject({ spec: { name: 'parent' }, path: path.join(dir, 'rayfleet.yaml') });
+  });
+
+  it('finds rayfleet.yml, and prefers rayfleet.yaml beside it', async () => {
+    const dir = await specDir('name: short\n', 'rayfleet.yml');
+    expect((await loadSpec({ cwd: dir })).spec.name).toBe('short');
+    await writeFile(path.join(dir, 'rayfleet.yaml'), 'name: long\n');
+    expect((await loadSpec({ cwd: dir })).spec.name).toBe('long');
+  });
+
+  it('reads a configPath relative to cwd instead of searching', async () => {
+    const dir = await specDir('name: found\n');
+    await writeFile(path.join(dir, 'other.yaml'), 'name: other\n');
+    expect(await loadSpec({ cwd: dir, configPath: 'other.yaml' })).toMatchObject({ spec: { name: 'other' }, path: path.join(dir, 'other.yaml') });
+  });
+
+  it('fails with SPEC_NOT_FOUND (exit 3) naming a configPath that is missing or not a file', async () => {
+    for (const configPath of [path.join(root, 'nope.yaml'), root]) {
+      const error = await failure({ cwd: root, configPath });
+      expect(error.code).toBe('SPEC_NOT_FOUND');
+      expect(error.exitCode).toBe(3);
+      expect(error.message).toBe(`no spec file at ${configPath}`);
+    }
+  });
+
+  it('takes an empty file, or one of comments only, as an empty spec', async () => {
+    for (const text of ['', '# nothing yet\n']) {
+      const dir = await specDir(text);
+      expect(await loadSpec({ cwd: dir })).toMatchObject({ spec: { name: 'ray' }, path: path.join(dir, 'rayfleet.yaml') });
+    }
   });
 
   it('reads groups with sizes, custom resources and durations', async () => {
-    const dir = await specIn(
-      ['name: lab', 'workerGroups:', '  - { name: cpu, cpus: 2, memory: 4GiB, min: 1, max: 3 }', '  - { name: gpu, cpus: 4, gpus: 1, resources: { A100: 1 }, objectStoreMemory: 512MB, max: 2 }', 'watcher: { interval: 500ms, cooldown: 2m, idleTimeout: 90 }'].join('\n'),
+    const dir = await specDir(
+      [
+        'name: lab',
+        'workerGroups:',
+        '  - { name: cpu, cpus: 2, memory: 4GiB, min: 1, max: 3 }',
+        '  - { name: gpu, cpus: 4, gpus: 1, resources: { A100: 1 }, objectStoreMemory: 512MB, max: 2 }',
+        'watcher: { interval: 500ms, cooldown: 2m, idleTimeout: 90 }',
+      ].join('\n'),
     );
-    const { spec } = await loadSpec({ cwd: dir, env: {} });
-    expect(spec.workerGroups[0]).toMatchObject({ name: 'cpu', cpus: 2, memoryBytes: 4 * 2 ** 30, min: 1, max: 3 });
-    expect(spec.workerGroups[1]).toMatchObject({ name: 'gpu', gpus: 1, resources: { A100: 1 }, objectStoreMemoryBytes: 512e6, min: 0 });
+    const { spec } = await loadSpec({ cwd: dir });
+    expect(spec.workerGroups).toMatchObject([
+      { name: 'cpu', cpus: 2, memoryBytes: 4 * 2 ** 30, min: 1, max: 3 },
+      { name: 'gpu', gpus: 1, resources: { A100: 1 }, objectStoreMemoryBytes: 512e6, min: 0, max: 2 },
+    ]);
     expect(spec.watcher).toMatchObject({ intervalMs: 500, cooldownMs: 120_000, idleTimeoutMs: 90_000 });
-  });
-
-  it('takes an empty file as an empty spec', async () => {
-    expect((await loadSpec({ cwd: await specIn(''), env: {} })).spec.name).toBe('ray');
-  });
-
-  it('names file:line:col and the field for a value of the wrong type', async () => {
-    const dir = await specIn('name: ok\nworkerGroups:\n  - name: worker\n    cpus: many\n');
-    const error = await failure({ cwd: dir, env: {} });
-    expect(error.code).toBe('SPEC_INVALID');
-    expect(error.exitCode).toBe(2);
-    expect(error.message).toMatch(/rayfleet\.yaml:4:11 workerGroups\.0\.cpus: Invalid input: expected number/);
-  });
-
-  it('points at a misspelt key', async () => {
-    const dir = await specIn('name: ok\nhead:\n  cpus: 1\n  dashbordPort: 9000\n');
-    expect((await failure({ cwd: dir, env: {} })).message).toMatch(/rayfleet\.yaml:4:3 head: Unrecognized key: "dashbordPort"/);
-  });
-
-  it('refuses min above max, at the min', async () => {
-    const dir = await specIn('workerGroups:\n  - { name: worker, min: 4, max: 2 }\n');
-    expect((await failure({ cwd: dir, env: {} })).message).toMatch(/rayfleet\.yaml:2:\d+ workerGroups\.0\.min: min must not exceed max/);
-  });
-
-  it('reports a YAML syntax error with its position', async () => {
-    const dir = await specIn('name: ok\nhead: { cpus: 1\n');
-    expect((await failure({ cwd: dir, env: {} })).message).toMatch(/rayfleet\.yaml:\d+:\d+ /);
-  });
-
-  it('refuses bad names, duplicate groups and mins above maxWorkers', async () => {
-    const dir = await specIn('name: Bad_Name\nworkerGroups:\n  - { name: w, min: 6, max: 6 }\n  - { name: w, min: 6, max: 6 }\n');
-    const { message } = await failure({ cwd: dir, env: {} });
-    expect(message).toMatch(/rayfleet\.yaml:1:7 name: must start with a letter/);
-  });
-
-  it('reports duplicate groups and mins above maxWorkers', async () => {
-    const dir = await specIn('workerGroups:\n  - { name: w, min: 6, max: 6 }\n  - { name: w, min: 6, max: 6 }\n');
-    const { message } = await failure({ cwd: dir, env: {} });
-    expect(message).toMatch(/workerGroups\.1\.name: group name w is used twice/);
-    expect(message).toMatch(/watcher\.maxWorkers: the groups' mins add up to 12, more than maxWorkers 10/);
-  });
-
-  it('fails with SPEC_NOT_FOUND (exit 3) for a --config that does not exist', async () => {
-    const error = await failure({ cwd: root, configPath: 'nope.yaml', env: {} });
-    expect(error.code).toBe('SPEC_NOT_FOUND');
-    expect(error.exitCode).toBe(3);
-  });
-
-  it('applies flags over env over file over defaults', async () => {
-    const dir = await specIn('watcher: { maxWorkers: 4, cooldown: 10s }\n');
-    const fileOnly = (await loadSpec({ cwd: dir, env: {} })).spec.watcher;
-    expect(fileOnly).toMatchObject({ maxWorkers: 4, cooldownMs: 10_000, intervalMs: 1000 });
-    const withEnv = (await loadSpec({ cwd: dir, env: { WATCHER_MAX_WORKERS: '7', WATCHER_CHECK_INTERVAL: '120' } })).spec.watcher;
-    expect(withEnv).toMatchObject({ maxWorkers: 7, intervalMs: 120_000, cooldownMs: 10_000 });
-    const withFlags = (await loadSpec({ cwd: dir, env: { WATCHER_MAX_WORKERS: '7' }, overrides: { maxWorkers: 8, cooldown: '1m' } })).spec.watcher;
-    expect(withFlags).toMatchObject({ maxWorkers: 8, cooldownMs: 60_000 });
-  });
-
-  it('reads every old environment variable', async () => {
-    const { spec } = await loadSpec({
-      cwd: root,
-      env: {
-        RAYFLEET_CLUSTER: 'envname',
-        RAYFLEET_PYTHON: '/opt/py/bin/python',
-        RAY_HEAD_ADDRESS: 'head.example:6379',
-        RAY_DASHBOARD_METRIC_API: 'http://head:8265/api',
-        WATCHER_CHECK_INTERVAL: '10',
-        WATCHER_PENDING_THRESHOLD: '5',
-        WATCHER_MAX_WORKERS: '8',
-        WATCHER_COOLDOWN: '60',
-        WATCHER_NUM_CPUS: '2',
-        WATCHER_NUM_GPUS: '1',
-        WATCHER_OBJECT_STORE_MEMORY: '1GB',
-        UNRELATED: 'ignored',
-      },
-    });
-    expect(spec.name).toBe('envname');
-    expect(spec.ray.python).toBe('/opt/py/bin/python');
-    expect(spec.watcher).toMatchObject({ headAddress: 'head.example:6379', dashboardMetricApi: 'http://head:8265/api', intervalMs: 10_000, pendingThreshold: 5, maxWorkers: 8, cooldownMs: 60_000 });
-    expect(spec.workerGroups[0]).toMatchObject({ name: 'worker', cpus: 2, gpus: 1, objectStoreMemoryBytes: 1e9 });
-    expect(spec.head.cpus).toBe(1);
-  });
-
-  it('applies the old per-node flags to the head and the default group', async () => {
-    const dir = await specIn('workerGroups:\n  - { name: gpu, gpus: 1, max: 2 }\n  - { name: worker, max: 3 }\n');
-    const { spec } = await loadSpec({ cwd: dir, env: {}, overrides: { numWorkers: 4, numCpus: 2, numGpus: 0, objectStoreMemory: '512MB', cluster: 'flagged', watcher: false } });
-    expect(spec.name).toBe('flagged');
-    expect(spec.head).toMatchObject({ cpus: 2, gpus: 0, objectStoreMemoryBytes: 512e6 });
-    expect(spec.workerGroups[1]).toMatchObject({ name: 'worker', cpus: 2, min: 4, max: 4, objectStoreMemoryBytes: 512e6 });
-    expect(spec.workerGroups[0]).toMatchObject({ name: 'gpu', cpus: 1, gpus: 1 });
-    expect(spec.watcher.enabled).toBe(false);
-  });
-
-  it('raises maxWorkers to fit --num-workers', async () => {
-    const { spec } = await loadSpec({ cwd: root, env: {}, overrides: { numWorkers: 12 } });
-    expect(spec.workerGroups[0]).toMatchObject({ min: 12, max: 12 });
-    expect(spec.watcher.maxWorkers).toBe(12);
-  });
-
-  it('names the variable or flag that holds a bad value', async () => {
-    expect((await failure({ cwd: root, env: { WATCHER_MAX_WORKERS: 'ten' } })).message).toMatch(/env WATCHER_MAX_WORKERS watcher\.maxWorkers: Invalid input: expected number/);
-    expect((await failure({ cwd: root, env: { WATCHER_COOLDOWN: 'later' } })).message).toMatch(/env WATCHER_COOLDOWN watcher\.cooldown: "later" is not a duration/);
-    expect((await failure({ cwd: root, env: {}, overrides: { objectStoreMemory: 'huge' } })).message).toMatch(/flag --object-store-memory head\.objectStoreMemory: "huge" is not a size/);
   });
 });
 
-describe('clusterSpecJsonSchema', () => {
-  it('describes the fields and requires none that have defaults', () => {
-    const schema = clusterSpecJsonSchema() as { properties: Record<string, { description?: string }>; required?: string[]; $schema: string };
-    expect(schema.$schema).toContain('draft-07');
-    expect(Object.keys(schema.properties)).toEqual(['name', 'ray', 'provider', 'head', 'workerGroups', 'watcher']);
-    expect(schema.required ?? []).toEqual([]);
-    expect(schema.properties.name?.description).toMatch(/cluster/);
+describe('loadSpec: errors point at file:line:col and the field', () => {
+  it('a value of the wrong type, at the value', async () => {
+    expect(await problems('name: ok\nworkerGroups:\n  - name: worker\n    cpus: many\n')).toEqual(['F:4:11 workerGroups.0.cpus: expected number, got "many"']);
+  });
+
+  it('a misspelt key, at the key itself, each on its own line', async () => {
+    expect(await problems('nmae: x\nhead:\n  cpu: 1\n  dashbordPort: 9000\n')).toEqual([
+      'F:3:3 head.cpu: unknown field',
+      'F:4:3 head.dashbordPort: unknown field',
+      'F:1:1 nmae: unknown field',
+    ]);
+  });
+
+  it('min above max, at the min', async () => {
+    expect(await problems('workerGroups:\n  - { name: worker, min: 4, max: 2 }\n')).toEqual(['F:2:26 workerGroups.0.min: min 4 is more than max 2']);
+  });
+
+  it('a missing key, at its parent', async () => {
+    expect(await problems('workerGroups:\n  - cpus: 2\n')).toEqual(['F:2:5 workerGroups.0.name: required']);
+  });
+
+  it('a rule across fields, at the field it names', async () => {
+    expect(await problems('watcher:\n  maxWorkers: 3\nworkerGroups:\n  - { name: a, min: 2 }\n  - { name: b, min: 2 }\n')).toEqual([
+      "F:2:15 watcher.maxWorkers: the groups' mins add up to 4, more than maxWorkers 3",
+    ]);
+  });
+
+  it('YAML syntax errors, at the error', async () => {
+    expect(await problems('name: ok\nhead: { cpus: 1\n')).toEqual(['F:3:1 Flow map in block collection must be sufficiently indented and end with a }']);
+    expect(await problems('name: a\nname: b\n')).toEqual(['F:2:1 Map keys must be unique']);
+  });
+
+  it('a file that is not a mapping, at its content', async () => {
+    expect(await problems('# groups\n- worker\n')).toEqual(['F:2:1 the spec must be a mapping of fields (name:, head:, workerGroups:, …)']);
+  });
+
+  it('every problem in one error', async () => {
+    expect(await problems('name: Bad_Name\nhead:\n  gcsPort: 0\n  objectStoreMemory: 10MB\n')).toEqual([
+      'F:1:7 name: must start with a letter a-z and hold only a-z, 0-9 and -, at most 31 characters',
+      "F:4:22 head.objectStoreMemory: 9.5 MiB is below Ray's smallest object store, 75 MiB",
+      'F:3:12 head.gcsPort: Too small: expected number to be >=1',
+    ]);
+  });
+
+  it('shows the file relative to the working directory when it is under it', async () => {
+    const dir = await specDir('head: { cpus: x }\n');
+    vi.spyOn(process, 'cwd').mockReturnValue(dir);
+    try {
+      expect((await failure({ cwd: dir })).message).toBe('the spec rayfleet.yaml is invalid:\n  rayfleet.yaml:1:15 head.cpus: expected number, got "x"');
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
+
+describe('loadSpec: env and flags', () => {
+  const file = 'name: file\nwatcher: { interval: 5s, pendingThreshold: 1, maxWorkers: 6, cooldown: 10s }\nworkerGroups:\n  - { name: worker, cpus: 1, gpus: 0, objectStoreMemory: 1GiB, min: 2 }\n';
+
+  it('layers flags over env over file over defaults', async () => {
+    const dir = await specDir(file);
+    const { spec } = await loadSpec({ cwd: dir, env: { WATCHER_MAX_WORKERS: '7', WATCHER_COOLDOWN: '60' }, overrides: { maxWorkers: 8 } });
+    expect(spec.name).toBe('file');
+    expect(spec.watcher).toMatchObject({ intervalMs: 5000, pendingThreshold: 1, maxWorkers: 8, cooldownMs: 60_000, idleTimeoutMs: 60_000 });
+  });
+
+  it('reads no environment unless given one', async () => {
+    vi.stubEnv('RAYFLEET_CLUSTER', 'fromprocess');
+    try {
+      expect((await loadSpec({ cwd: await specDir('') })).spec.name).toBe('ray');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
+  it.each([
+    ['WATCHER_MAX_WORKERS', 'ten', 'watcher.maxWorkers: expected number, got "ten"'],
+    ['WATCHER_MAX_WORKERS', '1', "watcher.maxWorkers: the groups' mins add up to 2, more than maxWorkers 1"],
+    ['WATCHER_PENDING_THRESHOLD', 'some', 'watcher.pendingThreshold: expected number, got "some"'],
+    ['WATCHER_NUM_CPUS', 'two', 'workerGroups.0.cpus: expected number, got "two"'],
+    ['WATCHER_NUM_GPUS', '-1', 'workerGroups.0.gpus: Too small: expected number to be >=0'],
+    ['WATCHER_CHECK_INTERVAL', 'often', 'watcher.interval: "often" is not a duration: write seconds, or e.g. 500ms, 30s, 5m, 1h, 1m30s'],
+    ['WATCHER_COOLDOWN', '-5', 'watcher.cooldown: "-5" is not a duration: write seconds, or e.g. 500ms, 30s, 5m, 1h, 1m30s'],
+    ['WATCHER_OBJECT_STORE_MEMORY', 'huge', 'workerGroups.0.objectStoreMemory: "huge" is not a size: write bytes, or a number with KB, MB, GB (SI), KiB, MiB, GiB or K, M, G (binary), e.g. 1GB, 512MiB'],
+    ['RAYFLEET_CLUSTER', 'My Cluster', 'name: must start with a letter a-z and hold only a-z, 0-9 and -, at most 31 characters'],
+  ])('names env %s=%j instead of a line of the file', async (variable, value, problem) => {
+    expect(await problems(file, { env: { [variable]: value } })).toEqual([`env ${variable} ${problem}`]);
+  });
+
+  it('names the flag that set a bad value', async () => {
+    expect(await problems(file, { overrides: { objectStoreMemory: '50MB', numWorkers: Number.NaN } })).toEqual([
+      "flag --object-store-memory head.objectStoreMemory: 47.7 MiB is below Ray's smallest object store, 75 MiB",
+      "flag --object-store-memory workerGroups.0.objectStoreMemory: 47.7 MiB is below Ray's smallest object store, 75 MiB",
+      'flag --num-workers workerGroups.0.min: expected number, got NaN',
+    ]);
+    expect(await problems(file, { overrides: { numWorkers: 6, maxWorkers: 4 } })).toEqual(["flag --max-workers watcher.maxWorkers: the groups' mins add up to 6, more than maxWorkers 4"]);
+  });
+
+  it('says the spec came from defaults, env and flags when there is no file', async () => {
+    const error = await failure({ cwd: await mkdtemp(path.join(root, 'empty-')), env: { WATCHER_MAX_WORKERS: 'ten' } });
+    expect(error.message).toBe('the spec from defaults, env and flags is invalid:\n  env WATCHER_MAX_WORKERS watcher.maxWorkers: expected number, got "ten"');
   });
 });

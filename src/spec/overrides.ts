@@ -73,7 +73,7 @@ export function applyOverrides(raw: RawSpec, env: Record<string, string | undefi
   flag(flags.objectStoreMemory, '--object-store-memory', ['head', 'objectStoreMemory'], [DEFAULT_GROUP, 'objectStoreMemory']);
 
   if (flags.numWorkers !== undefined) {
-    // --num-workers N is the default group's min; the group's max and maxWorkers grow to fit, unless a flag set them.
+    // --num-workers N is the default group's min; its max and maxWorkers grow to fit, but not past an explicit --max-workers: that conflict is reported.
     flag(flags.numWorkers, '--num-workers', [DEFAULT_GROUP, 'min']);
     const groups = Array.isArray(raw.workerGroups) ? raw.workerGroups.map(asRecord) : [];
     const group = groups[defaultGroupIndex(raw)] ?? {};

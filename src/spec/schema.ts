@@ -80,7 +80,7 @@ function parsedWith(parse: (input: string | number) => number, description: stri
 
 const size = (description: string) => parsedWith(parseSize, description, 'bytes, or a size such as 1GB, 512MiB, 1GiB');
 const duration = (description: string) => parsedWith(parseDuration, description, 'seconds, or a duration such as 500ms, 30s, 5m, 1m30s');
-const count = (fallback: number, description: string) => z.number().int().min(0).default(fallback).describe(description);
+const wholeNumber = (fallback: number, description: string) => z.number().int().min(0).default(fallback).describe(description);
 const port = (fallback: number, description: string) => z.number().int().min(1).max(65535).default(fallback).describe(description);
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must start with a letter a-z and hold only a-z, 0-9 and -, at most 31 characters');
 
@@ -114,8 +114,8 @@ const workerGroupSchema = z
     name: name.describe('the group; its nodes are <cluster>-<group>-<n>, or <cluster>-worker-<n> for the group "worker"'),
     ...nodeShapeFields,
     // A group starts nothing unless asked: a GPU group written as { name: gpu, max: 2 } should not start GPUs on `up`.
-    min: count(0, 'workers kept at all times; `up` starts this many'),
-    max: count(DEFAULT_GROUP_MAX, 'workers the watcher may run at most'),
+    min: wholeNumber(0, 'workers kept at all times; `up` starts this many'),
+    max: wholeNumber(DEFAULT_GROUP_MAX, 'workers the watcher may run at most'),
   })
   .superRefine((group, context) => {
     if (group.min > group.max) context.addIssue({ code: 'custom', message: `min ${group.min} is more than max ${group.max}`, path: ['min'] });
@@ -132,7 +132,7 @@ const providerSchema = z
       type: z.literal('docker').describe('one container per node, through the Docker Engine API'),
       image: z.string().optional().describe('the image every node runs'),
       network: z.string().optional().describe('the Docker network the nodes share'),
-      portOffset: count(0, "added to the head's published ports, so clusters side by side do not collide"),
+      portOffset: wholeNumber(0, "added to the head's published ports, so clusters side by side do not collide"),
     }),
     z.strictObject({
       type: z.literal('cai').describe('one Cloudera AI (CML) application per node'),
@@ -147,10 +147,10 @@ const watcherSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('run the watcher (autoscaler) with the cluster'),
     interval: duration('time between two looks at the cluster (WATCHER_CHECK_INTERVAL)').prefault('1s'),
-    pendingThreshold: count(0, 'no scale-up while at most this many requests wait (WATCHER_PENDING_THRESHOLD)'),
+    pendingThreshold: wholeNumber(0, 'no scale-up while at most this many requests wait (WATCHER_PENDING_THRESHOLD)'),
     cooldown: duration('no new scale-up within this long of the last one (WATCHER_COOLDOWN)').prefault('0s'),
     idleTimeout: duration('a worker idle this long is drained and stopped').prefault('60s'),
-    maxWorkers: count(DEFAULT_MAX_WORKERS, 'workers of all groups together, at most (WATCHER_MAX_WORKERS)'),
+    maxWorkers: wholeNumber(DEFAULT_MAX_WORKERS, 'workers of all groups together, at most (WATCHER_MAX_WORKERS)'),
     headAddress: z.string().optional().describe('host:port of the head, where it is not this machine (RAY_HEAD_ADDRESS)'),
     dashboardMetricApi: z.string().optional().describe("base URL of the dashboard's API for the fallback view (RAY_DASHBOARD_METRIC_API)"),
   })

@@ -31,7 +31,8 @@ function overridesOf(options: UpOptions): SpecOverrides {
     numCpus: options.numCpus,
     numGpus: options.numGpus,
     objectStoreMemory: options.objectStoreMemory,
-    watcher: options.watcher,
+    // commander makes --no-watcher default to true; only an explicit --no-watcher overrides the spec.
+    watcher: options.watcher === false ? false : undefined,
   };
 }
 

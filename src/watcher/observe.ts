@@ -1,0 +1,122 @@
+// One look at the cluster: the provider's list joined with Ray's nodes and demand, from the GCS or, failing that, the dashboard.
+import { messageOf } from '../errors.js';
+import type { ClusterResourceState, GangRequest, RayNodeState, ResourceShape } from '../ray/cluster-resource-state.js';
+import type { DashboardClient } from '../ray/dashboard-client.js';
+import type { GcsClient } from '../ray/gcs-client.js';
+import type { Instance, NodeProvider } from '../providers/node-provider.js';
+import type { WorkerGroupSpec } from '../spec/schema.js';
+import type { Demand, DemandSource, GangDemand, Observation, WorkerView } from './observation.js';
+import { groupCapacity } from './resource-shapes.js';
+
+export interface ObserveDeps {
+  provider: NodeProvider;
+  gcs: GcsClient;
+  dashboard: DashboardClient;
+  headName: string;
+  /** The group the CPU heuristic asks one more node of. */
+  defaultGroup: WorkerGroupSpec;
+  now?: () => number;
+}
+
+/** The old watcher's rule, kept as the last resort: CPUs this busy mean one more worker. */
+const CPU_BUSY_RATIO = 0.9;
+
+export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): Promise<Observation> {
+  const problems: string[] = [];
+  let instances: Instance[] = [];
+  let providerOk = true;
+  try {
+    instances = await deps.provider.list(signal);
+  } catch (error) {
+    providerOk = false;
+    problems.push(`provider: ${messageOf(error)}`);
+  }
+  let state: ClusterResourceState | undefined;
+  try {
+    state = await deps.gcs.getClusterResourceState({ signal });
+  } catch (error) {
+    problems.push(`GCS: ${messageOf(error)}`);
+  }
+  let source: DemandSource = 'gcs';
+  let demand: Demand = { shapes: [], gangs: [], constraints: [] };
+  if (state !== undefined) {
+    demand = demandFromGcs(state);
+  } else {
+    const fallback = await demandFromDashboard(deps, signal);
+    source = fallback.source;
+    demand = fallback.demand;
+    if (fallback.problem !== undefined) problems.push(fallback.problem);
+  }
+  const rayNodes = state?.nodeStates ?? [];
+  const head = rayNodes.find((node) => node.instanceId === deps.headName && node.status !== 'DEAD');
+  return {
+    atMs: (deps.now ?? Date.now)(),
+    source,
+    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, rayNodes, state !== undefined)),
+    headAvailable: head?.availableResources ?? {},
+    headTotal: head?.totalResources ?? {},
+    demand,
+    providerOk,
+    rayOk: state !== undefined,
+    problems,
+  };
+}
+
+function joinWorker(instance: Instance, rayNodes: RayNodeState[], rayKnown: boolean): WorkerView {
+  const view: WorkerView = { name: instance.name, group: instance.group, index: instance.index, phase: 'launching', createdAtMs: instance.createdAt.getTime() };
+  if (instance.state === 'stopped' || instance.state === 'failed') return { ...view, phase: 'dead' };
+  const node = rayNodes.find((candidate) => candidate.instanceId === instance.name && candidate.status !== 'DEAD');
+  if (node === undefined) {
+    // Without Ray's view a running node may well be registered; calling it launching keeps it counted, never cleaned.
+    return rayKnown ? view : { ...view, phase: 'registered' };
+  }
+  return {
+    ...view,
+    phase: node.status === 'DRAINING' ? 'draining' : 'registered',
+    ray: { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels },
+  };
+}
+
+export function demandFromGcs(state: ClusterResourceState): Demand {
+  return {
+    shapes: state.pendingRequests.map((request) => ({ shape: request.shape, count: request.count })),
+    gangs: state.pendingGangs.map(toGang),
+    constraints: state.constraints.flat().map((request) => ({ shape: request.shape, count: request.count })),
+  };
+}
+
+function toGang(gang: GangRequest): GangDemand {
+  const constraints = gang.bundles.flatMap((bundle) => bundle.constraints);
+  const spread = constraints.find((constraint) => constraint.antiAffinity !== undefined)?.antiAffinity;
+  const pack = constraints.find((constraint) => constraint.affinity !== undefined)?.affinity;
+  return {
+    id: spread?.label ?? pack?.label ?? gang.details,
+    strategy: spread !== undefined ? 'STRICT_SPREAD' : pack !== undefined ? 'STRICT_PACK' : 'ANY',
+    bundles: gang.bundles.map((bundle) => bundle.shape),
+  };
+}
+
+interface DashboardLoad {
+  data?: { clusterStatus?: { loadMetricsReport?: { resourceDemand?: Array<[ResourceShape, number]>; usage?: Record<string, [number, number]> } } | null };
+}
+
+/** The dashboard's last autoscaler report: its demand by shape if it has one, else the old CPU-utilisation rule. */
+async function demandFromDashboard(deps: ObserveDeps, signal: AbortSignal | undefined): Promise<{ source: DemandSource; demand: Demand; problem?: string }> {
+  const none: Demand = { shapes: [], gangs: [], constraints: [] };
+  let report: DashboardLoad;
+  try {
+    report = (await deps.dashboard.clusterStatus(signal)) as DashboardLoad;
+  } catch (error) {
+    return { source: 'cpu-heuristic', demand: none, problem: `dashboard: ${messageOf(error)}` };
+  }
+  const load = report.data?.clusterStatus?.loadMetricsReport;
+  if (load?.resourceDemand !== undefined && load.resourceDemand.length > 0) {
+    return { source: 'dashboard', demand: { ...none, shapes: load.resourceDemand.map(([shape, count]) => ({ shape, count })) } };
+  }
+  const [used, total] = load?.usage?.CPU ?? [0, 0];
+  if (total > 0 && used / total >= CPU_BUSY_RATIO) {
+    const { CPU, GPU } = groupCapacity(deps.defaultGroup);
+    return { source: 'cpu-heuristic', demand: { ...none, shapes: [{ shape: GPU === undefined ? { CPU: CPU ?? 1 } : { CPU: CPU ?? 1, GPU }, count: 1 }] } };
+  }
+  return { source: load === undefined ? 'cpu-heuristic' : 'dashboard', demand: none };
+}
