@@ -34,6 +34,7 @@ const exitCodeByErrorCode = {
   PROVIDER_FAILED: ExitCode.failure,
   JOURNAL_CORRUPT: ExitCode.failure,
   LOCK_HELD: ExitCode.failure,
+  WATCHER_FAILED: ExitCode.failure,
   INTERRUPTED: ExitCode.interrupted,
 } as const;
 

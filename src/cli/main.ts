@@ -9,6 +9,7 @@ import { runtimeCommand } from './commands/runtime-command.js';
 import { specCommand } from './commands/spec-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
+import { oldWatcherCommands, watchCommand, watcherCommand } from './commands/watcher-commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('rayfleet')
@@ -29,6 +30,9 @@ export function buildProgram(): Command {
     eventsCommand(),
     runtimeCommand(),
     specCommand(),
+    watchCommand(),
+    watcherCommand(),
+    ...oldWatcherCommands(),
   ]) {
     program.addCommand(command);
   }

@@ -413,7 +413,14 @@ export class Fleet {
           }
           return pending.size === 0 ? true : undefined;
         },
-        { timeoutMs: this.nodeStartTimeoutMs, intervalMs: 300, signal, describe: () => `${[...pending].join(', ')} to register in Ray`, timeoutCode: 'NODE_START_TIMEOUT' },
+        {
+          timeoutMs: this.nodeStartTimeoutMs,
+          intervalMs: 300,
+          signal,
+          describe: () => `${[...pending].join(', ')} to register in Ray`,
+          timeoutCode: 'NODE_START_TIMEOUT',
+          isFatal: (error) => isRayfleetError(error, 'NODE_START_FAILED'),
+        },
       );
     } catch (error) {
       if (isRayfleetError(error, 'NODE_START_TIMEOUT')) {

@@ -10,11 +10,13 @@ export interface PollOptions {
   describe: () => string;
   /** The error code on timeout. */
   timeoutCode?: ErrorCode;
+  /** Errors that end the wait at once instead of being retried: the condition can no longer hold. */
+  isFatal?: (error: unknown) => boolean;
 }
 
 /**
  * Calls `check` until it returns a value other than undefined and returns that value.
- * A check that throws is retried; its last error is attached to the timeout.
+ * A check that throws is retried (unless `isFatal` says otherwise); its last error is attached to the timeout.
  */
 export async function pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
@@ -26,6 +28,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
       if (value !== undefined) return value;
       lastError = undefined;
     } catch (error) {
+      if (options.isFatal?.(error) === true) throw error;
       lastError = error;
     }
     if (Date.now() >= deadline) {

@@ -47,14 +47,20 @@ export async function createSandbox(): Promise<Sandbox> {
 }
 
 /** A spec for a small test cluster on free ports, written as FILE in the sandbox. */
-export async function writeTestSpec(sandbox: Sandbox, file: string, spec: { name: string; workers: number; extra?: string }): Promise<string> {
+export async function writeTestSpec(
+  sandbox: Sandbox,
+  file: string,
+  spec: { name: string; workers: number; max?: number; watcher?: string; extraGroups?: string[] },
+): Promise<string> {
   const [gcsPort, dashboardPort, clientPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
   const text = [
     `name: ${spec.name}`,
     'head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ' + gcsPort + ', dashboardPort: ' + dashboardPort + ', clientPort: ' + clientPort + ' }',
     'workerGroups:',
-    `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: 6 }`,
-    spec.extra ?? '',
+    `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: ${spec.max ?? 6} }`,
+    ...(spec.extraGroups ?? []).map((group) => `  - ${group}`),
+    // Tests of the watcher say how it runs; the others keep it off so they see only what they did.
+    `watcher: ${spec.watcher ?? '{ enabled: false }'}`,
   ].join('\n');
   const specPath = path.join(sandbox.dir, file);
   await writeFile(specPath, `${text}\n`);

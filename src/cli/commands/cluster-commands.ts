@@ -5,6 +5,9 @@ import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
+import { startBackgroundWatcher } from './watcher-commands.js';
+import { runningWatcherPid, stopWatcherService } from '../../watcher/watcher-service.js';
+import type { Fleet } from '../../fleet/fleet.js';
 
 interface UpOptions extends CommonOptions {
   numWorkers?: number;
@@ -36,6 +39,14 @@ function overridesOf(options: UpOptions): SpecOverrides {
   };
 }
 
+/** The watcher comes with the cluster unless the spec or --no-watcher says otherwise. */
+async function startWatcherIfWanted(fleet: Fleet, options: UpOptions): Promise<string> {
+  if (!fleet.spec.watcher.enabled) return 'watcher: off';
+  const running = await runningWatcherPid(fleet.paths.root);
+  if (running !== undefined) return `watcher: running (pid ${running})`;
+  return `watcher: started (pid ${await startBackgroundWatcher(fleet, { cluster: fleet.name, config: options.config })})`;
+}
+
 export function upCommand(): Command {
   const command = new Command('up')
     .alias('start-ray')
@@ -44,9 +55,11 @@ export function upCommand(): Command {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
     await withFleet(fleet, async () => {
       const status = await fleet.up();
+      const watcher = await startWatcherIfWanted(fleet, options);
       if (options.json === true) printJson(status);
       else {
         printStatus(status);
+        printLine(watcher);
         printLine(`\nRay dashboard: ${status.dashboardUrl}`);
         printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
       }
@@ -60,6 +73,8 @@ export function downCommand(): Command {
   withCommonOptions(command).action(async (options: CommonOptions) => {
     const fleet = await openFleet(options);
     await withFleet(fleet, async () => {
+      // The watcher first, or it would replace the nodes being stopped.
+      await stopWatcherService(fleet.paths.root);
       await fleet.down();
       printLine(`cluster ${fleet.name} is down`);
     });
@@ -72,9 +87,14 @@ export function restartCommand(): Command {
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
     await withFleet(fleet, async () => {
+      await stopWatcherService(fleet.paths.root);
       const status = await fleet.restart();
+      const watcher = await startWatcherIfWanted(fleet, options);
       if (options.json === true) printJson(status);
-      else printStatus(status);
+      else {
+        printStatus(status);
+        printLine(watcher);
+      }
     });
   });
   return command;

@@ -1,0 +1,74 @@
+// The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal.
+import { spawn } from 'node:child_process';
+import { mkdir, openSync, closeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RayfleetError, isRayfleetError } from '../errors.js';
+import { readTail } from '../fs/read-tail.js';
+import { isProcessAlive } from '../process/process-alive.js';
+import { pollUntil } from '../wait/poll-until.js';
+import { watcherPaths } from './watcher-status.js';
+
+const BIN = fileURLToPath(new URL('../../bin/rayfleet.js', import.meta.url));
+const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 20_000;
+
+/** The pid of the cluster's running watcher, from its lock. */
+export async function runningWatcherPid(stateDir: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt(await readFile(path.join(watcherPaths(stateDir).lock, 'pid'), 'utf8'), 10);
+    return pid > 0 && isProcessAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts `rayfleet watch` detached with the given arguments and waits until it holds the cluster's lock,
+ * or fails with its log's tail if it exits first (for example because another watcher holds the lock).
+ */
+export async function startWatcherService(stateDir: string, watchArgs: string[]): Promise<number> {
+  const running = await runningWatcherPid(stateDir);
+  if (running !== undefined) {
+    throw new RayfleetError('LOCK_HELD', `a watcher for this cluster already runs (pid ${running})`, { details: 'Stop it first with `rayfleet watcher stop`.' });
+  }
+  const { log } = watcherPaths(stateDir);
+  await new Promise<void>((resolve, reject) => mkdir(stateDir, { recursive: true }, (error) => (error === null ? resolve() : reject(error))));
+  const logFd = openSync(log, 'a');
+  let exited: string | undefined;
+  let pid: number;
+  try {
+    const child = spawn(process.execPath, [BIN, 'watch', ...watchArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
+    child.once('exit', (code, signal) => {
+      exited = `exited with ${code ?? signal}`;
+    });
+    pid = child.pid ?? -1;
+    child.unref();
+  } finally {
+    closeSync(logFd);
+  }
+  await pollUntil(
+    async () => {
+      if (exited !== undefined) {
+        throw new RayfleetError('WATCHER_FAILED', `the watcher ${exited} before it started`, { details: `last lines of ${log}:\n${await readTail(log, 20)}` });
+      }
+      return (await runningWatcherPid(stateDir)) === pid ? true : undefined;
+    },
+    { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, describe: () => `the watcher (pid ${pid}) to take the cluster's lock`, isFatal: (error) => isRayfleetError(error, 'WATCHER_FAILED') },
+  );
+  return pid;
+}
+
+/** Stops the running watcher (SIGTERM, SIGKILL after a grace period); false when none ran. */
+export async function stopWatcherService(stateDir: string): Promise<boolean> {
+  const pid = await runningWatcherPid(stateDir);
+  if (pid === undefined) return false;
+  process.kill(pid, 'SIGTERM');
+  try {
+    await pollUntil(async () => (isProcessAlive(pid) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 100, describe: () => `the watcher (pid ${pid}) to stop` });
+  } catch {
+    process.kill(pid, 'SIGKILL');
+  }
+  return true;
+}
