@@ -367,8 +367,14 @@ export class Fleet {
   }
 
   private nodeEnv(name: string, group: string, authEnv: Record<string, string>): Record<string, string> {
-    // How Ray's GCS reports each node back as ours: never match nodes by IP.
-    return { ...authEnv, RAY_CLOUD_INSTANCE_ID: name, RAY_NODE_TYPE_NAME: group };
+    return {
+      ...authEnv,
+      // How Ray's GCS reports each node back as ours: never match nodes by IP.
+      RAY_CLOUD_INSTANCE_ID: name,
+      RAY_NODE_TYPE_NAME: group,
+      // rayfleet drains a node before it stops it; Ray's own drain on SIGTERM would only add 30 s (2.60) to every stop.
+      RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S: '0',
+    };
   }
 
   private async launch(request: LaunchRequest, reason: string, signal: AbortSignal | undefined): Promise<Instance> {

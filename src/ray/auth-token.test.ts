@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,18 @@ describe('auth token', () => {
     expect(new Set(tokens).size).toBe(1);
   });
 
-  it('hands Ray the path, never the token', () => {
-    expect(rayAuthEnv('/state/auth_token')).toEqual({ RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN_PATH: '/state/auth_token' });
+  it('reads a token written by hand with a trailing newline as Ray does', async () => {
+    const tokenPath = path.join(dir, 'by-hand', 'auth_token');
+    await mkdir(path.dirname(tokenPath));
+    await writeFile(tokenPath, 'abc123\n');
+    expect(await readOrCreateAuthToken(tokenPath)).toBe('abc123');
+  });
+
+  it('hands Ray the path and empties an inherited RAY_AUTH_TOKEN, which would win over the path', () => {
+    expect(rayAuthEnv('/state/auth_token')).toEqual({ RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN_PATH: '/state/auth_token', RAY_AUTH_TOKEN: '' });
+  });
+
+  it('hands Ray the token itself where the process cannot read our file', () => {
+    expect(rayAuthEnv({ token: 'abc' })).toEqual({ RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: 'abc' });
   });
 });

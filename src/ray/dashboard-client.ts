@@ -5,55 +5,125 @@ import { pollUntil } from '../wait/poll-until.js';
 export interface DashboardClientOptions {
   /** e.g. http://127.0.0.1:8265 */
   baseUrl: string;
+  /** Sent as `Authorization: Bearer …`; with token auth on, Ray answers 401 without it and 403 to a wrong one. */
   authToken?: string | undefined;
-  timeoutMs?: number | undefined;
+  /** How long one request may take; 5 s when absent. */
+  requestTimeoutMs?: number | undefined;
 }
 
+/** GET /api/version. */
+export interface DashboardVersion {
+  version: string;
+  ray_version: string;
+  ray_commit: string;
+  session_name: string;
+}
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+const POLL_INTERVAL_MS = 300;
+const BODY_EXCERPT_CHARS = 300;
+
 export class DashboardClient {
-  private readonly baseUrl: string;
+  readonly baseUrl: string;
+  private readonly authToken: string | undefined;
+  private readonly requestTimeoutMs: number;
 
-  constructor(private readonly options: DashboardClientOptions) {
+  constructor(options: DashboardClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.authToken = options.authToken;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
-  async version(signal?: AbortSignal): Promise<{ ray_version: string; version: string }> {
-    return this.get('/api/version', signal);
+  async version(signal?: AbortSignal): Promise<DashboardVersion> {
+    return this.getJson('/api/version', signal);
   }
 
-  /** The autoscaler's status text and load, as `ray status` shows it (GET /api/cluster_status). */
+  /** The autoscaler's status and load, Ray's envelope as is: `{ result, msg, data: { autoscalingStatus, autoscalingError, clusterStatus } }`. */
   async clusterStatus(signal?: AbortSignal): Promise<unknown> {
-    return this.get('/api/cluster_status', signal);
+    return this.getJson('/api/cluster_status', signal);
   }
 
-  /** Every node with its resources (GET /nodes?view=summary). */
+  /** Every node with its host's stats, Ray's envelope as is: `{ result, msg, data: { summary, nodeLogicalResources } }`. */
   async nodes(signal?: AbortSignal): Promise<unknown> {
-    return this.get('/nodes?view=summary', signal);
+    return this.getJson('/nodes?view=summary', signal);
   }
 
-  async waitUntilUp(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    await pollUntil(async () => (await this.version(signal)) && true, { timeoutMs, intervalMs: 300, signal, describe: () => `Ray's dashboard at ${this.baseUrl}` });
+  /** Polls /api/version until the dashboard answers; a refused token fails at once instead of waiting out the time. */
+  async waitUntilUp(timeoutMs: number, signal?: AbortSignal): Promise<DashboardVersion> {
+    const outcome = await pollUntil(
+      async (): Promise<{ version: DashboardVersion } | { refused: RayfleetError }> => {
+        const answer = await this.send('/api/version', signal);
+        if (answer.status === 401 || answer.status === 403) return { refused: this.httpError('/api/version', answer) };
+        return { version: this.parse<DashboardVersion>('/api/version', answer) };
+      },
+      { timeoutMs, intervalMs: POLL_INTERVAL_MS, signal, describe: () => `Ray's dashboard at ${this.baseUrl} to answer` },
+    );
+    if ('refused' in outcome) throw outcome.refused;
+    return outcome.version;
   }
 
-  private async get<T>(path: string, signal: AbortSignal | undefined): Promise<T> {
-    const url = `${this.baseUrl}${path}`;
+  private async getJson<T>(path: string, signal: AbortSignal | undefined): Promise<T> {
+    return this.parse<T>(path, await this.send(path, signal));
+  }
+
+  /** One GET: any HTTP answer comes back; no answer is RAY_UNREACHABLE, and the caller's abort its own reason. */
+  private async send(path: string, signal: AbortSignal | undefined): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.options.authToken !== undefined) headers.authorization = `Bearer ${this.options.authToken}`;
-    const timeout = AbortSignal.timeout(this.options.timeoutMs ?? 5_000);
-    let response: Response;
+    if (this.authToken !== undefined) headers.authorization = `Bearer ${this.authToken}`;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     try {
-      response = await fetch(url, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      const response = await fetch(`${this.baseUrl}${path}`, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      return { status: response.status, text: await response.text() };
     } catch (error) {
-      throw new RayfleetError('RAY_UNREACHABLE', `cannot reach Ray's dashboard at ${this.baseUrl}: ${messageOf(error)}`, { cause: error });
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      const hint = response.status === 401 || response.status === 403 ? ' (the auth token is missing or wrong)' : '';
-      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard answered ${response.status} to GET ${path}${hint}: ${text.slice(0, 300)}`);
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (error) {
-      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard sent no JSON for GET ${path}`, { cause: error });
+      if (signal?.aborted === true) throw signal.reason;
+      const why = timeout.aborted ? `no answer within ${this.requestTimeoutMs} ms` : messageOf((error as Error).cause ?? error);
+      throw new RayfleetError('RAY_UNREACHABLE', `cannot reach Ray's dashboard at ${this.baseUrl} (GET ${path}): ${why}`, { cause: error });
     }
   }
+
+  private parse<T>(path: string, answer: Answer): T {
+    if (answer.status < 200 || answer.status >= 300) throw this.httpError(path, answer);
+    let body: unknown;
+    try {
+      body = JSON.parse(answer.text);
+    } catch (error) {
+      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} sent no JSON for GET ${path}: ${excerpt(answer.text)}`, { cause: error });
+    }
+    // The dashboard's modules answer 200 with `result: false` for some failures.
+    if (isEnvelope(body) && body.result === false) {
+      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} failed GET ${path}: ${body.msg ?? 'no message'}`);
+    }
+    return body as T;
+  }
+
+  private httpError(path: string, answer: Answer): RayfleetError {
+    const hint = answer.status === 401 ? ': the auth token is missing' : answer.status === 403 ? ': the auth token is wrong' : '';
+    return new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} answered ${answer.status} to GET ${path}${hint} (${messageIn(answer.text)})`);
+  }
+}
+
+function isEnvelope(body: unknown): body is { result: unknown; msg?: string } {
+  return typeof body === 'object' && body !== null && 'result' in body;
+}
+
+/** The `msg` of Ray's JSON envelope, else the start of the body. */
+function messageIn(text: string): string {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isEnvelope(body) && typeof body.msg === 'string' && body.msg !== '') return body.msg;
+  } catch {
+    // Not JSON: Ray's auth middleware answers in plain text.
+  }
+  return excerpt(text);
+}
+
+function excerpt(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return 'empty body';
+  return trimmed.length > BODY_EXCERPT_CHARS ? `${trimmed.slice(0, BODY_EXCERPT_CHARS)}…` : trimmed;
 }

@@ -78,14 +78,13 @@ type ServiceConstructor = new (address: string, credentials: grpc.ChannelCredent
 
 let serviceConstructor: ServiceConstructor | undefined;
 
-/** The service as our proto declares it, loaded once: the GCS client and the test double share it. */
-export function loadAutoscalerService(): ServiceConstructor & { service: grpc.ServiceDefinition } {
+function loadService(): ServiceConstructor {
   if (serviceConstructor === undefined) {
     const definition = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: false });
     const loaded = grpc.loadPackageDefinition(definition) as unknown as { ray: { rpc: { autoscaler: { AutoscalerStateService: ServiceConstructor } } } };
     serviceConstructor = loaded.ray.rpc.autoscaler.AutoscalerStateService;
   }
-  return serviceConstructor as ServiceConstructor & { service: grpc.ServiceDefinition };
+  return serviceConstructor;
 }
 
 export class GcsClient {
@@ -95,7 +94,7 @@ export class GcsClient {
 
   constructor(options: GcsClientOptions) {
     this.address = options.address;
-    const Service = loadAutoscalerService();
+    const Service = loadService();
     this.client = new Service(options.address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       // Fail a call fast when the GCS is down instead of waiting out the deadline for a connection.

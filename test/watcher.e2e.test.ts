@@ -1,0 +1,195 @@
+// End to end: the watcher scaling real Ray workers on this machine, up to what Ray waits for and down when idle.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../src/fleet/cluster-status.js';
+import type { JournalEvent } from '../src/journal/event.js';
+import { findFreePort } from '../src/net/ports.js';
+import { pollUntil } from '../src/wait/poll-until.js';
+import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
+
+const IDLE_TIMEOUT_MS = 5_000;
+
+/** A driver's result: its last line (Ray may print its own messages before it). */
+function lastLine(output: string): string {
+  return output.trim().split('\n').at(-1) ?? '';
+}
+
+describe('the watcher on a local cluster', () => {
+  let sandbox: Sandbox;
+  let spec: string;
+  let env: Record<string, string>;
+  const drivers: Array<{ kill: (signal?: NodeJS.Signals) => boolean }> = [];
+  const cli = (args: string[]): string[] => [...args, '--config', spec];
+
+  async function status(): Promise<ClusterStatus> {
+    return sandbox.json<ClusterStatus>(cli(['status']));
+  }
+
+  async function events(): Promise<JournalEvent[]> {
+    return sandbox.json<JournalEvent[]>(cli(['events']));
+  }
+
+  function workersOf(current: ClusterStatus, group: string): string[] {
+    return current.nodes.filter((node) => node.group === group).map((node) => node.name);
+  }
+
+  /** A Ray driver in the background; it ends when its work does, or is killed at the end. */
+  function startDriver(name: string, lines: string[]) {
+    const script = path.join(sandbox.dir, `${name}.py`);
+    writeFileSync(script, ['import ray, time', 'ray.init()', ...lines].join('\n'));
+    const driver = execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [script], { env, reject: false, timeout: 300_000, encoding: 'utf8' });
+    drivers.push(driver);
+    return driver;
+  }
+
+  async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+    return pollUntil(check, { timeoutMs, intervalMs: 500, describe: () => what });
+  }
+
+  async function backToMin(): Promise<void> {
+    await waitFor('the worker group to drain back to 0', async () => (workersOf(await status(), 'worker').length === 0 && workersOf(await status(), 'gpu').length === 0 ? true : undefined));
+  }
+
+  /** Launch events since a mark, by group. */
+  async function launchesSince(mark: number): Promise<JournalEvent[]> {
+    return (await events()).filter((event) => event.type === 'launch' && Date.parse(event.time) >= mark);
+  }
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    spec = await writeTestSpec(sandbox, 'watch.yaml', {
+      name: 'rfw',
+      workers: 0,
+      max: 4,
+      extraGroups: ['{ name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 2 }', '{ name: keep, cpus: 0, resources: { keep: 1 }, objectStoreMemory: 100MB, min: 1, max: 1 }'],
+      watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_MS / 1000}s, maxWorkers: 7 }`,
+    });
+    const up = await sandbox.run(cli(['up']));
+    if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
+    expect(up.stdout).toMatch(/watcher: started \(pid \d+\)/);
+    env = await sandbox.json<Record<string, string>>(cli(['env']));
+  });
+
+  afterAll(async () => {
+    for (const driver of drivers) driver.kill('SIGKILL');
+    await sandbox.run(cli(['down']));
+  });
+
+  it('launches exactly the 3 nodes 3 one-CPU tasks need, then drains back to min', async () => {
+    const mark = Date.now();
+    const driver = startDriver('three', ['@ray.remote(num_cpus=1)', 'def work(i):', '    time.sleep(8)', '    return i', 'print(sum(ray.get([work.remote(i) for i in range(3)])))']);
+    const done = await driver;
+    expect(lastLine(done.stdout), done.stderr).toBe('3');
+    const launched = await launchesSince(mark);
+    expect(launched.map((event) => event.group)).toEqual(['worker', 'worker', 'worker']);
+    const scaleUps = (await events()).filter((event) => event.type === 'scale-up' && Date.parse(event.time) >= mark);
+    expect(scaleUps[0]?.reason).toMatch(/pending 3×\{CPU: 1\} → 3 new worker node\(s\)/);
+    expect(scaleUps[0]?.data).toMatchObject({ pendingRequests: 3, source: 'gcs' });
+    await backToMin();
+    const drains = (await events()).filter((event) => event.type === 'drain' && Date.parse(event.time) >= mark);
+    expect(drains.length).toBe(3);
+    expect(drains[0]?.reason).toMatch(/idle \d+ s > idleTimeout 5 s/);
+  });
+
+  it('keeps the node of an actor alive past idleTimeout', async () => {
+    const driver = startDriver('actor', ['@ray.remote(num_cpus=1)', 'class Keeper:', '    def ping(self): return "pong"', 'k = Keeper.remote()', 'print(ray.get(k.ping.remote()), flush=True)', 'time.sleep(600)']);
+    const node = await waitFor('a worker holding the actor', async () =>
+      (await status()).nodes.find((candidate) => candidate.group === 'worker' && candidate.ray !== null && (candidate.ray.available.CPU ?? 0) === 0)?.name,
+    );
+    // Stay well past idleTimeout, checking on the way that the node is never drained.
+    const until = Date.now() + IDLE_TIMEOUT_MS * 3;
+    while (Date.now() < until) {
+      expect(workersOf(await status(), 'worker')).toContain(node);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    driver.kill('SIGKILL');
+    await backToMin();
+  });
+
+  it('gives a STRICT_SPREAD placement group of two one-CPU bundles two nodes', async () => {
+    const mark = Date.now();
+    const driver = startDriver('spread', [
+      'from ray.util.placement_group import placement_group, remove_placement_group',
+      'pg = placement_group([{"CPU": 1}, {"CPU": 1}], strategy="STRICT_SPREAD")',
+      'ray.get(pg.ready(), timeout=240)',
+      'print("ready", flush=True)',
+      'remove_placement_group(pg)',
+    ]);
+    const done = await driver;
+    expect(lastLine(done.stdout), done.stderr).toBe('ready');
+    const launched = await launchesSince(mark);
+    expect(launched.map((event) => event.group)).toEqual(['worker', 'worker']);
+    await backToMin();
+  });
+
+  it('launches a GPU shape only in the GPU group', async () => {
+    const mark = Date.now();
+    const driver = startDriver('gpu', ['@ray.remote(num_gpus=1)', 'def on_gpu(): return ray.get_gpu_ids()', 'print(len(ray.get(on_gpu.remote())))']);
+    const done = await driver;
+    expect(lastLine(done.stdout), done.stderr).toBe('1');
+    const launched = await launchesSince(mark);
+    expect(launched.map((event) => event.group)).toEqual(['gpu']);
+    await backToMin();
+  });
+
+  it('reports a shape no group can hold as infeasible and launches nothing for it', async () => {
+    const mark = Date.now();
+    const driver = startDriver('huge', ['@ray.remote(num_cpus=16)', 'def huge(): return 1', 'ref = huge.remote()', 'time.sleep(600)']);
+    const infeasible = await waitFor('an infeasible event', async () => (await events()).find((event) => event.type === 'infeasible' && Date.parse(event.time) >= mark));
+    expect(infeasible.reason).toContain('{CPU: 16}');
+    const watcher = await sandbox.json<{ status: { infeasible: Array<Record<string, number>> } }>(cli(['watcher', 'status']));
+    expect(watcher.status.infeasible).toContainEqual({ CPU: 16 });
+    driver.kill('SIGKILL');
+    expect(await launchesSince(mark)).toEqual([]);
+  });
+
+  it('replaces a worker killed below its group min', async () => {
+    const before = await status();
+    const keeper = before.nodes.find((node) => node.group === 'keep');
+    expect(keeper?.name).toBe('rfw-keep-1');
+    process.kill(-Number(keeper?.providerId), 'SIGKILL');
+    const replaced = await waitFor('rfw-keep-1 to be replaced and alive in Ray', async () => {
+      const node = (await status()).nodes.find((candidate) => candidate.group === 'keep');
+      return node !== undefined && node.providerId !== keeper?.providerId && node.ray !== null && node.ray.status !== 'DEAD' ? node : undefined;
+    });
+    expect(replaced.name).toBe('rfw-keep-1');
+    const reasons = (await events()).filter((event) => event.node === 'rfw-keep-1').map((event) => event.type);
+    expect(reasons).toEqual(expect.arrayContaining(['terminate', 'launch']));
+  });
+
+  it('refuses a second watcher for the same cluster and names the holder', async () => {
+    const watcher = await sandbox.json<{ running: boolean; pid: number }>(cli(['watcher-status']));
+    expect(watcher.running).toBe(true);
+    const second = await sandbox.run(cli(['watch']));
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toContain('LOCK_HELD');
+    expect(second.stderr).toContain(`pid ${watcher.pid}`);
+    const again = await sandbox.run(cli(['start-watcher']));
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toContain('LOCK_HELD');
+  });
+
+  it('restarts after SIGKILL mid-launch with no duplicate and no orphan', async () => {
+    expect((await sandbox.run(cli(['stop-watcher']))).exitCode).toBe(0);
+    const metricsPort = await findFreePort();
+    const first = execa(process.execPath, [path.resolve('bin/rayfleet.js'), ...cli(['watch', '--metrics-port', String(metricsPort)])], { cwd: sandbox.dir, env: sandbox.env, reject: false });
+    const mark = Date.now();
+    const driver = startDriver('restart', ['@ray.remote(num_cpus=1)', 'def work(i):', '    time.sleep(5)', '    return i', 'print(sum(ray.get([work.remote(i) for i in range(2)])))']);
+    await waitFor('the first launch', async () => ((await launchesSince(mark)).length > 0 ? true : undefined));
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/rayfleet_launches_total\{group="worker",cause="demand"\} [12]/);
+    expect(metrics).toMatch(/rayfleet_demand_source\{source="gcs"\} 1/);
+    first.kill('SIGKILL');
+    await first;
+    const restarted = await sandbox.run(cli(['watcher', 'start']));
+    expect(restarted.exitCode, restarted.stderr).toBe(0);
+    const done = await driver;
+    expect(lastLine(done.stdout), done.stderr).toBe('1');
+    const launched = await launchesSince(mark);
+    expect(launched.map((event) => event.node).sort()).toEqual(['rfw-worker-1', 'rfw-worker-2']);
+    expect(workersOf(await status(), 'worker').length).toBeLessThanOrEqual(2);
+    await backToMin();
+  });
+});
