@@ -4,7 +4,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
 
-const COMMANDS = ['up', 'start-ray', 'down', 'stop-ray', 'restart', 'restart-ray', 'status', 'status-ray', 'env', 'add-worker', 'remove-worker', 'logs', 'logs-ray', 'events', 'runtime', 'runtime install', 'runtime info', 'spec', 'spec schema', 'spec show'];
+const COMMANDS = ['up', 'start-ray', 'down', 'stop-ray', 'restart', 'restart-ray', 'status', 'status-ray', 'env', 'add-worker', 'remove-worker', 'logs', 'logs-ray', 'events', 'runtime', 'runtime install', 'runtime info', 'spec', 'spec schema', 'spec show', 'watch', 'watcher', 'watcher start', 'watcher stop', 'watcher status', 'watcher logs', 'start-watcher', 'stop-watcher', 'watcher-status'];
 
 describe('the rayfleet CLI', () => {
   let sandbox: Sandbox;

@@ -94,6 +94,33 @@ describe('a local cluster', () => {
     expect(again.stdout).toContain('rfa-worker-2 joined');
   });
 
+  it('refuses to remove a busy worker unless forced', async () => {
+    const env = await sandbox.json<Record<string, string>>(a(['env']));
+    const script = path.join(sandbox.dir, 'hold.py');
+    await writeFile(script, ['import ray, time', 'ray.init()', '@ray.remote(num_cpus=1)', 'def hold(): time.sleep(600)', 'refs = [hold.remote() for _ in range(3)]', 'time.sleep(600)'].join('\n'));
+    const driver = execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [script], { env, reject: false });
+    try {
+      const busy = await pollUntil(
+        async () => {
+          const status = await sandbox.json<ClusterStatus>(a(['status']));
+          return status.nodes.find((node) => node.name === 'rfa-worker-1' && node.ray !== null && (node.ray.available.CPU ?? 0) === 0);
+        },
+        { timeoutMs: 60_000, intervalMs: 500, describe: () => 'rfa-worker-1 busy' },
+      );
+      const refused = await sandbox.run(a(['remove-worker', busy.name]));
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toContain('NODE_BUSY');
+      expect(refused.stderr).toContain('--force');
+      const forced = await sandbox.run(a(['remove-worker', busy.name, '--force']));
+      expect(forced.exitCode, forced.stderr).toBe(0);
+      expect((await sandbox.json<ClusterStatus>(a(['status']))).nodes.map((node) => node.name)).not.toContain(busy.name);
+    } finally {
+      driver.kill('SIGKILL');
+    }
+    const back = await sandbox.run(a(['add-worker']));
+    expect(back.stdout).toContain('rfa-worker-1 joined');
+  });
+
   it('shows a worker killed with SIGKILL as stopped, and Ray then reports it dead', async () => {
     const before = await sandbox.json<ClusterStatus>(a(['status']));
     const victim = before.nodes.find((node) => node.name === 'rfa-worker-3');

@@ -298,7 +298,7 @@ describe('planScaling: invariants (property tests)', () => {
         const total = Object.values(added).reduce((sum, count) => sum + count, 0);
         expect(live.length + total).toBeLessThanOrEqual(Math.max(planConfig.watcher.maxWorkers, live.length));
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 
@@ -320,14 +320,30 @@ describe('planScaling: invariants (property tests)', () => {
           if (drained > 0) expect(staying - drained).toBeGreaterThanOrEqual(spec.min);
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 
-  it('meets demand that fits in one step: planning again with the launches in flight launches nothing more for it', () => {
+  it('meets demand that fits in one step: every request is placed on free capacity or a planned node, nothing withheld', () => {
     fc.assert(
       fc.property(scenario, (input) => {
         const roomy = { ...input, groups: input.groups.map((spec) => ({ ...spec, max: 100 })), maxWorkers: 1000 };
+        const { observation, planConfig } = build(roomy);
+        const plan = planScaling(observation, planConfig, noHistory);
+        const fitsSomeGroup = (shape: ResourceShape): boolean => roomy.groups.some((spec) => (shape.CPU ?? 0) <= spec.cpus && (shape.GPU ?? 0) <= spec.gpus);
+        expect(plan.withheld).toEqual([]);
+        expect(plan.infeasible.every((shape) => !fitsSomeGroup(shape))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('does not launch again on the next tick for a burst it already launched for', () => {
+    // A burst of one shape packs by count alone, so the launches in flight hold exactly what the plan counted on.
+    fc.assert(
+      fc.property(scenario, shapeArbitrary, fc.integer({ min: 1, max: 30 }), (input, shape, count) => {
+        fc.pre(Object.keys(shape).length > 0);
+        const roomy = { ...input, groups: input.groups.map((spec) => ({ ...spec, max: 100 })), maxWorkers: 1000, shapes: [{ shape, count }] };
         const { observation, planConfig } = build(roomy);
         const plan = planScaling(observation, planConfig, noHistory);
         const inFlight = plan.launches.flatMap((launch) => Array.from({ length: launch.count }, (_, index) => launching(`new-${launch.group}-${index}`, launch.group, 100 + index)));
@@ -335,7 +351,7 @@ describe('planScaling: invariants (property tests)', () => {
         const again = planScaling({ ...observation, workers: [...cleaned, ...inFlight] }, planConfig, noHistory);
         expect(again.launches.filter((launch) => launch.cause === 'demand')).toEqual([]);
       }),
-      { numRuns: 400 },
+      { numRuns: 1000 },
     );
   });
 

@@ -2,6 +2,7 @@
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import type { Observation, WorkerView } from './observation.js';
+import { Bins, type Bin } from './bins.js';
 import { add, describeShape, fits, groupCapacity, isDemandForNewNodes, isUnused, subtract, weight } from './resource-shapes.js';
 
 export interface PlannerConfig {
@@ -53,18 +54,8 @@ export interface Plan {
   numbers: Record<string, number>;
 }
 
-/** Free capacity of one node, existing or planned, during packing. */
-interface Bin {
-  name: string;
-  group: string | undefined;
-  free: ResourceShape;
-  planned: boolean;
-  /** Placement groups that already have a bundle here (STRICT_SPREAD must avoid them). */
-  gangs: Set<string>;
-}
-
 interface Packing {
-  bins: Bin[];
+  bins: Bins;
   planned: Map<string, number>;
   touched: Set<string>;
   placedOnNew: Map<string, Map<string, number>>;
@@ -99,7 +90,7 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     live.push(worker);
   }
 
-  const packing: Packing = { bins: initialBins(observation, live, config), planned: new Map(), touched: new Set(), placedOnNew: new Map() };
+  const packing: Packing = { bins: new Bins(initialBins(observation, live, config)), planned: new Map(), touched: new Set(), placedOnNew: new Map() };
   const groupsByName = new Map(config.groups.map((group) => [group.name, group]));
   const liveInGroup = (group: string): number => live.filter((worker) => worker.group === group).length;
   const totalWorkers = (): number => live.length + [...packing.planned.values()].reduce((sum, count) => sum + count, 0);
@@ -153,7 +144,7 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
 
   if (demand.constraints.length > 0 && !coolingDown) {
     // request_resources() asks for capacity, busy or free: pack it into every node's total.
-    const constraintPacking: Packing = { bins: totalBins(observation, live, packing, groupsByName), planned: packing.planned, touched: new Set(), placedOnNew: new Map() };
+    const constraintPacking: Packing = { bins: new Bins(totalBins(observation, live, packing, groupsByName)), planned: packing.planned, touched: new Set(), placedOnNew: new Map() };
     const units = demand.constraints.flatMap((entry) => Array.from({ length: entry.count }, () => entry.shape)).sort((a, b) => weight(b) - weight(a));
     for (const shape of units) {
       const placement = placeShape(constraintPacking, shape, config.groups, canAdd);
@@ -240,13 +231,9 @@ function gangLabels(labels: Record<string, string>): Set<string> {
  * the same way whether its nodes are planned or already launching, so the next tick does not launch again.
  */
 function placeShape(packing: Packing, shape: ResourceShape, groups: WorkerGroupSpec[], canAdd: (group: WorkerGroupSpec, why: string[]) => boolean, avoid?: (bin: Bin) => boolean): Placement {
-  const wantsGpu = (shape.GPU ?? 0) > 0;
-  const leftover = (bin: Bin): number => weight(bin.free) - weight(shape) + (!wantsGpu && (bin.free.GPU ?? 0) > 0 ? 1e9 : 0);
-  const bin = packing.bins
-    .filter((candidate) => (avoid === undefined || !avoid(candidate)) && fits(shape, candidate.free))
-    .reduce<Bin | undefined>((best, candidate) => (best === undefined || leftover(candidate) < leftover(best) ? candidate : best), undefined);
+  const bin = packing.bins.bestFit(shape, avoid);
   if (bin !== undefined) {
-    subtract(bin.free, shape);
+    packing.bins.take(bin, shape);
     packing.touched.add(bin.name);
     return { ok: true, bin };
   }
@@ -267,7 +254,7 @@ function openNode(packing: Packing, shape: ResourceShape, groups: WorkerGroupSpe
   packing.planned.set(group.name, count);
   const bin: Bin = { name: `new ${group.name} ${count}`, group: group.name, free: groupCapacity(group), planned: true, gangs: new Set() };
   subtract(bin.free, shape);
-  packing.bins.push(bin);
+  packing.bins.add(bin);
   const placed = packing.placedOnNew.get(group.name) ?? new Map<string, number>();
   placed.set(describeShape(shape), (placed.get(describeShape(shape)) ?? 0) + 1);
   packing.placedOnNew.set(group.name, placed);
@@ -301,8 +288,7 @@ function placeGang(
 }
 
 interface PackingSnapshot {
-  bins: Array<{ bin: Bin; free: ResourceShape }>;
-  binCount: number;
+  restoreBins: () => void;
   planned: Map<string, number>;
   touched: Set<string>;
   placedOnNew: Map<string, Map<string, number>>;
@@ -310,8 +296,7 @@ interface PackingSnapshot {
 
 function snapshot(packing: Packing): PackingSnapshot {
   return {
-    bins: packing.bins.map((bin) => ({ bin, free: { ...bin.free } })),
-    binCount: packing.bins.length,
+    restoreBins: packing.bins.snapshot(),
     planned: new Map(packing.planned),
     touched: new Set(packing.touched),
     placedOnNew: new Map([...packing.placedOnNew].map(([group, placed]) => [group, new Map(placed)])),
@@ -319,8 +304,7 @@ function snapshot(packing: Packing): PackingSnapshot {
 }
 
 function restore(packing: Packing, saved: PackingSnapshot): void {
-  for (const { bin, free } of saved.bins) bin.free = free;
-  packing.bins.length = saved.binCount;
+  saved.restoreBins();
   packing.planned.clear();
   for (const [group, count] of saved.planned) packing.planned.set(group, count);
   packing.touched.clear();
