@@ -21,7 +21,7 @@ function scenario(): { observation: Observation; groups: WorkerGroupSpec[] } {
   const now = Date.now();
   const workers: WorkerView[] = Array.from({ length: NODES }, (_, index) => {
     const group = groups[index % GROUPS] as WorkerGroupSpec;
-    const used = index % 3 === 0 ? group.cpus : 0;
+    const used = index % 10 === 0 ? 0 : group.cpus;
     const total: Record<string, number> = group.gpus > 0 ? { CPU: group.cpus, GPU: group.gpus } : { CPU: group.cpus };
     return {
       name: `n${index}`,
