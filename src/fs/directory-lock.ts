@@ -24,6 +24,16 @@ export async function tryLock(lockDir: string): Promise<{ acquired: true } | { a
   return { acquired: true };
 }
 
+/** The pid of the live process holding the lock, if one does. */
+export async function lockHolder(lockDir: string): Promise<number | undefined> {
+  try {
+    const holder = await readHolder(lockDir);
+    return holder.alive && holder.pid > 0 ? holder.pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function unlock(lockDir: string): Promise<void> {
   await rm(lockDir, { recursive: true, force: true });
 }

@@ -1,10 +1,10 @@
 // The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal.
 import { spawn } from 'node:child_process';
-import { mkdir, openSync, closeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { RayfleetError, isRayfleetError } from '../errors.js';
+import { lockHolder } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
 import { isProcessAlive } from '../process/process-alive.js';
 import { pollUntil } from '../wait/poll-until.js';
@@ -16,12 +16,7 @@ const STOP_GRACE_MS = 20_000;
 
 /** The pid of the cluster's running watcher, from its lock. */
 export async function runningWatcherPid(stateDir: string): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt(await readFile(path.join(watcherPaths(stateDir).lock, 'pid'), 'utf8'), 10);
-    return pid > 0 && isProcessAlive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
+  return lockHolder(watcherPaths(stateDir).lock);
 }
 
 /**
@@ -34,7 +29,7 @@ export async function startWatcherService(stateDir: string, watchArgs: string[])
     throw new RayfleetError('LOCK_HELD', `a watcher for this cluster already runs (pid ${running})`, { details: 'Stop it first with `rayfleet watcher stop`.' });
   }
   const { log } = watcherPaths(stateDir);
-  await new Promise<void>((resolve, reject) => mkdir(stateDir, { recursive: true }, (error) => (error === null ? resolve() : reject(error))));
+  await mkdir(stateDir, { recursive: true });
   const logFd = openSync(log, 'a');
   let exited: string | undefined;
   let pid: number;
