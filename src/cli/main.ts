@@ -1,6 +1,7 @@
 // The rayfleet command line: flags in, library calls, results out; errors become their documented exit codes.
 import { Command, CommanderError } from 'commander';
 import { ExitCode, RayfleetError, exitCodeOf, messageOf } from '../errors.js';
+import { interruptExitCode, interruptSignal, listenForInterrupts } from './interruption.js';
 import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
 import { envCommand } from './commands/env-command.js';
 import { eventsCommand } from './commands/events-command.js';
@@ -45,16 +46,22 @@ function applyToAll(command: Command, apply: (command: Command) => void): void {
   for (const child of command.commands) applyToAll(child, apply);
 }
 
+/** How long an interrupted command may take to stop cleanly (release its lock, stop what it started) before the CLI exits anyway. */
+const INTERRUPT_GRACE_MS = 20_000;
+
 /** Runs the CLI and returns the exit code; only the bin script exits. */
 export async function runCli(argv: string[]): Promise<number> {
-  const interrupted = new Promise<number>((resolve) => {
-    process.once('SIGINT', () => resolve(ExitCode.interrupted));
-    process.once('SIGTERM', () => resolve(ExitCode.terminated));
-  });
+  listenForInterrupts();
   const run = buildProgram()
     .parseAsync(argv)
-    .then(() => ExitCode.ok, reportError);
-  return Promise.race([run, interrupted]);
+    .then(
+      () => interruptExitCode() ?? ExitCode.ok,
+      (error: unknown) => interruptExitCode() ?? reportError(error),
+    );
+  const forced = new Promise<number>((resolve) => {
+    interruptSignal.addEventListener('abort', () => setTimeout(() => resolve(interruptExitCode() ?? ExitCode.interrupted), INTERRUPT_GRACE_MS).unref(), { once: true });
+  });
+  return Promise.race([run, forced]);
 }
 
 function reportError(error: unknown): number {

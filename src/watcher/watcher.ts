@@ -11,7 +11,7 @@ import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import { backoffMs, failuresByGroup, type GroupFailures } from './history.js';
 import type { Observation } from './observation.js';
 import { observeCluster } from './observe.js';
-import { planScaling, type Plan, type PlannerHistory } from './planner.js';
+import { planScaling, type Plan, type PlannerConfig, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
 import type { WatcherMetrics } from './watcher-metrics.js';
 import { watcherPaths, type WatcherStatus } from './watcher-status.js';
@@ -90,9 +90,11 @@ export class Watcher {
       },
       signal,
     );
+    // Stopping mid-tick: a look cut short by the abort is not a view to act on.
+    if (signal?.aborted === true) return { observation, plan: planScaling({ ...observation, providerOk: false }, this.plannerConfig(), this.history()) };
     await this.noteProblems(observation);
     await this.noteRegistrations(observation);
-    const plan = planScaling(observation, { groups: this.fleet.spec.workerGroups, watcher: this.settings, launchTimeoutMs: this.launchTimeoutMs }, this.history());
+    const plan = planScaling(observation, this.plannerConfig(), this.history());
     await this.noteInfeasible(plan, observation);
     await this.act(plan, observation);
     const seconds = (performance.now() - started) / 1000;
@@ -100,6 +102,10 @@ export class Watcher {
     this.options.metrics?.tickSeconds.observe(seconds);
     await this.writeStatus(observation, plan, seconds).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the watcher status'));
     return { observation, plan };
+  }
+
+  private plannerConfig(): PlannerConfig {
+    return { groups: this.fleet.spec.workerGroups, watcher: this.settings, launchTimeoutMs: this.launchTimeoutMs };
   }
 
   private history(): PlannerHistory {

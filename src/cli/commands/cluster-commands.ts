@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { SpecOverrides } from '../../spec/overrides.js';
 import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
 import { startBackgroundWatcher } from './watcher-commands.js';
@@ -54,7 +55,7 @@ export function upCommand(): Command {
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
     await withFleet(fleet, async () => {
-      const status = await fleet.up();
+      const status = await fleet.up(interruptSignal);
       const watcher = await startWatcherIfWanted(fleet, options);
       if (options.json === true) printJson(status);
       else {
@@ -88,7 +89,7 @@ export function restartCommand(): Command {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
     await withFleet(fleet, async () => {
       await stopWatcherService(fleet.paths.root);
-      const status = await fleet.restart();
+      const status = await fleet.restart(interruptSignal);
       const watcher = await startWatcherIfWanted(fleet, options);
       if (options.json === true) printJson(status);
       else {

@@ -4,6 +4,7 @@ import { RayfleetError } from '../../errors.js';
 import { headName, workerName, DEFAULT_GROUP } from '../../providers/node-names.js';
 import { parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { interruptSignal } from '../interruption.js';
 import { printLine } from '../output.js';
 
 interface LogsOptions extends CommonOptions {
@@ -17,16 +18,9 @@ interface LogsRayOptions extends LogsOptions {
 
 async function printLogs(options: CommonOptions, node: (cluster: string) => string, follow: boolean, tail: number | undefined): Promise<void> {
   const fleet = await openFleet(options, {}, false);
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  try {
-    await withFleet(fleet, async () => {
-      for await (const line of fleet.logs(node(fleet.name), { follow, tail, signal: controller.signal })) printLine(line);
-    });
-  } finally {
-    process.off('SIGINT', stop);
-  }
+  await withFleet(fleet, async () => {
+    for await (const line of fleet.logs(node(fleet.name), { follow, tail, signal: interruptSignal })) printLine(line);
+  });
 }
 
 export function logsCommand(): Command {

@@ -16,6 +16,7 @@ import { readWatcherStatus, watcherPaths } from '../../watcher/watcher-status.js
 import { formatTable } from '../format-table.js';
 import { parsePositiveWholeNumber, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, resolveSpec, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 
 export interface WatchOptions extends CommonOptions {
@@ -67,16 +68,10 @@ async function runForeground(options: WatchOptions): Promise<void> {
   if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
   const metrics = new WatcherMetrics();
   const server = options.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, options.metricsPort);
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   try {
     logger.info({ cluster: fleet.name, settings: spec.watcher, metricsPort: server?.port }, 'watcher starting');
-    await new Watcher({ fleet, settings: spec.watcher, logger, metrics }).run(controller.signal);
+    await new Watcher({ fleet, settings: spec.watcher, logger, metrics }).run(interruptSignal);
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     await server?.close();
     fleet.close();
   }
@@ -136,13 +131,9 @@ async function showStatus(options: StatusOptions): Promise<void> {
 
 async function showLogs(options: LogsOptions): Promise<void> {
   const fleet = await openFleet(options, {}, false);
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
   try {
-    for await (const line of followFile(watcherPaths(fleet.paths.root).log, { follow: options.follow, tail: options.tail, signal: controller.signal })) printLine(line);
+    for await (const line of followFile(watcherPaths(fleet.paths.root).log, { follow: options.follow, tail: options.tail, signal: interruptSignal })) printLine(line);
   } finally {
-    process.off('SIGINT', stop);
     fleet.close();
   }
 }
