@@ -16,24 +16,35 @@ export interface GroupFailures {
   lastReason: string;
 }
 
+/** Counts one more failed launch of the group. */
+export function addFailure(byGroup: Map<string, GroupFailures>, group: string, atMs: number, reason: string): void {
+  const previous = byGroup.get(group);
+  byGroup.set(group, { failures: (previous?.failures ?? 0) + 1, lastFailureMs: atMs, lastReason: reason });
+}
+
 /** Consecutive failed launches per group, reset by a node of the group joining Ray. */
 export function failuresByGroup(events: JournalEvent[]): Map<string, GroupFailures> {
   const byGroup = new Map<string, GroupFailures>();
   for (const event of events) {
     if (event.group === undefined) continue;
-    if (event.type === 'launch-failed') {
-      const previous = byGroup.get(event.group);
-      byGroup.set(event.group, { failures: (previous?.failures ?? 0) + 1, lastFailureMs: Date.parse(event.time), lastReason: event.reason });
-    } else if (event.type === 'registered') {
-      byGroup.delete(event.group);
-    }
+    if (event.type === 'launch-failed') addFailure(byGroup, event.group, Date.parse(event.time), event.reason);
+    else if (event.type === 'registered') byGroup.delete(event.group);
   }
   return byGroup;
 }
 
-export function historyFromJournal(events: JournalEvent[]): PlannerHistory {
+export function lastScaleUpMs(events: JournalEvent[]): number | undefined {
   const lastScaleUp = events.filter((event) => event.type === 'scale-up').at(-1);
-  const backoffUntilMs: Record<string, number> = {};
-  for (const [group, failures] of failuresByGroup(events)) backoffUntilMs[group] = failures.lastFailureMs + backoffMs(failures.failures);
-  return { lastScaleUpAtMs: lastScaleUp === undefined ? undefined : Date.parse(lastScaleUp.time), backoffUntilMs };
+  return lastScaleUp === undefined ? undefined : Date.parse(lastScaleUp.time);
+}
+
+/** Until when each group backs off, from its run of failures. */
+export function backoffUntilByGroup(failures: Map<string, GroupFailures>): Record<string, number> {
+  const until: Record<string, number> = {};
+  for (const [group, entry] of failures) until[group] = entry.lastFailureMs + backoffMs(entry.failures);
+  return until;
+}
+
+export function historyFromJournal(events: JournalEvent[]): PlannerHistory {
+  return { lastScaleUpAtMs: lastScaleUpMs(events), backoffUntilMs: backoffUntilByGroup(failuresByGroup(events)) };
 }

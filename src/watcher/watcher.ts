@@ -8,7 +8,7 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import { DashboardClient } from '../ray/dashboard-client.js';
 import { DEFAULT_GROUP, headName } from '../providers/node-names.js';
 import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
-import { backoffMs, failuresByGroup, type GroupFailures } from './history.js';
+import { addFailure, backoffUntilByGroup, failuresByGroup, lastScaleUpMs, type GroupFailures } from './history.js';
 import type { Observation } from './observation.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerConfig, type PlannerHistory } from './planner.js';
@@ -109,17 +109,14 @@ export class Watcher {
   }
 
   private history(): PlannerHistory {
-    const backoffUntilMs: Record<string, number> = {};
-    for (const [group, failures] of this.failures) backoffUntilMs[group] = failures.lastFailureMs + backoffMs(failures.failures);
-    return { lastScaleUpAtMs: this.lastScaleUpAtMs, backoffUntilMs };
+    return { lastScaleUpAtMs: this.lastScaleUpAtMs, backoffUntilMs: backoffUntilByGroup(this.failures) };
   }
 
   /** Cooldown and back-off survive a restart: they are read back from the journal. */
   private async restoreHistory(): Promise<void> {
     const { events } = await this.fleet.journal.read();
     this.failures = failuresByGroup(events);
-    const lastScaleUp = events.filter((event) => event.type === 'scale-up').at(-1);
-    this.lastScaleUpAtMs = lastScaleUp === undefined ? undefined : Date.parse(lastScaleUp.time);
+    this.lastScaleUpAtMs = lastScaleUpMs(events);
   }
 
   private async act(plan: Plan, observation: Observation): Promise<void> {
@@ -166,8 +163,7 @@ export class Watcher {
   }
 
   private bumpFailures(group: string, reason: string): void {
-    const previous = this.failures.get(group);
-    this.failures.set(group, { failures: (previous?.failures ?? 0) + 1, lastFailureMs: Date.now(), lastReason: reason });
+    addFailure(this.failures, group, Date.now(), reason);
   }
 
   /** Records a worker's first tick alive in Ray, which also ends its group's back-off. */
