@@ -40,7 +40,7 @@ export async function writeClusterRecord(filePath: string, spec: ClusterSpec, ru
     v: 1,
     createdAt: new Date().toISOString(),
     spec,
-    runtime: { ...runtime, venv: runtime.venv },
+    runtime,
   };
   await mkdir(path.dirname(filePath), { recursive: true });
   await writeFile(`${filePath}.tmp`, `${JSON.stringify(record, null, 2)}\n`);

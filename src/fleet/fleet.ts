@@ -73,7 +73,7 @@ export class Fleet {
     const paths = clusterPaths(clusterStateDir(options.spec.name, options.spec.provider.type === 'local' ? options.spec.provider.stateDir : undefined));
     const record = await readClusterRecord(paths.clusterFile);
     if (record === undefined) return new Fleet(options.spec, paths, undefined, options);
-    return new Fleet(record.spec, paths, { ...record.runtime, venv: record.runtime.venv }, options);
+    return new Fleet(record.spec, paths, record.runtime, options);
   }
 
   get name(): string {
@@ -134,7 +134,7 @@ export class Fleet {
     const workers = instances.filter((instance) => instance.role === 'worker');
     await Promise.all(workers.map((instance) => this.terminate(instance.name, 'down', signal)));
     await Promise.all(instances.filter((instance) => instance.role === 'head').map((instance) => this.terminate(instance.name, 'down', signal)));
-    this.closeGcs();
+    this.close();
     await rm(this.paths.rayTempDir, { recursive: true, force: true });
     await rm(this.paths.clusterFile, { force: true });
     await this.record({ type: 'cluster-down', reason: `${this.name} down, ${instances.length} node(s) stopped`, data: { nodes: instances.length } });
@@ -217,7 +217,7 @@ export class Fleet {
     if (rayNode !== undefined) {
       await pollUntil(
         async () => {
-          const nodes = (await this.rayNodes(options.signal));
+          const nodes = await this.rayNodes(options.signal);
           return nodes.some((node) => node.nodeId === rayNode.nodeId && node.status !== 'DEAD') ? undefined : true;
         },
         { timeoutMs: 60_000, intervalMs: 500, signal: options.signal, describe: () => `Ray to see ${name} gone` },
@@ -244,9 +244,10 @@ export class Fleet {
     return this.journal.read(options);
   }
 
-  /** Releases the connection to Ray, so a short command can exit. */
+  /** Releases the connection to Ray, so a short command can exit; the fleet reconnects if used again. */
   close(): void {
-    this.closeGcs();
+    this.gcsClient?.close();
+    this.gcsClient = undefined;
   }
 
   private async requireExists(): Promise<void> {
@@ -293,11 +294,6 @@ export class Fleet {
   /** Every node Ray's GCS knows, alive and recently dead. */
   private async rayNodes(signal: AbortSignal | undefined): Promise<RayNodeState[]> {
     return (await (await this.gcs()).getClusterResourceState({ signal })).nodeStates;
-  }
-
-  private closeGcs(): void {
-    this.gcsClient?.close();
-    this.gcsClient = undefined;
   }
 
   private async authEnv(): Promise<Record<string, string>> {

@@ -17,7 +17,7 @@ export interface Runtime {
   ray: string;
   rayVersion: string;
   /** The venv rayfleet manages, or undefined when the user named their own interpreter. */
-  venv: string | undefined;
+  venv?: string | undefined;
 }
 
 export interface RuntimeOptions {
