@@ -11,7 +11,7 @@ import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import { addFailure, backoffUntilByGroup, failuresByGroup, lastScaleUpMs, type GroupFailures } from './history.js';
 import type { Observation } from './observation.js';
 import { observeCluster } from './observe.js';
-import { planScaling, type Plan, type PlannerConfig, type PlannerHistory } from './planner.js';
+import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
 import type { WatcherMetrics } from './watcher-metrics.js';
 import { watcherPaths, type WatcherStatus } from './watcher-status.js';
@@ -42,6 +42,7 @@ export class Watcher {
   private lastProblems = '';
   private lastInfeasible = '';
   private failedTicks = 0;
+  private dashboardClient: DashboardClient | undefined;
 
   constructor(private readonly options: WatcherOptions) {
     this.fleet = options.fleet;
@@ -78,7 +79,7 @@ export class Watcher {
   }
 
   /** One observe → plan → act. Never throws: what fails is recorded and retried next tick. */
-  async tick(signal?: AbortSignal): Promise<{ observation: Observation; plan: Plan }> {
+  async tick(signal?: AbortSignal): Promise<void> {
     const started = performance.now();
     const observation = await observeCluster(
       {
@@ -91,21 +92,16 @@ export class Watcher {
       signal,
     );
     // Stopping mid-tick: a look cut short by the abort is not a view to act on.
-    if (signal?.aborted === true) return { observation, plan: planScaling({ ...observation, providerOk: false }, this.plannerConfig(), this.history()) };
+    if (signal?.aborted === true) return;
     await this.noteProblems(observation);
     await this.noteRegistrations(observation);
-    const plan = planScaling(observation, this.plannerConfig(), this.history());
+    const plan = planScaling(observation, { groups: this.fleet.spec.workerGroups, watcher: this.settings, launchTimeoutMs: this.launchTimeoutMs }, this.history());
     await this.noteInfeasible(plan, observation);
     await this.act(plan, observation);
     const seconds = (performance.now() - started) / 1000;
     this.options.metrics?.observe(observation, plan, this.fleet.spec.workerGroups.map((group) => group.name));
     this.options.metrics?.tickSeconds.observe(seconds);
     await this.writeStatus(observation, plan, seconds).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the watcher status'));
-    return { observation, plan };
-  }
-
-  private plannerConfig(): PlannerConfig {
-    return { groups: this.fleet.spec.workerGroups, watcher: this.settings, launchTimeoutMs: this.launchTimeoutMs };
   }
 
   private history(): PlannerHistory {
@@ -204,8 +200,6 @@ export class Watcher {
       await this.fleet.record({ type: 'failure', reason: `${what}: ${messageOf(error)}` });
     }
   }
-
-  private dashboardClient: DashboardClient | undefined;
 
   private async dashboard(): Promise<DashboardClient> {
     this.dashboardClient ??= new DashboardClient({
