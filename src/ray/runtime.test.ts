@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RayfleetError } from '../errors.js';
+import { rayfleetErrorOf } from '../../test/support/caught.js';
 import { ensureRuntime } from './runtime.js';
 
 let cacheDir: string;
@@ -13,22 +13,12 @@ afterAll(async () => {
   await rm(cacheDir, { recursive: true, force: true });
 });
 
-async function failure(run: () => Promise<unknown>): Promise<RayfleetError> {
-  try {
-    await run();
-  } catch (error) {
-    if (error instanceof RayfleetError) return error;
-    throw error;
-  }
-  throw new Error('expected a failure');
-}
-
 describe('ensureRuntime', () => {
   it('says PYTHON_NOT_FOUND, and what to do, when there is no python3', async () => {
     const previous = process.env.RAYFLEET_BOOTSTRAP_PYTHON;
     process.env.RAYFLEET_BOOTSTRAP_PYTHON = path.join(cacheDir, 'no-such-python');
     try {
-      const error = await failure(() => ensureRuntime({ rayVersion: '2.60.0', cacheDir }));
+      const error = await rayfleetErrorOf(() => ensureRuntime({ rayVersion: '2.60.0', cacheDir }));
       expect(error.code).toBe('PYTHON_NOT_FOUND');
       expect(error.details).toMatch(/RAYFLEET_PYTHON/);
     } finally {
@@ -38,14 +28,14 @@ describe('ensureRuntime', () => {
   });
 
   it("says RUNTIME_INSTALL_FAILED with the tail of pip's output when pip fails", async () => {
-    const error = await failure(() => ensureRuntime({ rayVersion: '0.0.0', cacheDir }));
+    const error = await rayfleetErrorOf(() => ensureRuntime({ rayVersion: '0.0.0', cacheDir }));
     expect(error.code).toBe('RUNTIME_INSTALL_FAILED');
     expect(error.message).toMatch(/pip install .*ray\[default\]==0\.0\.0/);
     expect(error.details).toMatch(/ray\[default\]==0\.0\.0|No matching distribution/);
   }, 120_000);
 
   it('says RAY_NOT_INSTALLED for a named interpreter without Ray', async () => {
-    const error = await failure(() => ensureRuntime({ rayVersion: '2.60.0', python: 'python3', cacheDir }));
+    const error = await rayfleetErrorOf(() => ensureRuntime({ rayVersion: '2.60.0', python: 'python3', cacheDir }));
     expect(error.code).toBe('RAY_NOT_INSTALLED');
     expect(error.details).toMatch(/ray\.python/);
   });

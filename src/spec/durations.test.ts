@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/caught.js';
 import { isRayfleetError } from '../errors.js';
 import { formatDuration, parseDuration } from './durations.js';
-
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('parseDuration', () => {
   it.each([
@@ -33,13 +25,13 @@ describe('parseDuration', () => {
   });
 
   it.each(['', 'soon', '5x', '1d', '1m 30s', 's', '-1s', '1.s'])('refuses %j with SPEC_INVALID naming the text', (input) => {
-    const error = errorOf(() => parseDuration(input));
+    const error = thrownBy(() => parseDuration(input));
     expect(isRayfleetError(error, 'SPEC_INVALID')).toBe(true);
     expect((error as Error).message).toContain(`"${input}" is not a duration`);
   });
 
   it.each([-1, Number.NaN])('refuses the number %d', (input) => {
-    const error = errorOf(() => parseDuration(input));
+    const error = thrownBy(() => parseDuration(input));
     expect(isRayfleetError(error, 'SPEC_INVALID')).toBe(true);
     expect((error as Error).message).toBe(`duration ${input} must be seconds >= 0`);
   });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RayfleetError } from '../errors.js';
+import { rayfleetErrorOf } from '../../test/support/caught.js';
 import { loadSpec, type LoadSpecOptions } from './load-spec.js';
 
 let root: string;
@@ -23,13 +24,7 @@ async function specDir(text: string, name = 'rayfleet.yaml'): Promise<string> {
 }
 
 async function failure(options: LoadSpecOptions): Promise<RayfleetError> {
-  try {
-    await loadSpec(options);
-  } catch (error) {
-    if (error instanceof RayfleetError) return error;
-    throw error;
-  }
-  throw new Error('the spec loaded, but it should not have');
+  return rayfleetErrorOf(() => loadSpec(options));
 }
 
 /** The problems a SPEC_INVALID error lists, one a line, with the spec file's path shortened to `F`. */

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { thrownBy } from '../../test/support/caught.js';
 import { isRayfleetError } from '../errors.js';
 import { formatSize, parseSize } from './sizes.js';
-
-function errorOf(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('parseSize', () => {
   it.each([
@@ -37,13 +29,13 @@ describe('parseSize', () => {
   });
 
   it.each(['', 'lots', '1XB', '-1GB', '1 G B', 'GB', '1.GB', '1e9', '1,5GB'])('refuses %j with SPEC_INVALID naming the text', (input) => {
-    const error = errorOf(() => parseSize(input));
+    const error = thrownBy(() => parseSize(input));
     expect(isRayfleetError(error, 'SPEC_INVALID')).toBe(true);
     expect((error as Error).message).toContain(`"${input}" is not a size`);
   });
 
   it.each([-5, Number.NaN, Number.POSITIVE_INFINITY])('refuses the number %d', (input) => {
-    const error = errorOf(() => parseSize(input));
+    const error = thrownBy(() => parseSize(input));
     expect(isRayfleetError(error, 'SPEC_INVALID')).toBe(true);
     expect((error as Error).message).toBe(`size ${input} must be a number of bytes >= 0`);
   });
