@@ -11,13 +11,16 @@ const clusterRecordSchema = z.object({
   createdAt: z.string(),
   // Written by `up` from a validated spec; read back as it was written.
   spec: z.custom<ClusterSpec>((value) => typeof value === 'object' && value !== null && 'name' in value),
-  runtime: z.object({
-    python: z.string(),
-    pythonVersion: z.string(),
-    ray: z.string(),
-    rayVersion: z.string(),
-    venv: z.string().optional(),
-  }),
+  // Absent for backends whose nodes bring their own Ray (containers, applications).
+  runtime: z
+    .object({
+      python: z.string(),
+      pythonVersion: z.string(),
+      ray: z.string(),
+      rayVersion: z.string(),
+      venv: z.string().optional(),
+    })
+    .optional(),
 });
 
 export type ClusterRecord = z.infer<typeof clusterRecordSchema>;
@@ -35,12 +38,12 @@ export async function readClusterRecord(filePath: string): Promise<ClusterRecord
   return parsed.data;
 }
 
-export async function writeClusterRecord(filePath: string, spec: ClusterSpec, runtime: Runtime): Promise<void> {
+export async function writeClusterRecord(filePath: string, spec: ClusterSpec, runtime: Runtime | undefined): Promise<void> {
   const record: ClusterRecord = {
     v: 1,
     createdAt: new Date().toISOString(),
     spec,
-    runtime,
+    ...(runtime === undefined ? {} : { runtime }),
   };
   await mkdir(path.dirname(filePath), { recursive: true });
   await writeFile(`${filePath}.tmp`, `${JSON.stringify(record, null, 2)}\n`);

@@ -8,7 +8,6 @@ import { silentLogger, type Logger } from '../log/logger.js';
 import { readOrCreateAuthToken, rayAuthEnv } from '../ray/auth-token.js';
 import { GcsClient, type RayNodeState } from '../ray/gcs-client.js';
 import { ensureRuntime, type Runtime } from '../ray/runtime.js';
-import { LocalProvider } from '../providers/local/local-provider.js';
 import { DEFAULT_GROUP, HEAD_GROUP, headName, nextFreeIndices, workerName } from '../providers/node-names.js';
 import type { Instance, LaunchRequest, LogOptions, NodeProvider, NodeResources } from '../providers/node-provider.js';
 import type { ClusterSpec, NodeShape, WorkerGroupSpec } from '../spec/schema.js';
@@ -16,6 +15,8 @@ import { pollUntil } from '../wait/poll-until.js';
 import { readClusterRecord, writeClusterRecord } from './cluster-record.js';
 import { clusterPaths, clusterStateDir, type ClusterPaths } from './state-dir.js';
 import { joinNodes, type ClusterStatus } from './cluster-status.js';
+import { createProvider } from './create-provider.js';
+import { headEndpoints } from './head-endpoints.js';
 
 export interface FleetOptions {
   spec: ClusterSpec;
@@ -81,11 +82,11 @@ export class Fleet {
   }
 
   get gcsAddress(): string {
-    return `127.0.0.1:${this.spec.head.gcsPort}`;
+    return headEndpoints(this.spec).gcsAddress;
   }
 
   get dashboardUrl(): string {
-    return `http://127.0.0.1:${this.spec.head.dashboardPort}`;
+    return headEndpoints(this.spec).dashboardUrl;
   }
 
   /** Whether `up` has run and `down` has not. */
@@ -95,7 +96,8 @@ export class Fleet {
 
   /** Starts the head, then every group's minimum of workers in parallel; returns once all are registered in Ray. */
   async up(signal?: AbortSignal): Promise<ClusterStatus> {
-    const runtime = await this.ensureRuntime(signal);
+    // Only local nodes run the venv on this machine; containers and applications bring their own Ray.
+    const runtime = this.spec.provider.type === 'local' ? await this.ensureRuntime(signal) : undefined;
     const startedHere: string[] = [];
     try {
       await writeClusterRecord(this.paths.clusterFile, this.spec, runtime);
@@ -134,6 +136,7 @@ export class Fleet {
     const workers = instances.filter((instance) => instance.role === 'worker');
     await Promise.all(workers.map((instance) => this.terminate(instance.name, 'down', signal)));
     await Promise.all(instances.filter((instance) => instance.role === 'head').map((instance) => this.terminate(instance.name, 'down', signal)));
+    await provider.cleanup?.(signal);
     this.close();
     await rm(this.paths.rayTempDir, { recursive: true, force: true });
     await rm(this.paths.clusterFile, { force: true });
@@ -234,7 +237,7 @@ export class Fleet {
   async connectionEnv(): Promise<Record<string, string>> {
     await this.requireExists();
     return {
-      RAY_ADDRESS: this.gcsAddress,
+      RAY_ADDRESS: headEndpoints(this.spec).driverAddress,
       RAY_API_SERVER_ADDRESS: this.dashboardUrl,
       ...(await this.authEnv()),
     };
@@ -265,17 +268,11 @@ export class Fleet {
 
   /** The backend of this cluster: the truth of which nodes exist. */
   async provider(): Promise<NodeProvider> {
-    if (this.providerInstance !== undefined) return this.providerInstance;
-    const { provider } = this.spec;
-    if (provider.type !== 'local') {
-      throw new RayfleetError('USAGE', `provider type ${provider.type} is not available in this version of rayfleet; use provider: { type: local }`);
-    }
-    const runtime = this.runtime ?? (await this.ensureRuntime(undefined));
-    this.providerInstance = new LocalProvider({
-      stateDir: this.paths.root,
-      rayCommand: runtime.ray,
-      head: this.spec.head,
-      tempDir: this.paths.rayTempDir,
+    this.providerInstance ??= await createProvider({
+      spec: this.spec,
+      paths: this.paths,
+      rayCommand: async () => (this.runtime ?? (await this.ensureRuntime(undefined))).ray,
+      onProgress: this.progress,
     });
     return this.providerInstance;
   }

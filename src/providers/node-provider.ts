@@ -51,6 +51,12 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
+/** The order nodes are listed in: the head, then each group by index. */
+export function byRoleGroupIndex(a: Instance, b: Instance): number {
+  if (a.role !== b.role) return a.role === 'head' ? -1 : 1;
+  return a.group.localeCompare(b.group) || a.index - b.index;
+}
+
 export interface NodeProvider {
   readonly type: string;
   /** Starts the node; launching a name that already runs returns the running instance. */
@@ -61,4 +67,6 @@ export interface NodeProvider {
   list(signal?: AbortSignal): Promise<Instance[]>;
   /** The node's log, line by line. */
   logs(name: string, options?: LogOptions): AsyncIterable<string>;
+  /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
+  cleanup?(signal?: AbortSignal): Promise<void>;
 }

@@ -125,4 +125,24 @@ describe('applyOverrides', () => {
     expect(raw).toEqual({ workerGroups: [], head: 'big' });
     expect(origins.size).toBe(0);
   });
+
+  it('switches the backend from env or flag, dropping the file provider settings of another type', () => {
+    const file: RawSpec = { provider: { type: 'local', stateDir: '/state' } };
+    expect(resolve(file, { RAYFLEET_PROVIDER: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 0 });
+    expect(resolve(file, { RAYFLEET_PROVIDER: 'docker' }, { provider: 'local' }).provider).toEqual({ type: 'local' });
+    expect(resolve({ provider: { type: 'docker', portOffset: 100 } }, {}, { provider: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 100 });
+  });
+
+  it('reads RAY_IMAGE_VERSION as the image of a Docker cluster only, under --image', () => {
+    const docker: RawSpec = { provider: { type: 'docker', image: 'file/ray:1' } };
+    expect(resolve(docker, { RAY_IMAGE_VERSION: 'rayproject/ray:2.47.1-py39-cpu' }).provider).toMatchObject({ image: 'rayproject/ray:2.47.1-py39-cpu' });
+    expect(resolve(docker, { RAY_IMAGE_VERSION: 'env/ray:2' }, { image: 'flag/ray:3' }).provider).toMatchObject({ image: 'flag/ray:3' });
+    expect(resolve({}, { RAY_IMAGE_VERSION: 'env/ray:2' }).provider).toEqual({ type: 'local' });
+    expect(resolve({}, { RAY_IMAGE_VERSION: 'env/ray:2' }, { provider: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 0 });
+    const raw: RawSpec = {};
+    expect(Object.fromEntries(applyOverrides(raw, { RAYFLEET_PROVIDER: 'docker', RAY_IMAGE_VERSION: 'env/ray:2' }, {}))).toEqual({
+      'provider.type': 'env RAYFLEET_PROVIDER',
+      'provider.image': 'env RAY_IMAGE_VERSION',
+    });
+  });
 });

@@ -14,6 +14,8 @@ export interface SpecOverrides {
   cooldown?: string;
   python?: string;
   watcher?: boolean;
+  provider?: string;
+  image?: string;
 }
 
 /** The spec as YAML gave it, before validation. */
@@ -49,6 +51,22 @@ export function applyOverrides(raw: RawSpec, env: Record<string, string | undefi
     const resolved = path.flatMap((key) => (key === DEFAULT_GROUP ? ['workerGroups', defaultGroupIndex(raw)] : [key]));
     if (setIn(raw, resolved, value)) origins.set(resolved.join('.'), origin);
   };
+
+  // The backend first: a type other than the file's replaces the file's provider, whose settings belong to the other backend.
+  const setProviderType = (type: string | undefined, origin: string): void => {
+    if (type === undefined || type.trim() === '') return;
+    if (asRecord(raw.provider).type !== type) raw.provider = { type };
+    origins.set('provider.type', origin);
+  };
+  /** The old toolkit's RAY_IMAGE_VERSION held a whole image reference; it means something only to a Docker cluster. */
+  const setImage = (image: string | undefined, origin: string): void => {
+    if (image === undefined || image.trim() === '' || asRecord(raw.provider).type !== 'docker') return;
+    set(['provider', 'image'], image, origin);
+  };
+  setProviderType(env.RAYFLEET_PROVIDER, 'env RAYFLEET_PROVIDER');
+  setImage(env.RAY_IMAGE_VERSION, 'env RAY_IMAGE_VERSION');
+  setProviderType(flags.provider, 'flag --provider');
+  setImage(flags.image, 'flag --image');
 
   for (const { variable, path, numeric } of ENV_VARS) {
     const text = env[variable];

@@ -13,7 +13,7 @@ describe('clusterSpecSchema', () => {
       name: 'ray',
       ray: { version: '2.60.0' },
       provider: { type: 'local' },
-      head: { cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
+      head: { cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 },
       workerGroups: [{ name: 'worker', cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, min: 2, max: 5 }],
       watcher: { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10, headAddress: undefined, dashboardMetricApi: undefined },
     };

@@ -28,6 +28,7 @@ export interface HeadSpec extends NodeShape {
   gcsPort: number;
   dashboardPort: number;
   clientPort: number;
+  servePort: number;
 }
 
 export interface WorkerGroupSpec extends NodeShape {
@@ -49,7 +50,7 @@ export interface WatcherSpec {
 
 export type ProviderSpec =
   | { type: 'local'; stateDir?: string }
-  | { type: 'docker'; image?: string; network?: string; portOffset: number }
+  | { type: 'docker'; image?: string; network?: string; portOffset: number; workspace?: string; logsDir?: string }
   | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string };
 
 export interface ClusterSpec {
@@ -106,8 +107,11 @@ const headSchema = z
     gcsPort: port(6379, 'the GCS port workers and drivers connect to (ray start --port)'),
     dashboardPort: port(8265, "Ray's dashboard and REST API"),
     clientPort: port(10001, 'the Ray client server (ray://)'),
+    servePort: port(8000, "Ray Serve's HTTP proxy, published by a Docker head"),
   })
-  .transform((input): HeadSpec => ({ ...toShape(input), gcsPort: input.gcsPort, dashboardPort: input.dashboardPort, clientPort: input.clientPort }));
+  .transform(
+    (input): HeadSpec => ({ ...toShape(input), gcsPort: input.gcsPort, dashboardPort: input.dashboardPort, clientPort: input.clientPort, servePort: input.servePort }),
+  );
 
 const workerGroupSchema = z
   .strictObject({
@@ -130,9 +134,11 @@ const providerSchema = z
     }),
     z.strictObject({
       type: z.literal('docker').describe('one container per node, through the Docker Engine API'),
-      image: z.string().optional().describe('the image every node runs'),
-      network: z.string().optional().describe('the Docker network the nodes share'),
+      image: z.string().min(1).optional().describe('the image every node runs, with `ray` on its PATH (RAY_IMAGE_VERSION; default rayproject/ray:<ray.version>)'),
+      network: z.string().min(1).optional().describe('the Docker network the nodes share (default <name>-cluster: ray-cluster, as the old toolkit)'),
       portOffset: wholeNumber(0, "added to the head's published ports, so clusters side by side do not collide"),
+      workspace: z.string().min(1).optional().describe('a host directory mounted at /workspace, the working directory of every node (the old -v $(pwd):/workspace)'),
+      logsDir: z.string().min(1).optional().describe("a host directory that receives each node's Ray logs under <dir>/<node>/ (the old -v $(pwd)/logs:/tmp/ray)"),
     }),
     z.strictObject({
       type: z.literal('cai').describe('one Cloudera AI (CML) application per node'),

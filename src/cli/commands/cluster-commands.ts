@@ -15,6 +15,8 @@ interface UpOptions extends CommonOptions {
   numCpus?: number;
   numGpus?: number;
   objectStoreMemory?: string;
+  provider?: string;
+  image?: string;
   watcher: boolean;
   json?: boolean;
 }
@@ -25,6 +27,8 @@ function addNodeShapeOptions(command: Command): Command {
     .option('--num-cpus <n>', 'CPUs of each node (head and default workers)', parseAmount)
     .option('--num-gpus <n>', 'GPUs of each node (head and default workers)', parseAmount)
     .option('--object-store-memory <size>', 'object store of each node: 1GB, 512MB, 1GiB or bytes')
+    .addOption(new Option('--provider <type>', 'where the nodes run (RAYFLEET_PROVIDER)').choices(['local', 'docker', 'cai']))
+    .option('--image <image>', 'the image of every node, for provider docker (RAY_IMAGE_VERSION)')
     .addOption(new Option('--no-watcher', 'do not start the watcher (autoscaler)'))
     .option('--json', 'print the cluster status as JSON');
 }
@@ -35,6 +39,8 @@ function overridesOf(options: UpOptions): SpecOverrides {
     numCpus: options.numCpus,
     numGpus: options.numGpus,
     objectStoreMemory: options.objectStoreMemory,
+    provider: options.provider,
+    image: options.image,
     // commander makes --no-watcher default to true; only an explicit --no-watcher overrides the spec.
     watcher: options.watcher === false ? false : undefined,
   };

@@ -7,8 +7,8 @@ import { RayfleetError } from '../../errors.js';
 import { followFile } from '../../fs/follow-file.js';
 import { ensurePortsFree, findFreePort } from '../../net/ports.js';
 import { isGroupAlive, isLeaderAlive, startProcessGroup, stopProcessGroup } from '../../process/process-group.js';
-import type { Instance, InstanceState, LaunchRequest, LogOptions, NodeProvider } from '../node-provider.js';
-import { rayStartArgs, type HeadPorts } from './ray-start-args.js';
+import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
 
 export interface LocalProviderOptions {
   /** The cluster's state directory: node records under `nodes/`, logs under `logs/`. */
@@ -96,8 +96,11 @@ export class LocalProvider implements NodeProvider {
         args: rayStartArgs(request, {
           headHost: HEAD_HOST,
           head: this.options.head,
-          tempDir: path.join(this.options.tempDir, createHash('sha256').update(request.name).digest('hex').slice(0, 6)),
-          dashboardAgentPort: await findFreePort(),
+          dashboardHost: HEAD_HOST,
+          sharedHost: {
+            tempDir: path.join(this.options.tempDir, createHash('sha256').update(request.name).digest('hex').slice(0, 6)),
+            dashboardAgentPort: await findFreePort(),
+          },
         }),
         env: { ...process.env, ...request.env },
         logPath,
@@ -213,11 +216,6 @@ function stateOf(record: NodeRecord): InstanceState {
   if (isLeaderAlive(handle)) return 'running';
   // The leader is gone: leftover children mean it crashed, none mean the node ended.
   return isGroupAlive(handle) ? 'failed' : 'stopped';
-}
-
-function byRoleGroupIndex(a: Instance, b: Instance): number {
-  if (a.role !== b.role) return a.role === 'head' ? -1 : 1;
-  return a.group.localeCompare(b.group) || a.index - b.index;
 }
 
 function safeJson(text: string): unknown {

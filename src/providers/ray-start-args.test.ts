@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import type { LaunchRequest } from '../node-provider.js';
+import type { LaunchRequest } from './node-provider.js';
 import { rayStartArgs, type RayStartContext } from './ray-start-args.js';
 
 const context: RayStartContext = {
   headHost: '127.0.0.1',
   head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
-  tempDir: '/tmp/rayfleet-abc',
-  dashboardAgentPort: 40123,
+  dashboardHost: '127.0.0.1',
+  sharedHost: { tempDir: '/tmp/rayfleet-abc', dashboardAgentPort: 40123 },
 };
+
+/** A node alone in its container: reaches the head by name, keeps Ray's own defaults for the rest. */
+const ownHost: RayStartContext = { headHost: 'ray-head', head: context.head, dashboardHost: '0.0.0.0' };
 
 function request(overrides: Partial<LaunchRequest>): LaunchRequest {
   return {
@@ -47,5 +50,13 @@ describe('rayStartArgs', () => {
     expect(args).toEqual(
       expect.arrayContaining(['--num-cpus=4', '--num-gpus=1', '--memory=2147483648', '--object-store-memory=1000000000', '--resources={"TPU":2}']),
     );
+  });
+
+  it('leaves temp dir, agent and worker ports at their defaults on a node with a host of its own', () => {
+    const worker = rayStartArgs(request({}), ownHost);
+    expect(worker).toContain('--address=ray-head:6379');
+    expect(worker.filter((arg) => /^--(temp-dir|dashboard-agent-listen-port|min-worker-port|max-worker-port|include-log-monitor)/.test(arg))).toEqual([]);
+    const head = rayStartArgs(request({ name: 'ray-head', role: 'head', group: 'head', index: 0 }), ownHost);
+    expect(head).toContain('--dashboard-host=0.0.0.0');
   });
 });

@@ -1,5 +1,5 @@
-// The `ray start --block` command line of one local node: its resources, and ports that do not collide with other nodes on this host.
-import type { LaunchRequest } from '../node-provider.js';
+// The `ray start --block` command line of one node, for every backend: its role, its resources, and how it finds the head.
+import type { LaunchRequest } from './node-provider.js';
 
 export interface HeadPorts {
   gcsPort: number;
@@ -7,10 +7,8 @@ export interface HeadPorts {
   clientPort: number;
 }
 
-export interface RayStartContext {
-  /** Where workers find the head's GCS; Ray itself advertises the host's address for every node. */
-  headHost: string;
-  head: HeadPorts;
+/** What only nodes that share one host (and its ports and /tmp) need, so they do not collide. */
+export interface SharedHost {
   /**
    * Ray's session files for this node. One per node: nodes on one host sharing a temp dir race for the
    * same socket names and a raylet fails to register (seen with Ray 2.60). Short, because unix socket paths are capped at 107 bytes.
@@ -20,30 +18,43 @@ export interface RayStartContext {
   dashboardAgentPort: number;
 }
 
+export interface RayStartContext {
+  /** Where workers find the head's GCS. */
+  headHost: string;
+  head: HeadPorts;
+  /** The interface the head's dashboard listens on. */
+  dashboardHost: string;
+  /** Set when nodes share a host (local processes); absent when each node has its own (a container, an application). */
+  sharedHost?: SharedHost;
+}
+
 export function rayStartArgs(request: LaunchRequest, context: RayStartContext): string[] {
   const { resources } = request;
-  const args = ['start', '--block', '--disable-usage-stats', `--temp-dir=${context.tempDir}`];
+  const { sharedHost } = context;
+  const args = ['start', '--block', '--disable-usage-stats'];
+  if (sharedHost !== undefined) args.push(`--temp-dir=${sharedHost.tempDir}`);
   if (request.role === 'head') {
     args.push(
       '--head',
       `--port=${context.head.gcsPort}`,
-      `--dashboard-host=${context.headHost}`,
+      `--dashboard-host=${context.dashboardHost}`,
       `--dashboard-port=${context.head.dashboardPort}`,
       `--ray-client-server-port=${context.head.clientPort}`,
     );
   } else {
     args.push(`--address=${context.headHost}:${context.head.gcsPort}`);
     // One log monitor per host is enough; more would print every driver log line twice.
-    args.push('--include-log-monitor=false');
+    if (sharedHost !== undefined) args.push('--include-log-monitor=false');
   }
-  args.push(
-    `--num-cpus=${resources.cpus}`,
-    `--num-gpus=${resources.gpus}`,
-    `--dashboard-agent-listen-port=${context.dashboardAgentPort}`,
-    // 0 lets each raylet pick free worker ports, where the shared default range would collide.
-    '--min-worker-port=0',
-    '--max-worker-port=0',
-  );
+  args.push(`--num-cpus=${resources.cpus}`, `--num-gpus=${resources.gpus}`);
+  if (sharedHost !== undefined) {
+    args.push(
+      `--dashboard-agent-listen-port=${sharedHost.dashboardAgentPort}`,
+      // 0 lets each raylet pick free worker ports, where the shared default range would collide.
+      '--min-worker-port=0',
+      '--max-worker-port=0',
+    );
+  }
   if (resources.memoryBytes !== undefined) args.push(`--memory=${Math.floor(resources.memoryBytes)}`);
   if (resources.objectStoreMemoryBytes !== undefined) args.push(`--object-store-memory=${Math.floor(resources.objectStoreMemoryBytes)}`);
   if (Object.keys(resources.custom).length > 0) args.push(`--resources=${JSON.stringify(resources.custom)}`);

@@ -1,0 +1,48 @@
+// The backend a spec names, built with what it needs from the cluster's state.
+import path from 'node:path';
+import { DockerEngine } from '../providers/docker/docker-engine.js';
+import { DockerProvider } from '../providers/docker/docker-provider.js';
+import { LocalProvider } from '../providers/local/local-provider.js';
+import type { NodeProvider } from '../providers/node-provider.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { RayfleetError } from '../errors.js';
+import type { ClusterPaths } from './state-dir.js';
+
+export interface ProviderContext {
+  spec: ClusterSpec;
+  paths: ClusterPaths;
+  /** The `ray` command of the local runtime; asked for only by backends that run Ray on this machine. */
+  rayCommand: () => Promise<string>;
+  onProgress: (line: string) => void;
+}
+
+export function defaultDockerImage(rayVersion: string): string {
+  return `rayproject/ray:${rayVersion}`;
+}
+
+/** The old toolkit's network was `ray-cluster`: the default cluster `ray` keeps that name. */
+export function defaultDockerNetwork(cluster: string): string {
+  return `${cluster}-cluster`;
+}
+
+export async function createProvider({ spec, paths, rayCommand, onProgress }: ProviderContext): Promise<NodeProvider> {
+  const { provider } = spec;
+  switch (provider.type) {
+    case 'local':
+      return new LocalProvider({ stateDir: paths.root, rayCommand: await rayCommand(), head: spec.head, tempDir: paths.rayTempDir });
+    case 'docker':
+      return new DockerProvider({
+        engine: new DockerEngine(),
+        cluster: spec.name,
+        image: provider.image ?? defaultDockerImage(spec.ray.version),
+        network: provider.network ?? defaultDockerNetwork(spec.name),
+        head: spec.head,
+        portOffset: provider.portOffset,
+        workspace: provider.workspace === undefined ? undefined : path.resolve(provider.workspace),
+        rayLogsDir: provider.logsDir === undefined ? undefined : path.resolve(provider.logsDir),
+        onProgress,
+      });
+    case 'cai':
+      throw new RayfleetError('USAGE', 'provider type cai is not available in this version of rayfleet; use provider: { type: local } or { type: docker }');
+  }
+}
