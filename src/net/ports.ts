@@ -14,7 +14,8 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
-async function canBind(port: number): Promise<boolean> {
+/** Whether the port can be bound on every interface now. */
+export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
@@ -26,7 +27,7 @@ async function canBind(port: number): Promise<boolean> {
 /** Fails with PORT_IN_USE naming the first taken port and what it was for. */
 export async function ensurePortsFree(ports: Array<{ port: number; purpose: string }>): Promise<void> {
   for (const { port, purpose } of ports) {
-    if (!(await canBind(port))) {
+    if (!(await isPortFree(port))) {
       throw new RayfleetError('PORT_IN_USE', `port ${port} (${purpose}) is already in use on this machine`, {
         details: `Another process listens on ${port}. Stop it, or give this cluster other ports in rayfleet.yaml (head.gcsPort, head.dashboardPort, head.clientPort).`,
       });

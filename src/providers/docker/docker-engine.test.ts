@@ -1,0 +1,74 @@
+import http from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RayfleetError } from '../../errors.js';
+import { rayfleetErrorOf, thrownBy } from '../../../test/support/caught.js';
+import { DockerEngine, MAX_API_VERSION, negotiateApiVersion, parseDockerHost, splitImageReference } from './docker-engine.js';
+
+describe('parseDockerHost', () => {
+  it('reads DOCKER_HOST as the docker CLI does, defaulting to the standard socket', () => {
+    expect(parseDockerHost(undefined)).toEqual({ kind: 'unix', socketPath: '/var/run/docker.sock' });
+    expect(parseDockerHost('unix:///run/user/1000/docker.sock')).toEqual({ kind: 'unix', socketPath: '/run/user/1000/docker.sock' });
+    expect(parseDockerHost('tcp://10.0.0.5:2376')).toEqual({ kind: 'tcp', host: '10.0.0.5', port: 2376 });
+    expect(parseDockerHost('tcp://docker')).toEqual({ kind: 'tcp', host: 'docker', port: 2375 });
+    expect(thrownBy(() => parseDockerHost('ssh://me@box'))).toMatchObject({ code: 'USAGE' });
+  });
+});
+
+describe('negotiateApiVersion', () => {
+  it("takes the engine's version, capped at the client's, and refuses engines older than it needs", () => {
+    expect(negotiateApiVersion('1.41')).toBe('1.41');
+    expect(negotiateApiVersion('1.47')).toBe(MAX_API_VERSION);
+    expect(thrownBy(() => negotiateApiVersion('1.39'))).toMatchObject({ code: 'DOCKER_FAILED' });
+  });
+});
+
+describe('splitImageReference', () => {
+  it('splits tag and digest, and keeps a registry port in the repository', () => {
+    expect(splitImageReference('rayproject/ray:2.60.0')).toEqual({ fromImage: 'rayproject/ray', tag: '2.60.0' });
+    expect(splitImageReference('registry:5000/ray')).toEqual({ fromImage: 'registry:5000/ray', tag: 'latest' });
+    expect(splitImageReference('ray@sha256:abc')).toEqual({ fromImage: 'ray', tag: 'sha256:abc' });
+  });
+});
+
+describe('DockerEngine', () => {
+  let directory: string | undefined;
+  let server: http.Server | undefined;
+  afterEach(async () => {
+    await new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)));
+    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+  });
+
+  it('says how to start an engine it cannot reach, with the unreachable code', async () => {
+    const engine = new DockerEngine({ kind: 'unix', socketPath: '/nonexistent/docker.sock' });
+    const error = await rayfleetErrorOf(() => engine.listContainers(['rayfleet.cluster=x']));
+    expect(error).toBeInstanceOf(RayfleetError);
+    expect(error.code).toBe('DOCKER_UNREACHABLE');
+    expect(error.exitCode).toBe(5);
+    expect(error.message).toContain('unix:///nonexistent/docker.sock');
+    expect(error.details).toContain('DOCKER_HOST');
+  });
+
+  it('asks the engine its version once and prefixes every call with it', async () => {
+    directory = await mkdtemp(path.join(os.tmpdir(), 'rf-engine-'));
+    const socketPath = path.join(directory, 'docker.sock');
+    const seen: string[] = [];
+    server = http.createServer((request, response) => {
+      seen.push(`${request.method} ${request.url}`);
+      if (request.url === '/_ping') {
+        response.writeHead(200, { 'api-version': '1.41' }).end('OK');
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((resolve) => server?.listen(socketPath, resolve));
+    const engine = new DockerEngine({ kind: 'unix', socketPath });
+    expect(await engine.listContainers(['rayfleet.cluster=a'])).toEqual([]);
+    expect(await engine.listContainers(['rayfleet.cluster=b'])).toEqual([]);
+    expect(seen[0]).toBe('GET /_ping');
+    expect(seen.slice(1).map((line) => line.split('?')[0])).toEqual(['GET /v1.41/containers/json', 'GET /v1.41/containers/json']);
+    expect(decodeURIComponent(seen[1] ?? '')).toContain('filters={"label":["rayfleet.cluster=a"]}');
+  });
+});

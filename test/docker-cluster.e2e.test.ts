@@ -1,0 +1,213 @@
+// End to end on a real Docker Engine: a cluster of containers, its commands, its watcher, and a `down` that removes only its own.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../src/fleet/cluster-status.js';
+import type { JournalEvent } from '../src/journal/event.js';
+import { findFreePort, isPortFree } from '../src/net/ports.js';
+import { pollUntil } from '../src/wait/poll-until.js';
+import { containersLabelled, docker, ensureTestRayImage, networkExists, uniqueClusterName } from './support/docker.js';
+import { createSandbox, type Sandbox } from './support/run-cli.js';
+
+const IDLE_TIMEOUT_S = 5;
+
+/** A Docker cluster's spec on free host ports; the containers keep Ray's ports, the host publishes them shifted. */
+async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: string; image: string; workers: number; watcher: string }): Promise<string> {
+  const port = await findFreePort();
+  // One offset for all four published ports: free ones are found near each other only by luck, so probe a block.
+  const offset = await freeOffset([6379, 8265, 10001, 8000], port);
+  const text = [
+    `name: ${spec.name}`,
+    `provider: { type: docker, image: ${spec.image}, portOffset: ${offset} }`,
+    'head: { cpus: 0, objectStoreMemory: 100MB }',
+    'workerGroups:',
+    `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: 4 }`,
+    `watcher: ${spec.watcher}`,
+  ].join('\n');
+  const specPath = path.join(sandbox.dir, file);
+  await writeFile(specPath, `${text}\n`);
+  return specPath;
+}
+
+/** An offset that makes every one of the ports free on this host. */
+async function freeOffset(ports: number[], seed: number): Promise<number> {
+  for (let offset = 20_000 + (seed % 20_000); ; offset += 7) {
+    const frees = await Promise.all(ports.map((port) => isPortFree(port + offset)));
+    if (frees.every(Boolean)) return offset;
+  }
+}
+
+describe('a cluster on a real Docker Engine', () => {
+  let sandbox: Sandbox;
+  let image: string;
+  let spec: string;
+  let other: string;
+  const name = uniqueClusterName('rfd');
+  const otherName = uniqueClusterName('rfo');
+  const bystander = `${name}-bystander`;
+  const cli = (args: string[], file = spec): string[] => [...args, '--config', file];
+
+  async function status(file = spec): Promise<ClusterStatus> {
+    return sandbox.json<ClusterStatus>(cli(['status'], file));
+  }
+
+  async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
+    return pollUntil(check, { timeoutMs, intervalMs: 500, describe: () => what });
+  }
+
+  /** Runs a driver on the host with `rayfleet env`, through the head's published client port. */
+  async function runDriver(file: string, lines: string[]): Promise<string> {
+    const env = await sandbox.json<Record<string, string>>(cli(['env']));
+    const script = path.join(sandbox.dir, file);
+    await writeFile(script, ['import json, socket, ray', 'ray.init()', ...lines].join('\n'));
+    const result = await execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [script], { env, reject: false, timeout: 240_000 });
+    if (result.exitCode !== 0) throw new Error(`driver failed: ${result.stderr}`);
+    return result.stdout.trim().split('\n').at(-1) ?? '';
+  }
+
+  beforeAll(async () => {
+    image = await ensureTestRayImage();
+    sandbox = await createSandbox();
+    spec = await writeDockerSpec(sandbox, 'docker.yaml', { name, image, workers: 2, watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }` });
+    other = await writeDockerSpec(sandbox, 'other.yaml', { name: otherName, image, workers: 0, watcher: '{ enabled: false }' });
+    // Not made by rayfleet, named like the cluster's nodes: `down` must leave it.
+    await docker('run', '-d', '--name', bystander, image, 'sleep', 'infinity');
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await sandbox.run(cli(['down']));
+    await sandbox.run(cli(['down'], other));
+    await execa('docker', ['rm', '-f', bystander], { reject: false });
+  });
+
+  it('brings up a head and 2 workers, each a container with its own address on the cluster network, joined in one Ray cluster', async () => {
+    const up = await sandbox.run(cli(['up', '--no-watcher']));
+    expect(up.exitCode, up.stderr).toBe(0);
+    const current = await status();
+    expect(current.provider).toBe('docker');
+    expect(current.nodes.map((node) => [node.name, node.state, node.ray?.status === 'DEAD' ? 'DEAD' : 'alive'])).toEqual([
+      [`${name}-head`, 'running', 'alive'],
+      [`${name}-worker-1`, 'running', 'alive'],
+      [`${name}-worker-2`, 'running', 'alive'],
+    ]);
+    expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([`${name}-head`, `${name}-worker-1`, `${name}-worker-2`]);
+    // The network is the cluster's own, and every node has an address of its own on it.
+    const members = JSON.parse(await docker('network', 'inspect', `${name}-cluster`, '--format', '{{json .Containers}}')) as Record<string, { Name: string; IPv4Address: string }>;
+    const addresses = Object.values(members).map((member) => member.IPv4Address.split('/')[0]);
+    expect(new Set(addresses).size).toBe(3);
+    expect(current.nodes.map((node) => node.address).sort()).toEqual([...addresses].sort());
+    expect(await docker('inspect', `${name}-worker-1`, '--format', '{{.HostConfig.Init}} {{.HostConfig.NanoCpus}} {{.HostConfig.ShmSize}}')).toBe(
+      `true 1000000000 ${100 * 10 ** 6 + 256 * 2 ** 20}`,
+    );
+  });
+
+  it('runs a driver from `rayfleet env` on the host, its tasks spread over the containers', async () => {
+    const output = await runDriver('spread.py', [
+      '@ray.remote(num_cpus=1)',
+      'def where():',
+      '    import time; time.sleep(1); return [socket.gethostname(), ray.util.get_node_ip_address()]',
+      'print(json.dumps(sorted({tuple(pair) for pair in ray.get([where.remote() for _ in range(6)])})))',
+    ]);
+    const seen = JSON.parse(output) as Array<[string, string]>;
+    const current = await status();
+    const workers = current.nodes.filter((node) => node.role === 'worker');
+    // Each task ran in a worker container and saw that container's own address as its node's.
+    expect(seen).toEqual(workers.map((node) => [node.name, node.address]));
+  });
+
+  it('adds a worker at the next index, shows its log, and removes it again', async () => {
+    const add = await sandbox.run(cli(['add-worker']));
+    expect(add.exitCode, add.stderr).toBe(0);
+    expect(add.stdout).toContain(`${name}-worker-3`);
+    const logs = await sandbox.run(cli(['logs', `${name}-worker-3`, '--tail', '50']));
+    expect(logs.exitCode, logs.stderr).toBe(0);
+    expect(logs.stdout).toContain('Ray runtime started');
+    const remove = await sandbox.run(cli(['remove-worker', `${name}-worker-3`]));
+    expect(remove.exitCode, remove.stderr).toBe(0);
+    expect(await containersLabelled(`rayfleet.cluster=${name}`)).not.toContain(`${name}-worker-3`);
+    const events = await sandbox.json<JournalEvent[]>(cli(['events']));
+    expect(events.filter((event) => event.node === `${name}-worker-3`).map((event) => event.type)).toEqual(['launch', 'registered', 'drain', 'terminate']);
+  });
+
+  it('reports a container killed behind its back as failed, and shows one removed as gone', async () => {
+    await docker('kill', `${name}-worker-2`);
+    await docker('rm', '-f', `${name}-worker-1`);
+    const current = await status();
+    expect(current.nodes.map((node) => [node.name, node.state])).toEqual([
+      [`${name}-head`, 'running'],
+      [`${name}-worker-2`, 'failed'],
+    ]);
+  });
+
+  it('starts the watcher on the host, which replaces both below min, and scales containers up on demand and down when idle', async () => {
+    const killedId = await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}');
+    const start = await sandbox.run(cli(['watcher', 'start']));
+    expect(start.exitCode, start.stderr).toBe(0);
+    await waitFor('worker-1 and worker-2 replaced to keep min 2', async () => {
+      const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running' && node.ray !== null && node.ray.status !== 'DEAD');
+      return workers.map((node) => node.name).join() === `${name}-worker-1,${name}-worker-2` ? true : undefined;
+    });
+    // Under the same name, in a new container.
+    expect(await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}')).not.toBe(killedId);
+
+    const mark = Date.now();
+    // 4 one-CPU tasks on 2 one-CPU workers: Ray waits for 2 more nodes.
+    const driver = runDriver('burst.py', ['@ray.remote(num_cpus=1)', 'def work():', '    import time; time.sleep(15); return 1', 'print(sum(ray.get([work.remote() for _ in range(4)])))']);
+    const grown = await waitFor('the watcher to run 4 workers', async () => {
+      const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running');
+      return workers.length === 4 ? workers.map((node) => node.name) : undefined;
+    });
+    expect(grown).toEqual([1, 2, 3, 4].map((index) => `${name}-worker-${index}`));
+    expect(await driver).toBe('4');
+    await waitFor('idle workers drained back to min 2', async () => {
+      const workers = (await status()).nodes.filter((node) => node.role === 'worker');
+      return workers.length === 2 ? true : undefined;
+    });
+    const events = (await sandbox.json<JournalEvent[]>(cli(['events']))).filter((event) => Date.parse(event.time) >= mark);
+    expect(events.filter((event) => event.type === 'launch').map((event) => event.node).sort()).toEqual([`${name}-worker-3`, `${name}-worker-4`]);
+    // Whichever two went idle first were drained, then removed: the containers left are exactly the head and the two kept.
+    const drained = events.filter((event) => event.type === 'drain').map((event) => event.node ?? '');
+    expect(drained).toHaveLength(2);
+    const kept = [1, 2, 3, 4].map((index) => `${name}-worker-${index}`).filter((worker) => !drained.includes(worker));
+    expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([`${name}-head`, ...kept]);
+  });
+
+  it('takes down every container and the network of its cluster, and nothing else', async () => {
+    const up = await sandbox.run(cli(['up'], other));
+    expect(up.exitCode, up.stderr).toBe(0);
+    const down = await sandbox.run(cli(['down']));
+    expect(down.exitCode, down.stderr).toBe(0);
+    expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([]);
+    expect(await networkExists(`${name}-cluster`)).toBe(false);
+    // The other cluster and the bystander are untouched.
+    expect(await containersLabelled(`rayfleet.cluster=${otherName}`)).toEqual([`${otherName}-head`]);
+    expect(await docker('inspect', bystander, '--format', '{{.State.Status}}')).toBe('running');
+    expect((await status(other)).nodes.map((node) => node.state)).toEqual(['running']);
+  });
+});
+
+describe('docker failures a user can act on', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+  });
+
+  it('names the engine it cannot reach, says how to start one, and exits 5', async () => {
+    const result = await sandbox.run(['up', '--provider', 'docker', '-c', uniqueClusterName('rfu')], { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+    expect(result.exitCode).toBe(5);
+    expect(result.stderr).toContain('DOCKER_UNREACHABLE');
+    expect(result.stderr).toContain('unix:///nonexistent/docker.sock');
+    expect(result.stderr).toMatch(/dockerd|systemctl start docker/);
+  });
+
+  it('says how to pull or build an image that is missing, and leaves no container or network behind', async () => {
+    const cluster = uniqueClusterName('rfm');
+    const result = await sandbox.run(['up', '--provider', 'docker', '--image', 'rayfleet-test/absent:0', '-c', cluster, '--no-watcher']);
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain('IMAGE_NOT_FOUND');
+    expect(result.stderr).toContain('docker pull rayfleet-test/absent:0');
+    expect(await containersLabelled(`rayfleet.cluster=${cluster}`)).toEqual([]);
+    expect(await networkExists(`${cluster}-cluster`)).toBe(false);
+  });
+});
