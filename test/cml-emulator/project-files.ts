@@ -1,6 +1,7 @@
 // Project files, under each project's directory: list one directory, upload (never overwriting — an occupied
-// path keeps its file and the upload lands at `name(1).ext`, as CML does), delete a file or a directory.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// path keeps its file and the upload lands at `name(1).ext`, as CML does), download one file as raw bytes, delete a
+// file or a directory.
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { ApiError, GrpcCode } from './api-error.js';
 import { projectOf, render, type Handler, type World } from './world.js';
@@ -32,6 +33,14 @@ export function projectFileHandlers(world: World): Record<string, Handler> {
       }
       // CML answers an upload with an empty body.
       return undefined;
+    },
+
+    // The answer is the file itself, so the handler hands back a Buffer, which the server sends as it is.
+    DownloadProjectFile: async ({ params }) => {
+      const project = projectOf(world, params.project_id);
+      const target = insideProject(project.directory, params.path);
+      if (!existsSync(target) || statSync(target).isDirectory()) throw new ApiError(GrpcCode.notFound, `file ${JSON.stringify(params.path)} not found`);
+      return readFileSync(target);
     },
 
     DeleteProjectFile: async ({ params }) => {

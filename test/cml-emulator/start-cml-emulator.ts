@@ -129,6 +129,11 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     requests.push(record);
     const send = (status: number, answer: unknown): void => {
       record.status = status;
+      // A handler answers raw bytes (a file download) with a Uint8Array, anything else as JSON.
+      if (answer instanceof Uint8Array) {
+        response.writeHead(status, { 'content-type': 'application/octet-stream' }).end(answer);
+        return;
+      }
       const text = answer === undefined ? '' : JSON.stringify(answer);
       response.writeHead(status, { 'content-type': 'application/json' }).end(text);
     };

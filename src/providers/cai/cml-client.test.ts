@@ -123,6 +123,41 @@ describe('CmlClient against the emulator', () => {
     const notes = (await client.listProjectFiles(projectId, 'notes.txt'))[0];
     expect(notes).toEqual({ path: 'notes.txt', is_dir: false, file_size: '5' });
   });
+
+  it('downloads the bytes of an uploaded file, at the root and nested, and reads it as text', async () => {
+    const bytes = new Uint8Array([0, 1, 2, 0xff, 0xfe, 10, 13]);
+    await client.uploadFile(projectId, 'download/deep/er/data.bin', bytes);
+    expect(await client.downloadFile(projectId, 'download/deep/er/data.bin')).toEqual(bytes);
+    expect(await client.downloadFile(projectId, '/home/cdsw/download/deep/er/data.bin')).toEqual(bytes);
+    await client.uploadFile(projectId, 'download.txt', 'żółw\n');
+    expect(await client.readTextFile(projectId, 'download.txt')).toBe('żółw\n');
+    expect(seen().slice(-1)).toEqual(['POST …/files/download.txt:download → 200']);
+
+    // The emulator takes the slashes of a nested path raw or percent-encoded, as the gateway does.
+    const encoded = await fetch(`${workspace.emulator.url}/api/v2/projects/${projectId}/files/download%2Fdeep%2Fer%2Fdata.bin:download`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    expect(encoded.status).toBe(200);
+    expect(new Uint8Array(await encoded.arrayBuffer())).toEqual(bytes);
+    expect(workspace.emulator.requests.every((request) => request.violations.length === 0)).toBe(true);
+  });
+
+  it('reads a missing file as undefined, and downloading it or a directory is CAI_NOT_FOUND', async () => {
+    expect(await client.readTextFile(projectId, 'no/such/file.txt')).toBeUndefined();
+    const missing = await rayfleetErrorOf(() => client.downloadFile(projectId, 'no/such/file.txt'));
+    expect(missing.code).toBe('CAI_NOT_FOUND');
+    expect(missing.message).toBe(
+      `CML API at ${workspace.emulator.url}: POST /api/v2/projects/${projectId}/files/no/such/file.txt:download answered 404: file "no/such/file.txt" not found (code 5)`,
+    );
+    await client.uploadFile(projectId, 'a-directory/inside.txt', 'x');
+    expect((await rayfleetErrorOf(() => client.downloadFile(projectId, 'a-directory'))).code).toBe('CAI_NOT_FOUND');
+    expect(seen().filter((line) => line.includes(':download'))).toEqual([
+      'POST …/files/no/such/file.txt:download → 404',
+      'POST …/files/no/such/file.txt:download → 404',
+      'POST …/files/a-directory:download → 404',
+    ]);
+  });
 });
 
 describe('CmlClient retries', () => {
@@ -136,6 +171,14 @@ describe('CmlClient retries', () => {
     workspace.emulator.setFaults({ rules: [{ kind: 'status', status: 500, times: 2 }] });
     expect((await client.listRuntimes()).length).toBeGreaterThan(0);
     expect(seen()).toEqual(['GET /api/v2/runtimes → 500', 'GET /api/v2/runtimes → 500', 'GET /api/v2/runtimes → 200']);
+  });
+
+  it('retries a download after a 500, like a read', async () => {
+    await client.uploadFile(projectId, 'retried.txt', 'second time lucky');
+    workspace.emulator.requests.length = 0;
+    workspace.emulator.setFaults({ rules: [{ kind: 'status', status: 500, path: ':download' }] });
+    expect(await client.readTextFile(projectId, 'retried.txt')).toBe('second time lucky');
+    expect(seen()).toEqual(['POST …/files/retried.txt:download → 500', 'POST …/files/retried.txt:download → 200']);
   });
 
   it('times out a request that hangs and tries again', async () => {
@@ -259,15 +302,17 @@ describe('RAYFLEET_HTTP_TRACE', () => {
     const application = await traced.createApplication(projectId, applicationRequest({ environment: { CML_API_KEY: TEST_API_KEY, RAY_AUTH_TOKEN: 'ray-token-value', PLAIN: 'visible' } }));
     await traced.updateApplication(projectId, application.id, { environment: { DB_PASSWORD: 'hunter2', PLAIN: 'still-visible' } });
     await traced.uploadFile(projectId, 'traced.txt', 'contents');
+    expect(await traced.readTextFile(projectId, 'traced.txt')).toBe('contents');
 
     const text = readFileSync(traceFile, 'utf8');
-    for (const secret of [TEST_API_KEY, 'ray-token-value', 'hunter2', 'Bearer']) expect(text).not.toContain(secret);
+    for (const hidden of [TEST_API_KEY, 'ray-token-value', 'hunter2', 'Bearer', 'contents']) expect(text).not.toContain(hidden);
     const lines = text.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(lines.map((line) => `${line.method} ${line.status} #${line.attempt}`)).toEqual(['POST 500 #1', 'GET 200 #1', 'POST 200 #2', 'PATCH 200 #1', 'POST 200 #1']);
+    expect(lines.map((line) => `${line.method} ${line.status} #${line.attempt}`)).toEqual(['POST 500 #1', 'GET 200 #1', 'POST 200 #2', 'PATCH 200 #1', 'POST 200 #1', 'POST 200 #1']);
     for (const line of lines) expect(Object.keys(line).sort()).toEqual(['attempt', 'body', 'durationMs', 'method', 'path', 'query', 'status', 'time']);
     expect(lines[0]?.body).toMatchObject({ environment: { CML_API_KEY: '***', RAY_AUTH_TOKEN: '***', PLAIN: 'visible' } });
     expect(lines[1]?.query).toMatchObject({ search_filter: JSON.stringify({ name: application.name }), page_size: '100' });
     expect(JSON.parse((lines[3]?.body as { environment: string }).environment)).toEqual({ DB_PASSWORD: '***', PLAIN: 'still-visible' });
     expect(lines[4]?.body).toEqual({ files: [{ path: 'traced.txt', bytes: 8 }] });
+    expect(lines[5]).toMatchObject({ path: `/api/v2/projects/${projectId}/files/traced.txt:download`, body: null });
   });
 });

@@ -275,6 +275,17 @@ export class CmlClient {
     );
   }
 
+  /** The bytes of the file at `path`, relative to the project root; CAI_NOT_FOUND when there is no file there. */
+  async downloadFile(projectId: string, path: string, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.http.callForBytes({ method: 'POST', path: `${projectPath(projectId)}/files/${encodeFilePath(path)}:download`, idempotent: true }, signal);
+  }
+
+  /** The file at `path` as UTF-8 text; undefined when there is no such file. */
+  async readTextFile(projectId: string, path: string, signal?: AbortSignal): Promise<string | undefined> {
+    const bytes = await this.downloadFile(projectId, path, signal).catch(ignoreNotFound);
+    return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+  }
+
   /** Deletes a file or a whole directory. */
   async deleteProjectFile(projectId: string, path: string, signal?: AbortSignal): Promise<void> {
     await this.http.call({ method: 'DELETE', path: `${projectPath(projectId)}/files/${encodeFilePath(path)}`, idempotent: true, whenAlreadyGone: {} }, signal);

@@ -29,6 +29,7 @@ const OPERATIONS = [
   'ListRuntimes',
   'UploadFile',
   'ListProjectFiles',
+  'DownloadProjectFile',
   'DeleteProjectFile',
 ];
 
@@ -90,6 +91,8 @@ describe('the CML client against the swagger', () => {
     await client.uploadFile(projectId, 'contract/app.py', 'print("y")\n', { replace: true });
     await client.listProjectFiles(projectId, 'contract');
     await client.listProjectFiles(projectId);
+    await client.downloadFile(projectId, 'contract/app.py');
+    await client.readTextFile(projectId, 'contract/app.py');
 
     const application = await client.createApplication(projectId, {
       name: 'contract-app',

@@ -54,6 +54,12 @@ export interface CmlHttpOptions extends RetryOptions {
 
 type AttemptResult<T> = { ok: true; value: T } | { ok: false; failure: CallFailure; retryAfterMs: number | undefined };
 
+/** How the body of a 2xx answer becomes the call's result, and the Accept header that asks for it. */
+interface AnswerReader<T> {
+  accept: string;
+  read: (body: Uint8Array) => { ok: true; value: T } | { ok: false; failure: CallFailure };
+}
+
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 export class CmlHttp {
@@ -86,10 +92,19 @@ export class CmlHttp {
 
   /** Makes the call, retrying what can be retried; the caller's abort ends it at once with the abort's reason. */
   async call<T>(call: CmlCall<T>, signal?: AbortSignal): Promise<T> {
+    return this.run(call, jsonAnswer(call.decode), signal);
+  }
+
+  /** Like `call`, for an operation that answers raw bytes (a file download) instead of JSON. */
+  async callForBytes(call: Omit<CmlCall<Uint8Array>, 'decode'>, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.run(call, BYTES_ANSWER, signal);
+  }
+
+  private async run<T>(call: CmlCall<T>, reader: AnswerReader<T>, signal: AbortSignal | undefined): Promise<T> {
     let mayHaveActed = false;
     for (let attempt = 1; ; attempt += 1) {
       signal?.throwIfAborted();
-      const result = await this.attempt<T>(call, attempt, signal);
+      const result = await this.attempt(call, reader, attempt, signal);
       if (result.ok) return result.value;
       const { failure } = result;
       if (failure.kind === 'not-found' && mayHaveActed && call.whenAlreadyGone !== undefined) return call.whenAlreadyGone;
@@ -131,14 +146,14 @@ export class CmlHttp {
     } while (pageToken !== undefined);
   }
 
-  private async attempt<T>(call: CmlCall<T>, attempt: number, signal: AbortSignal | undefined): Promise<AttemptResult<T>> {
+  private async attempt<T>(call: CmlCall<T>, reader: AnswerReader<T>, attempt: number, signal: AbortSignal | undefined): Promise<AttemptResult<T>> {
     const url = new URL(`${this.host}${call.path}`);
     const query: Record<string, string> = {};
     for (const [name, value] of Object.entries(call.query ?? {})) {
       if (value !== undefined) query[name] = String(value);
     }
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
-    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: 'application/json' };
+    const headers: Record<string, string> = { authorization: `Bearer ${this.apiKey}`, accept: reader.accept };
     let body: string | FormData | undefined;
     if (call.files !== undefined) {
       const form = new FormData();
@@ -163,16 +178,14 @@ export class CmlHttp {
     try {
       const response = await this.fetchImpl(url, { method: call.method, headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
       status = response.status;
-      const text = await response.text();
+      const answer = new Uint8Array(await response.arrayBuffer());
+      // The trace never holds an answer's body, so a downloaded file's content stays out of it.
       this.trace?.write({ ...traced, status, durationMs: elapsedMs(started) });
-      if (status < 200 || status >= 300) return { ok: false, failure: failureFromAnswer(status, text), retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after')) };
-      let answer: unknown;
-      try {
-        answer = text.trim() === '' ? {} : JSON.parse(text);
-      } catch (error) {
-        return { ok: false, failure: failureFromBadBody(text, error), retryAfterMs: undefined };
+      if (status < 200 || status >= 300) {
+        return { ok: false, failure: failureFromAnswer(status, textOf(answer)), retryAfterMs: parseRetryAfterMs(response.headers.get('retry-after')) };
       }
-      return { ok: true, value: call.decode === undefined ? (answer as T) : call.decode(answer) };
+      const read = reader.read(answer);
+      return read.ok ? read : { ...read, retryAfterMs: undefined };
     } catch (error) {
       this.trace?.write({ ...traced, status, durationMs: elapsedMs(started), error: this.scrub(String((error as Error).message ?? error)) });
       if (signal?.aborted === true) throw signal.reason;
@@ -187,6 +200,30 @@ export class CmlHttp {
   private scrub(text: string): string {
     return scrubSecrets(text, [this.apiKey]);
   }
+}
+
+/** The answer parsed as JSON (an empty body as `{}`), then decoded. */
+function jsonAnswer<T>(decode: ((answer: unknown) => T) | undefined): AnswerReader<T> {
+  return {
+    accept: 'application/json',
+    read: (body) => {
+      const text = textOf(body);
+      let answer: unknown;
+      try {
+        answer = text.trim() === '' ? {} : JSON.parse(text);
+      } catch (error) {
+        return { ok: false, failure: failureFromBadBody(text, error) };
+      }
+      return { ok: true, value: decode === undefined ? (answer as T) : decode(answer) };
+    },
+  };
+}
+
+/** The swagger declares no content type for a download; errors still come as grpc-gateway's JSON. */
+const BYTES_ANSWER: AnswerReader<Uint8Array> = { accept: 'application/octet-stream, application/json', read: (body) => ({ ok: true, value: body }) };
+
+function textOf(body: Uint8Array): string {
+  return new TextDecoder().decode(body);
 }
 
 /** A back-off wait that ends, with the caller's own reason, when the caller aborts. */
