@@ -62,7 +62,7 @@ async function timeRayStart(dir: string, name: string): Promise<number> {
   const started = performance.now();
   const child = execa(
     runtime.ray,
-    ['start', `--address=${fleet.gcsAddress}`, '--node-ip-address=127.0.0.1', '--num-cpus=1', '--object-store-memory=100000000', `--dashboard-agent-listen-port=${await findFreePort()}`, '--min-worker-port=0', '--max-worker-port=0', '--disable-usage-stats'],
+    ['start', `--address=${(await fleet.endpoints()).gcsAddress}`, '--node-ip-address=127.0.0.1', '--num-cpus=1', '--object-store-memory=100000000', `--dashboard-agent-listen-port=${await findFreePort()}`, '--min-worker-port=0', '--max-worker-port=0', '--disable-usage-stats'],
     { env, detached: true, stdio: 'ignore' },
   );
   await child;

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, RayfleetError, exitCodeOf, messageOf } from '../errors.js';
 import { interruptExitCode, interruptSignal, listenForInterrupts } from './interruption.js';
+import { caiCommand } from './commands/cai-commands.js';
 import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
 import { envCommand } from './commands/env-command.js';
 import { eventsCommand } from './commands/events-command.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
     watchCommand(),
     watcherCommand(),
     ...oldWatcherCommands(),
+    caiCommand(),
   ]) {
     program.addCommand(command);
   }

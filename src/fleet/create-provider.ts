@@ -6,6 +6,9 @@ import { LocalProvider } from '../providers/local/local-provider.js';
 import type { NodeProvider } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { RayfleetError } from '../errors.js';
+import { CaiProvider } from '../providers/cai/cai-provider.js';
+import { CmlClient } from '../providers/cai/cml-client.js';
+import { resolveCmlConfig } from '../providers/cai/cml-config.js';
 import type { ClusterPaths } from './state-dir.js';
 
 export interface ProviderContext {
@@ -42,7 +45,26 @@ export async function createProvider({ spec, paths, rayCommand, onProgress }: Pr
         rayLogsDir: provider.logsDir === undefined ? undefined : path.resolve(provider.logsDir),
         onProgress,
       });
-    case 'cai':
-      throw new RayfleetError('USAGE', 'provider type cai is not available in this version of rayfleet; use provider: { type: local } or { type: docker }');
+    case 'cai': {
+      // The key comes from the environment only; the spec may name the host and project.
+      const config = resolveCmlConfig(provider.host === undefined ? process.env : { ...process.env, CML_HOST: provider.host });
+      const projectId = provider.projectId ?? config.projectId;
+      if (projectId === undefined) {
+        throw new RayfleetError('USAGE', 'no CML project: set provider.projectId in rayfleet.yaml, or CML_PROJECT_ID', {
+          details: '`rayfleet cai setup` creates or finds the project and prints its id.',
+        });
+      }
+      return new CaiProvider({
+        client: new CmlClient({ host: config.host, apiKey: config.apiKey }),
+        projectId,
+        cluster: spec.name,
+        runtimeIdentifier: provider.runtimeIdentifier,
+        groupRuntimes: Object.fromEntries(spec.workerGroups.map((group) => [group.name, group.runtimeIdentifier])),
+        head: spec.head,
+        venv: provider.venv,
+        watcher: spec.watcher.enabled,
+        knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,
+      });
+    }
   }
 }

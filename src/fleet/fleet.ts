@@ -16,7 +16,7 @@ import { readClusterRecord, writeClusterRecord } from './cluster-record.js';
 import { clusterPaths, clusterStateDir, type ClusterPaths } from './state-dir.js';
 import { joinNodes, type ClusterStatus } from './cluster-status.js';
 import { createProvider } from './create-provider.js';
-import { headEndpoints } from './head-endpoints.js';
+import { headEndpoints, type HeadEndpoints } from './head-endpoints.js';
 
 export interface FleetOptions {
   spec: ClusterSpec;
@@ -81,12 +81,17 @@ export class Fleet {
     return this.spec.name;
   }
 
-  get gcsAddress(): string {
-    return headEndpoints(this.spec).gcsAddress;
-  }
-
-  get dashboardUrl(): string {
-    return headEndpoints(this.spec).dashboardUrl;
+  /** Where this machine reaches the head; asks the provider when only the running head knows its address. */
+  async endpoints(signal?: AbortSignal): Promise<HeadEndpoints> {
+    const provider = await this.provider();
+    if (provider.headHost === undefined) return headEndpoints(this.spec);
+    const host = await provider.headHost(signal);
+    if (host === undefined) {
+      throw new RayfleetError('RAY_UNREACHABLE', `the head of ${this.name} has not published its address yet`, {
+        details: 'It does once Ray is up on it; `rayfleet status` shows whether its application is running.',
+      });
+    }
+    return headEndpoints(this.spec, host);
   }
 
   /** Whether `up` has run and `down` has not. */
@@ -159,11 +164,12 @@ export class Fleet {
     } catch (error) {
       rayError = messageOf(error);
     }
+    const endpoints = await this.endpoints(signal).catch(() => undefined);
     return {
       cluster: this.name,
       provider: this.spec.provider.type,
-      address: this.gcsAddress,
-      dashboardUrl: this.dashboardUrl,
+      address: endpoints?.gcsAddress ?? 'unknown',
+      dashboardUrl: endpoints?.dashboardUrl ?? 'unknown',
       rayError,
       ...joinNodes(instances, rayNodes),
     };
@@ -236,9 +242,10 @@ export class Fleet {
   /** What a Ray driver needs in its environment to reach this cluster. */
   async connectionEnv(): Promise<Record<string, string>> {
     await this.requireExists();
+    const endpoints = await this.endpoints();
     return {
-      RAY_ADDRESS: headEndpoints(this.spec).driverAddress,
-      RAY_API_SERVER_ADDRESS: this.dashboardUrl,
+      RAY_ADDRESS: endpoints.driverAddress,
+      RAY_API_SERVER_ADDRESS: endpoints.dashboardUrl,
       ...(await this.authEnv()),
     };
   }
@@ -284,7 +291,7 @@ export class Fleet {
 
   /** The client of this cluster's GCS, with its auth token; closed by close(). */
   async gcs(): Promise<GcsClient> {
-    this.gcsClient ??= new GcsClient({ address: this.gcsAddress, authToken: await this.authToken() });
+    this.gcsClient ??= new GcsClient({ address: (await this.endpoints()).gcsAddress, authToken: await this.authToken() });
     return this.gcsClient;
   }
 
@@ -404,7 +411,9 @@ export class Fleet {
           }
           const rayNodes = await this.rayNodes(signal);
           for (const name of [...pending]) {
-            if (rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD')) {
+            // Up = alive in Ray and running for its provider (a CML application turns RUNNING only once its launcher serves).
+            const running = instances.some((instance) => instance.name === name && instance.state === 'running');
+            if (running && rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD')) {
               pending.delete(name);
               const group = instances.find((instance) => instance.name === name)?.group;
               await this.record({ type: 'registered', node: name, group, reason: 'alive in the GCS', data: { waitedMs: Date.now() - started } });

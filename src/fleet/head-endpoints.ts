@@ -1,22 +1,25 @@
-// Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head.
+// Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head,
+// the address a Cloudera AI head published for itself.
 import type { ClusterSpec } from '../spec/schema.js';
 
 export interface HeadEndpoints {
   /** host:port of the GCS, for the watcher and `status`. */
   gcsAddress: string;
   dashboardUrl: string;
-  /** What a driver on this machine sets as RAY_ADDRESS. */
+  /** What a driver sets as RAY_ADDRESS. */
   driverAddress: string;
 }
 
-export function headEndpoints(spec: ClusterSpec): HeadEndpoints {
+/** `publishedHost` is the head's own address where only the head knows it (a CML application's pod). */
+export function headEndpoints(spec: ClusterSpec, publishedHost?: string): HeadEndpoints {
   const { head, provider } = spec;
+  const host = publishedHost ?? '127.0.0.1';
   const offset = provider.type === 'docker' ? provider.portOffset : 0;
-  const gcsAddress = `127.0.0.1:${head.gcsPort + offset}`;
+  const gcsAddress = `${host}:${head.gcsPort + offset}`;
   return {
     gcsAddress,
-    dashboardUrl: `http://127.0.0.1:${head.dashboardPort + offset}`,
-    // A driver outside the containers has no raylet beside it, so it connects through the Ray client server.
-    driverAddress: provider.type === 'docker' ? `ray://127.0.0.1:${head.clientPort + offset}` : gcsAddress,
+    dashboardUrl: `http://${host}:${head.dashboardPort + offset}`,
+    // A driver with no raylet of the cluster beside it (outside the containers, in another pod) connects through the Ray client server.
+    driverAddress: provider.type === 'local' ? gcsAddress : `ray://${host}:${head.clientPort + offset}`,
   };
 }

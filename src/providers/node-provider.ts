@@ -67,6 +67,8 @@ export interface NodeProvider {
   list(signal?: AbortSignal): Promise<Instance[]>;
   /** The node's log, line by line. */
   logs(name: string, options?: LogOptions): AsyncIterable<string>;
+  /** The head's host where only the running head knows it (a CML pod's address); undefined until it has said. */
+  headHost?(signal?: AbortSignal): Promise<string | undefined>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

@@ -1,5 +1,5 @@
 // The `ray start --block` command line of one node, for every backend: its role, its resources, and how it finds the head.
-import type { LaunchRequest } from './node-provider.js';
+import type { LaunchRequest, NodeResources } from './node-provider.js';
 
 export interface HeadPorts {
   gcsPort: number;
@@ -46,7 +46,7 @@ export function rayStartArgs(request: LaunchRequest, context: RayStartContext): 
     // One log monitor per host is enough; more would print every driver log line twice.
     if (sharedHost !== undefined) args.push('--include-log-monitor=false');
   }
-  args.push(`--num-cpus=${resources.cpus}`, `--num-gpus=${resources.gpus}`);
+  args.push(...resourceArgs(resources));
   if (sharedHost !== undefined) {
     args.push(
       `--dashboard-agent-listen-port=${sharedHost.dashboardAgentPort}`,
@@ -55,6 +55,12 @@ export function rayStartArgs(request: LaunchRequest, context: RayStartContext): 
       '--max-worker-port=0',
     );
   }
+  return args;
+}
+
+/** What the node offers Ray's scheduler, as `ray start` flags. */
+export function resourceArgs(resources: NodeResources): string[] {
+  const args = [`--num-cpus=${resources.cpus}`, `--num-gpus=${resources.gpus}`];
   if (resources.memoryBytes !== undefined) args.push(`--memory=${Math.floor(resources.memoryBytes)}`);
   if (resources.objectStoreMemoryBytes !== undefined) args.push(`--object-store-memory=${Math.floor(resources.objectStoreMemoryBytes)}`);
   if (Object.keys(resources.custom).length > 0) args.push(`--resources=${JSON.stringify(resources.custom)}`);

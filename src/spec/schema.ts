@@ -35,6 +35,8 @@ export interface WorkerGroupSpec extends NodeShape {
   name: string;
   min: number;
   max: number;
+  /** On cai: this group's CML runtime, e.g. a CUDA one for a GPU group. */
+  runtimeIdentifier?: string;
 }
 
 export interface WatcherSpec {
@@ -51,7 +53,7 @@ export interface WatcherSpec {
 export type ProviderSpec =
   | { type: 'local'; stateDir?: string }
   | { type: 'docker'; image?: string; network?: string; portOffset: number; workspace?: string; logsDir?: string }
-  | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string };
+  | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string };
 
 export interface ClusterSpec {
   name: string;
@@ -120,11 +122,20 @@ const workerGroupSchema = z
     // A group starts nothing unless asked: a GPU group written as { name: gpu, max: 2 } should not start GPUs on `up`.
     min: wholeNumber(0, 'workers kept at all times; `up` starts this many'),
     max: wholeNumber(DEFAULT_GROUP_MAX, 'workers the watcher may run at most'),
+    runtimeIdentifier: z.string().min(1).optional().describe("on cai: this group's CML runtime (e.g. a CUDA one for GPUs), else the provider's"),
   })
   .superRefine((group, context) => {
     if (group.min > group.max) context.addIssue({ code: 'custom', message: `min ${group.min} is more than max ${group.max}`, path: ['min'] });
   })
-  .transform((input): WorkerGroupSpec => ({ name: input.name, ...toShape(input), min: input.min, max: input.max }));
+  .transform(
+    (input): WorkerGroupSpec => ({
+      name: input.name,
+      ...toShape(input),
+      min: input.min,
+      max: input.max,
+      ...(input.runtimeIdentifier === undefined ? {} : { runtimeIdentifier: input.runtimeIdentifier }),
+    }),
+  );
 
 const providerSchema = z
   .discriminatedUnion('type', [
@@ -144,7 +155,8 @@ const providerSchema = z
       type: z.literal('cai').describe('one Cloudera AI (CML) application per node'),
       host: z.string().optional().describe('the CML workspace URL'),
       projectId: z.string().optional().describe('the CML project the applications run in'),
-      runtimeIdentifier: z.string().optional().describe('the CML runtime image of the applications'),
+      runtimeIdentifier: z.string().min(1).optional().describe('the CML runtime of the applications: an image_identifier from `rayfleet cai runtimes`'),
+      venv: z.string().min(1).optional().describe("the venv with Ray that `rayfleet cai setup` builds in the project (default /home/cdsw/.venv)"),
     }),
   ])
   .describe('where the nodes run: local | docker | cai');

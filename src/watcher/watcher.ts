@@ -203,7 +203,7 @@ export class Watcher {
 
   private async dashboard(): Promise<DashboardClient> {
     this.dashboardClient ??= new DashboardClient({
-      baseUrl: this.settings.dashboardMetricApi?.replace(/\/api\/?$/, '') ?? this.fleet.dashboardUrl,
+      baseUrl: this.settings.dashboardMetricApi?.replace(/\/api\/?$/, '') ?? (await this.fleet.endpoints()).dashboardUrl,
       authToken: await this.fleet.authToken(),
     });
     return this.dashboardClient;

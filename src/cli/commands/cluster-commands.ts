@@ -49,6 +49,8 @@ function overridesOf(options: UpOptions): SpecOverrides {
 /** The watcher comes with the cluster unless the spec or --no-watcher says otherwise. */
 async function startWatcherIfWanted(fleet: Fleet, options: UpOptions): Promise<string> {
   if (!fleet.spec.watcher.enabled) return 'watcher: off';
+  // On Cloudera AI the watcher runs inside the head application, where the GCS is reachable.
+  if (fleet.spec.provider.type === 'cai') return 'watcher: in the head application';
   const running = await runningWatcherPid(fleet.paths.root);
   if (running !== undefined) return `watcher: running (pid ${running})`;
   return `watcher: started (pid ${await startBackgroundWatcher(fleet, { cluster: fleet.name, config: options.config })})`;

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""A Ray node in a Cloudera AI application, as rayfleet starts it (uploaded by `rayfleet cai setup`).
+
+CML runs only scripts, and keeps an application RUNNING only while it answers HTTP on CDSW_APP_PORT. This
+launcher checks the venv the setup job built, starts `ray start --block` from it, and serves a small endpoint
+once Ray is up: the head publishes its pod address there and in the project filesystem, for the workers.
+Standard library only: it runs under the runtime's own Python, before any venv is trusted.
+
+Environment (set by rayfleet on the application):
+  RAYFLEET_ROLE           head | worker
+  RAYFLEET_CLUSTER        the cluster's name
+  RAYFLEET_NODE           this node's name (also RAY_CLOUD_INSTANCE_ID)
+  RAYFLEET_VENV           the venv with Ray (default $HOME/.venv)
+  RAYFLEET_RAY_ARGS       JSON list: the node's resources as `ray start` flags
+  RAYFLEET_HEAD_PORTS     JSON {gcsPort, dashboardPort, clientPort} (head)
+  RAY_HEAD_ADDRESS        host:port of the head's GCS (worker; else read from the head's published address)
+  RAYFLEET_HEAD_WAIT_S    how long a worker waits for that address (default 600)
+  RAYFLEET_WATCHER        "1": the head runs the rayfleet watcher beside Ray (Node from the venv)
+  RAY_AUTH_TOKEN_PATH     the cluster's token file; relative paths are under $HOME
+"""
+import hashlib
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+READY_MARK = "Ray runtime started"
+POLL_S = 0.5
+# The node's log in the project, where `rayfleet logs` reads it (CML's API serves no application logs).
+_log_file = None
+
+
+def emit(line):
+    sys.stdout.write(line)
+    sys.stdout.flush()
+    if _log_file is not None:
+        _log_file.write(line)
+        _log_file.flush()
+
+
+def log(message):
+    emit(f"[rayfleet-launcher] {message}\n")
+
+
+def fail(message, code=2):
+    log(f"error: {message}")
+    sys.exit(code)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_atomically(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    draft = f"{path}.{os.getpid()}.tmp"
+    with open(draft, "w") as out:
+        out.write(text)
+    os.replace(draft, path)
+
+
+def wait_for_head_address(path, deadline_s):
+    """The head writes its address once its GCS is up; a worker polls for it, up to a deadline."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as source:
+                address = source.read().strip()
+            if address:
+                return address
+        except FileNotFoundError:
+            pass
+        time.sleep(POLL_S)
+    fail(f"the head did not publish its address in {path} within {deadline_s} s")
+
+
+class Node:
+    def __init__(self):
+        self.role = os.environ.get("RAYFLEET_ROLE", "worker")
+        self.cluster = os.environ.get("RAYFLEET_CLUSTER", "ray")
+        self.name = os.environ.get("RAYFLEET_NODE") or os.environ.get("RAY_CLOUD_INSTANCE_ID", "node")
+        self.home = os.environ.get("HOME", "/home/cdsw")
+        self.venv = os.environ.get("RAYFLEET_VENV") or os.path.join(self.home, ".venv")
+        self.state = os.path.join(self.home, ".rayfleet", "clusters", self.cluster)
+        self.ip = os.environ.get("CDSW_IP_ADDRESS", "127.0.0.1")
+        self.app_port = int(os.environ.get("CDSW_APP_PORT", "8080"))
+        self.head_ports = json.loads(os.environ.get("RAYFLEET_HEAD_PORTS") or '{"gcsPort": 6379, "dashboardPort": 8265, "clientPort": 10001}')
+        self.ray = None
+        self.watcher = None
+        self.address = None
+
+    def ray_command(self):
+        ray = os.path.join(self.venv, "bin", "ray")
+        if not os.access(ray, os.X_OK):
+            fail(f"no Ray in the venv {self.venv}: run `rayfleet cai setup`, whose job builds it")
+        # Per-node temp dir and free agent/worker ports: harmless in a pod of its own, needed where pods share a host.
+        tag = hashlib.sha256(self.name.encode()).hexdigest()[:6]
+        args = [ray, "start", "--block", "--disable-usage-stats", f"--node-ip-address={self.ip}", f"--temp-dir=/tmp/rf-{tag}",
+                f"--dashboard-agent-listen-port={free_port()}", "--min-worker-port=0", "--max-worker-port=0"]
+        args += json.loads(os.environ.get("RAYFLEET_RAY_ARGS") or "[]")
+        if self.role == "head":
+            ports = self.head_ports
+            args += ["--head", f"--port={ports['gcsPort']}", "--dashboard-host=0.0.0.0", f"--dashboard-port={ports['dashboardPort']}",
+                     f"--ray-client-server-port={ports['clientPort']}"]
+            self.address = f"{self.ip}:{ports['gcsPort']}"
+        else:
+            self.address = os.environ.get("RAY_HEAD_ADDRESS") or wait_for_head_address(
+                os.path.join(self.state, "head-address"), float(os.environ.get("RAYFLEET_HEAD_WAIT_S", "600")))
+            args.append(f"--address={self.address}")
+        return args
+
+    def ray_env(self):
+        env = dict(os.environ)
+        token = env.get("RAY_AUTH_TOKEN_PATH")
+        if token and not os.path.isabs(token):
+            env["RAY_AUTH_TOKEN_PATH"] = os.path.join(self.home, token)
+        env.setdefault("RAY_CLOUD_INSTANCE_ID", self.name)
+        # Ray's output reaches the log line by line, not when a pipe buffer fills.
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def start_ray(self):
+        """Starts Ray and returns once it says it is up; exits with Ray's code if it ends first."""
+        command = self.ray_command()
+        log(f"starting {self.role} {self.name}: {' '.join(command)}")
+        self.ray = subprocess.Popen(command, env=self.ray_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        ready = threading.Event()
+
+        def relay():
+            for line in self.ray.stdout:
+                emit(line)
+                if READY_MARK in line:
+                    ready.set()
+
+        threading.Thread(target=relay, daemon=True).start()
+        while not ready.wait(POLL_S):
+            if self.ray.poll() is not None:
+                fail(f"ray start exited with {self.ray.returncode} before Ray was up", self.ray.returncode or 1)
+        log(f"Ray is up on {self.ip}")
+
+    def publish(self):
+        if self.role == "head":
+            write_atomically(os.path.join(self.state, "head-address"), self.address)
+            log(f"published the head address {self.address}")
+
+    def start_watcher(self):
+        node = os.path.join(self.venv, "bin", "node")
+        bundle = os.path.join(self.home, ".rayfleet", "rayfleet.mjs")
+        spec = os.path.join(self.state, "rayfleet.yaml")
+        if self.role != "head" or os.environ.get("RAYFLEET_WATCHER") != "1":
+            return
+        if not (os.access(node, os.X_OK) and os.path.exists(bundle) and os.path.exists(spec)):
+            log(f"no watcher: needs {node}, {bundle} and {spec} (run `rayfleet cai setup`)")
+            return
+        env = dict(self.ray_env())
+        env["RAYFLEET_HOME"] = os.path.join(self.home, ".rayfleet", "home")
+        env["RAYFLEET_CAI_HEAD_ADDRESS"] = self.address
+        log_path = os.path.join(self.state, "watcher.log")
+        self.watcher = subprocess.Popen([node, bundle, "watch", "--config", spec], env=env, stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+        log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
+
+    def serve(self):
+        node = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.startswith("/rayfleet/head-address") and node.role == "head":
+                    body, kind = node.address.encode(), "text/plain"
+                else:
+                    body = json.dumps({"node": node.name, "role": node.role, "cluster": node.cluster, "address": node.ip, "ray": "running"}).encode()
+                    kind = "application/json"
+                self.send_response(200)
+                self.send_header("content-type", kind)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.app_port), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        log(f"serving on port {self.app_port}")
+        return server
+
+    def stop(self, *_):
+        for process in (self.watcher, self.ray):
+            if process is not None and process.poll() is None:
+                process.terminate()
+
+
+def main():
+    global _log_file
+    node = Node()
+    log_path = os.path.join(node.state, "logs", f"{node.name}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    _log_file = open(log_path, "a")
+    signal.signal(signal.SIGTERM, node.stop)
+    node.start_ray()
+    node.publish()
+    node.start_watcher()
+    server = node.serve()
+    code = node.ray.wait()
+    server.shutdown()
+    node.stop()
+    log(f"ray exited with {code}")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

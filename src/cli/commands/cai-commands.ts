@@ -1,0 +1,93 @@
+// cai setup | runtimes: what a Cloudera AI project needs before `rayfleet up` runs clusters there.
+import { Command } from 'commander';
+import { RayfleetError } from '../../errors.js';
+import { caiSetup } from '../../providers/cai/cai-setup.js';
+import { CmlClient } from '../../providers/cai/cml-client.js';
+import { resolveCmlConfig } from '../../providers/cai/cml-config.js';
+import type { ClusterSpec } from '../../spec/schema.js';
+import { resolveSpec, withCommonOptions, type CommonOptions } from '../context.js';
+import { interruptSignal } from '../interruption.js';
+import { formatTable } from '../format-table.js';
+import { printJson, printLine, progressReporter } from '../output.js';
+
+interface SetupOptions extends CommonOptions {
+  projectId?: string;
+  projectName?: string;
+  gitUrl?: string;
+  runtime?: string;
+  venv?: string;
+  json?: boolean;
+}
+
+interface RuntimesOptions extends CommonOptions {
+  search?: string;
+  json?: boolean;
+}
+
+/** The client and project of the spec's cai provider (or of the environment alone, for a spec of another type). */
+function cmlFor(spec: ClusterSpec): { client: CmlClient; projectId: string | undefined; provider: Extract<ClusterSpec['provider'], { type: 'cai' }> | undefined } {
+  const provider = spec.provider.type === 'cai' ? spec.provider : undefined;
+  const config = resolveCmlConfig(provider?.host === undefined ? process.env : { ...process.env, CML_HOST: provider.host });
+  return { client: new CmlClient({ host: config.host, apiKey: config.apiKey }), projectId: provider?.projectId ?? config.projectId, provider };
+}
+
+function setupCommand(): Command {
+  const command = new Command('setup')
+    .description("prepare a CML project: upload rayfleet's launchers, then run the job that builds the venv with Ray and Node; waits for it to end")
+    .option('--project-id <id>', 'an existing project (default: provider.projectId, CML_PROJECT_ID)')
+    .option('--project-name <name>', 'find the project by name, or create it')
+    .option('--git-url <url>', 'create the project from this repository')
+    .option('--runtime <identifier>', 'the runtime of the job (default: provider.runtimeIdentifier; see `rayfleet cai runtimes`)')
+    .option('--venv <path>', 'where the venv is built (default: provider.venv, else /home/cdsw/.venv)')
+    .option('--json', 'print JSON');
+  withCommonOptions(command).action(async (options: SetupOptions) => {
+    const spec = await resolveSpec(options);
+    const { client, projectId, provider } = cmlFor(spec);
+    const runtimeIdentifier = options.runtime ?? provider?.runtimeIdentifier;
+    if (runtimeIdentifier === undefined) {
+      throw new RayfleetError('USAGE', 'a CML runtime is required: --runtime IDENTIFIER, or provider.runtimeIdentifier in rayfleet.yaml', {
+        details: 'List them with `rayfleet cai runtimes --search python3.11` and take an image_identifier.',
+      });
+    }
+    const progress = progressReporter(options.json !== true);
+    progress?.(`CML ${client.host}, key ${client.maskedKey}`);
+    const result = await caiSetup({
+      client,
+      projectId: options.projectId ?? (options.projectName === undefined ? projectId : undefined),
+      projectName: options.projectName,
+      gitUrl: options.gitUrl,
+      runtimeIdentifier,
+      rayVersion: spec.ray.version,
+      venv: options.venv ?? provider?.venv,
+      signal: interruptSignal,
+      onProgress: progress,
+    });
+    if (options.json === true) printJson(result);
+    else {
+      printLine(`setup done: job run ${result.runId} ${result.status}`);
+      printLine(`project id: ${result.projectId}  (provider.projectId in rayfleet.yaml, or CML_PROJECT_ID)`);
+    }
+  });
+  return command;
+}
+
+function runtimesCommand(): Command {
+  const command = new Command('runtimes')
+    .description('the runtimes of the workspace: their image_identifier is what provider.runtimeIdentifier takes')
+    .option('--search <text>', 'only runtimes whose identifier, kernel, edition or editor contain this text')
+    .option('--json', 'print JSON');
+  withCommonOptions(command).action(async (options: RuntimesOptions) => {
+    const { client } = cmlFor(await resolveSpec(options));
+    const needle = options.search?.toLowerCase();
+    const runtimes = (await client.listRuntimes({}, interruptSignal)).filter(
+      (runtime) => needle === undefined || [runtime.image_identifier, runtime.kernel, runtime.edition, runtime.editor].some((field) => field?.toLowerCase().includes(needle)),
+    );
+    if (options.json === true) printJson(runtimes);
+    else printLine(formatTable(['IMAGE IDENTIFIER', 'KERNEL', 'EDITION', 'EDITOR'], runtimes.map((runtime) => [runtime.image_identifier ?? '', runtime.kernel ?? '', runtime.edition ?? '', runtime.editor ?? ''])));
+  });
+  return command;
+}
+
+export function caiCommand(): Command {
+  return new Command('cai').description('Cloudera AI: prepare a project, list runtimes').addCommand(setupCommand()).addCommand(runtimesCommand());
+}

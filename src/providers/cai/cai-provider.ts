@@ -1,0 +1,172 @@
+// The cai backend: one CML application per node, running rayfleet's launcher; the project's applications are the truth.
+import { readFile } from 'node:fs/promises';
+import { RayfleetError } from '../../errors.js';
+import { pollUntil } from '../../wait/poll-until.js';
+import { HEAD_GROUP, headName } from '../node-names.js';
+import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import type { HeadPorts } from '../ray-start-args.js';
+import { applicationRequest } from './application-spec.js';
+import type { CmlClient } from './cml-client.js';
+import type { Application, ApplicationStatus } from './cml-types.js';
+import { headAddressFile, nodeLogFile, projectStateDir } from './project-layout.js';
+
+export interface CaiProviderOptions {
+  client: CmlClient;
+  projectId: string;
+  cluster: string;
+  /** The runtime of every application whose group names none. */
+  runtimeIdentifier?: string | undefined;
+  /** Per worker group, a runtime of its own (a CUDA one for GPUs). */
+  groupRuntimes: Record<string, string | undefined>;
+  head: HeadPorts;
+  venv?: string | undefined;
+  /** The head runs the watcher inside the cluster. */
+  watcher: boolean;
+  /** Inside the cluster the head's address is known without asking the project (RAYFLEET_CAI_HEAD_ADDRESS). */
+  knownHeadAddress?: string | undefined;
+  /** How long a deleted application may stay listed. */
+  deleteTimeoutMs?: number;
+  /** How often `logs --follow` reads the log file again. */
+  followIntervalMs?: number;
+}
+
+const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
+const STATES: Record<ApplicationStatus, InstanceState> = {
+  APPLICATION_UNKNOWN: 'starting',
+  APPLICATION_STARTING: 'starting',
+  APPLICATION_RUNNING: 'running',
+  APPLICATION_STOPPING: 'stopping',
+  APPLICATION_STOPPED: 'stopped',
+  APPLICATION_FAILED: 'failed',
+};
+
+export class CaiProvider implements NodeProvider {
+  readonly type = 'cai';
+
+  constructor(private readonly options: CaiProviderOptions) {}
+
+  async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance> {
+    const { client, projectId, cluster } = this.options;
+    const runtimeIdentifier = this.options.groupRuntimes[request.group] ?? this.options.runtimeIdentifier;
+    if (runtimeIdentifier === undefined) {
+      throw new RayfleetError('USAGE', `a CML runtime is required for ${request.name}: set provider.runtimeIdentifier in rayfleet.yaml`, {
+        details: 'List the runtimes of your workspace with `rayfleet cai runtimes --search python3.11`, and take an image_identifier (a GPU group may name its own).',
+      });
+    }
+    const existing = await this.find(request.name, signal);
+    if (existing !== undefined) {
+      const state = STATES[existing.status];
+      if (state === 'running' || state === 'starting') return this.toInstance(existing);
+      // An application that ended is removed, so the name can start afresh.
+      await this.deleteAndWait(existing, signal);
+    }
+    if (request.role === 'head') await this.prepareHead(request, signal);
+    const headAddress = request.role === 'worker' ? await this.headAddress(signal) : undefined;
+    const body = applicationRequest(request, {
+      cluster,
+      projectId,
+      runtimeIdentifier,
+      head: this.options.head,
+      headAddress,
+      venv: this.options.venv,
+      watcher: this.options.watcher,
+    });
+    return this.toInstance(await client.createApplication(projectId, body, signal));
+  }
+
+  async terminate(name: string, signal?: AbortSignal): Promise<void> {
+    const application = await this.find(name, signal);
+    if (application !== undefined) await this.deleteAndWait(application, signal);
+  }
+
+  async list(signal?: AbortSignal): Promise<Instance[]> {
+    const applications = await this.options.client.listApplications(this.options.projectId, { searchFilter: { name: `${this.options.cluster}-` } }, signal);
+    return applications.filter((application) => this.isOurs(application)).map((application) => this.toInstance(application)).sort(byRoleGroupIndex);
+  }
+
+  /** The node's log as its launcher writes it into the project; followed by reading the file again. */
+  async *logs(name: string, options: LogOptions = {}): AsyncIterable<string> {
+    const path = nodeLogFile(this.options.cluster, name);
+    const read = async (): Promise<string[] | undefined> => {
+      const text = await this.options.client.readTextFile(this.options.projectId, path, options.signal);
+      return text === undefined ? undefined : text.split('\n').filter((line, index, lines) => index < lines.length - 1 || line !== '');
+    };
+    const first = await read();
+    if (first === undefined) {
+      if ((await this.find(name, options.signal)) === undefined) throw new RayfleetError('NODE_NOT_FOUND', `no application named ${name} in cluster ${this.options.cluster}`);
+      return;
+    }
+    yield* options.tail === undefined ? first : first.slice(-options.tail);
+    let seen = first.length;
+    while (options.follow === true && options.signal?.aborted !== true) {
+      await new Promise((resolve) => setTimeout(resolve, this.options.followIntervalMs ?? 1000));
+      const lines = (await read().catch(() => undefined)) ?? [];
+      yield* lines.slice(seen);
+      seen = Math.max(seen, lines.length);
+    }
+  }
+
+  /** The head's pod address, as it published it once Ray was up. */
+  async headHost(signal?: AbortSignal): Promise<string | undefined> {
+    const address = await this.headAddress(signal);
+    return address?.slice(0, address.lastIndexOf(':'));
+  }
+
+  /** The head's address file outlives nothing: a new head publishes its own. */
+  async cleanup(signal?: AbortSignal): Promise<void> {
+    await this.options.client.deleteProjectFile(this.options.projectId, headAddressFile(this.options.cluster), signal).catch(() => undefined);
+  }
+
+  private async headAddress(signal: AbortSignal | undefined): Promise<string | undefined> {
+    if (this.options.knownHeadAddress !== undefined) return this.options.knownHeadAddress;
+    const text = await this.options.client.readTextFile(this.options.projectId, headAddressFile(this.options.cluster), signal);
+    return text?.trim() || undefined;
+  }
+
+  /** Before a head starts: the cluster's token in the project for every node, and no address left by an earlier head. */
+  private async prepareHead(request: LaunchRequest, signal: AbortSignal | undefined): Promise<void> {
+    const { client, projectId, cluster } = this.options;
+    await client.deleteProjectFile(projectId, headAddressFile(cluster), signal).catch(() => undefined);
+    const tokenPath = request.env.RAY_AUTH_TOKEN_PATH;
+    if (tokenPath !== undefined && tokenPath !== '') {
+      await client.uploadFile(projectId, `${projectStateDir(cluster)}/auth_token`, await readFile(tokenPath), { replace: true }, signal);
+    }
+  }
+
+  private async find(name: string, signal: AbortSignal | undefined): Promise<Application | undefined> {
+    const found = await this.options.client.findApplicationsByName(this.options.projectId, name, signal);
+    return found.find((application) => this.isOurs(application));
+  }
+
+  private async deleteAndWait(application: Application, signal: AbortSignal | undefined): Promise<void> {
+    const { client, projectId } = this.options;
+    await client.deleteApplication(projectId, application.id, signal);
+    // Deletion may finish after the call returns: the node is gone only once the list says so.
+    await pollUntil(
+      async () => ((await client.findApplicationsByName(projectId, application.name ?? '', signal)).some((candidate) => candidate.id === application.id) ? undefined : true),
+      { timeoutMs: this.options.deleteTimeoutMs ?? DEFAULT_DELETE_TIMEOUT_MS, intervalMs: 500, signal, describe: () => `application ${application.name} to be deleted` },
+    );
+  }
+
+  private isOurs(application: Application): boolean {
+    return application.environment.RAYFLEET_CLUSTER === this.options.cluster && application.environment.RAYFLEET_NODE === application.name;
+  }
+
+  private toInstance(application: Application): Instance {
+    const env = application.environment;
+    const name = application.name ?? application.id;
+    const isHead = name === headName(this.options.cluster);
+    const index = Number(/-(\d+)$/.exec(name)?.[1] ?? 0);
+    return {
+      name,
+      role: isHead ? 'head' : 'worker',
+      group: isHead ? HEAD_GROUP : (env.RAY_NODE_TYPE_NAME ?? 'unknown'),
+      index: isHead ? 0 : index,
+      providerId: application.id,
+      state: STATES[application.status],
+      address: undefined,
+      createdAt: new Date(application.created_at ?? Date.now()),
+      resources: { cpus: application.cpu ?? 0, gpus: application.nvidia_gpu ?? 0, custom: {} },
+    };
+  }
+}

@@ -1,0 +1,31 @@
+// Where rayfleet keeps its files in a CML project (paths relative to the project root, /home/cdsw in every workload).
+
+/** Everything rayfleet puts in a project lives below this. */
+export const RAYFLEET_DIR = '.rayfleet';
+/** The launcher every node application runs. */
+export const LAUNCHER_SCRIPT = `${RAYFLEET_DIR}/ray_launcher.py`;
+/** The setup job's script: builds the venv with Ray and Node. */
+export const SETUP_SCRIPT = `${RAYFLEET_DIR}/setup_env.py`;
+/** The single-file rayfleet the in-cluster watcher runs, and the proto it reads. */
+export const BUNDLE = `${RAYFLEET_DIR}/rayfleet.mjs`;
+export const BUNDLE_PROTO = `${RAYFLEET_DIR}/proto/autoscaler.proto`;
+/** RAYFLEET_HOME of rayfleet inside the project: the in-cluster watcher's state. */
+export const PROJECT_HOME = `${RAYFLEET_DIR}/home`;
+
+/** The launchers' files for one cluster: the head's published address, each node's log. */
+export function clusterDir(cluster: string): string {
+  return `${RAYFLEET_DIR}/clusters/${cluster}`;
+}
+
+export function headAddressFile(cluster: string): string {
+  return `${clusterDir(cluster)}/head-address`;
+}
+
+export function nodeLogFile(cluster: string, node: string): string {
+  return `${clusterDir(cluster)}/logs/${node}.log`;
+}
+
+/** The cluster's state as the in-cluster watcher reads it (RAYFLEET_HOME = PROJECT_HOME). */
+export function projectStateDir(cluster: string): string {
+  return `${PROJECT_HOME}/clusters/${cluster}`;
+}
