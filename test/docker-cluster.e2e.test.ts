@@ -1,4 +1,5 @@
 // End to end on a real Docker Engine: a cluster of containers, its commands, its watcher, and a `down` that removes only its own.
+import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -13,13 +14,13 @@ import { createSandbox, type Sandbox } from './support/run-cli.js';
 const IDLE_TIMEOUT_S = 5;
 
 /** A Docker cluster's spec on free host ports; the containers keep Ray's ports, the host publishes them shifted. */
-async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: string; image: string; workers: number; watcher: string }): Promise<string> {
+async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: string; image: string; workers: number; watcher: string; mounts?: boolean }): Promise<string> {
   const port = await findFreePort();
   // One offset for all four published ports: free ones are found near each other only by luck, so probe a block.
   const offset = await freeOffset([6379, 8265, 10001, 8000], port);
   const text = [
     `name: ${spec.name}`,
-    `provider: { type: docker, image: ${spec.image}, portOffset: ${offset} }`,
+    `provider: { type: docker, image: ${spec.image}, portOffset: ${offset}${spec.mounts === true ? `, workspace: ${sandbox.dir}, logsDir: ${path.join(sandbox.dir, 'logs')}` : ''} }`,
     'head: { cpus: 0, objectStoreMemory: 100MB }',
     'workerGroups:',
     `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: 4 }`,
@@ -66,10 +67,24 @@ describe('a cluster on a real Docker Engine', () => {
     return result.stdout.trim().split('\n').at(-1) ?? '';
   }
 
+  /**
+   * Runs a script as a Ray job through the head's published dashboard port, with `rayfleet env` and the `ray` CLI of the
+   * host; the script reaches the head through the mounted workspace. Its last line of output is the result.
+   */
+  async function runJob(file: string, lines: string[]): Promise<string> {
+    const env = await sandbox.json<Record<string, string>>(cli(['env']));
+    await writeFile(path.join(sandbox.dir, file), ['import ray', 'ray.init()', ...lines].join('\n'));
+    const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
+    const result = await execa(ray, ['job', 'submit', '--address', env.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', `/workspace/${file}`], { env, reject: false, timeout: 240_000 });
+    if (result.exitCode !== 0) throw new Error(`job failed: ${result.stdout}\n${result.stderr}`);
+    return result.stdout.trim().split('\n').filter((line) => /^\d+$/.test(line.trim())).at(-1) ?? '';
+  }
+
   beforeAll(async () => {
     image = await ensureTestRayImage();
     sandbox = await createSandbox();
-    spec = await writeDockerSpec(sandbox, 'docker.yaml', { name, image, workers: 2, watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }` });
+    spec = await writeDockerSpec(sandbox, 'docker.yaml', { name, image, workers: 2, watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }`, mounts: true });
+    await writeFile(path.join(sandbox.dir, 'marker.txt'), 'from the workspace');
     other = await writeDockerSpec(sandbox, 'other.yaml', { name: otherName, image, workers: 0, watcher: '{ enabled: false }' });
     // Not made by rayfleet, named like the cluster's nodes: `down` must leave it.
     await docker('run', '-d', '--name', bystander, image, 'sleep', 'infinity');
@@ -100,16 +115,25 @@ describe('a cluster on a real Docker Engine', () => {
     expect(await docker('inspect', `${name}-worker-1`, '--format', '{{.HostConfig.Init}} {{.HostConfig.NanoCpus}} {{.HostConfig.ShmSize}}')).toBe(
       `true 1000000000 ${100 * 10 ** 6 + 256 * 2 ** 20}`,
     );
+    // Each node's Ray logs land in its own directory under logsDir on the host (session_latest links inside the container).
+    const nodeLogs = path.join(sandbox.dir, 'logs', `${name}-worker-1`);
+    const sessions = readdirSync(nodeLogs).filter((entry) => entry.startsWith('session_2'));
+    expect(sessions).toHaveLength(1);
+    expect(existsSync(path.join(nodeLogs, sessions[0] ?? '', 'logs', 'raylet.out'))).toBe(true);
   });
 
   it('runs a driver from `rayfleet env` on the host, its tasks spread over the containers', async () => {
     const output = await runDriver('spread.py', [
       '@ray.remote(num_cpus=1)',
       'def where():',
-      '    import time; time.sleep(1); return [socket.gethostname(), ray.util.get_node_ip_address()]',
-      'print(json.dumps(sorted({tuple(pair) for pair in ray.get([where.remote() for _ in range(6)])})))',
+      '    import time; time.sleep(1); return [socket.gethostname(), ray.util.get_node_ip_address(), open("marker.txt").read()]',
+      'print(json.dumps(sorted({tuple(triple) for triple in ray.get([where.remote() for _ in range(6)])})))',
     ]);
-    const seen = JSON.parse(output) as Array<[string, string]>;
+    const seen = (JSON.parse(output) as Array<[string, string, string]>).map(([host, address, marker]) => {
+      // The working directory of every node is the mounted workspace.
+      expect(marker).toBe('from the workspace');
+      return [host, address];
+    });
     const current = await status();
     const workers = current.nodes.filter((node) => node.role === 'worker');
     // Each task ran in a worker container and saw that container's own address as its node's.
@@ -123,6 +147,9 @@ describe('a cluster on a real Docker Engine', () => {
     const logs = await sandbox.run(cli(['logs', `${name}-worker-3`, '--tail', '50']));
     expect(logs.exitCode, logs.stderr).toBe(0);
     expect(logs.stdout).toContain('Ray runtime started');
+    // --follow keeps the stream open until interrupted; what it printed by then includes the start.
+    const follow = await sandbox.run(cli(['logs', `${name}-worker-3`, '--follow']), { timeoutMs: 4_000 });
+    expect(follow.stdout).toContain('Ray runtime started');
     const remove = await sandbox.run(cli(['remove-worker', `${name}-worker-3`]));
     expect(remove.exitCode, remove.stderr).toBe(0);
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).not.toContain(`${name}-worker-3`);
@@ -152,8 +179,8 @@ describe('a cluster on a real Docker Engine', () => {
     expect(await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}')).not.toBe(killedId);
 
     const mark = Date.now();
-    // 4 one-CPU tasks on 2 one-CPU workers: Ray waits for 2 more nodes.
-    const driver = runDriver('burst.py', ['@ray.remote(num_cpus=1)', 'def work():', '    import time; time.sleep(15); return 1', 'print(sum(ray.get([work.remote() for _ in range(4)])))']);
+    // 4 one-CPU tasks on 2 one-CPU workers: Ray waits for 2 more nodes. Submitted as a job, the other way in.
+    const driver = runJob('burst.py', ['@ray.remote(num_cpus=1)', 'def work():', '    import time; time.sleep(15); return 1', 'print(sum(ray.get([work.remote() for _ in range(4)])))']);
     const grown = await waitFor('the watcher to run 4 workers', async () => {
       const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running');
       return workers.length === 4 ? workers.map((node) => node.name) : undefined;
