@@ -124,6 +124,9 @@ class Node:
         env.setdefault("RAY_CLOUD_INSTANCE_ID", self.name)
         # Ray's output reaches the log line by line, not when a pipe buffer fills.
         env["PYTHONUNBUFFERED"] = "1"
+        # Ray's workers and job drivers (`python …` entrypoints) run the venv's Python, the one with Ray.
+        env["PATH"] = os.path.join(self.venv, "bin") + os.pathsep + env.get("PATH", "")
+        env["VIRTUAL_ENV"] = self.venv
         return env
 
     def start_ray(self):
@@ -151,19 +154,22 @@ class Node:
             log(f"published the head address {self.address}")
 
     def start_watcher(self):
-        node = os.path.join(self.venv, "bin", "node")
-        bundle = os.path.join(self.home, ".rayfleet", "rayfleet.mjs")
-        spec = os.path.join(self.state, "rayfleet.yaml")
+        """The watcher runs where the GCS is reachable: here, with rayfleet's single-file build and the venv's Node."""
         if self.role != "head" or os.environ.get("RAYFLEET_WATCHER") != "1":
             return
-        if not (os.access(node, os.X_OK) and os.path.exists(bundle) and os.path.exists(spec)):
-            log(f"no watcher: needs {node}, {bundle} and {spec} (run `rayfleet cai setup`)")
+        node = os.path.join(self.venv, "bin", "node")
+        bundle = os.path.join(self.home, ".rayfleet", "rayfleet.mjs")
+        rayfleet_home = os.path.join(self.home, ".rayfleet", "home")
+        record = os.path.join(rayfleet_home, "clusters", self.cluster, "cluster.json")
+        missing = [path for path in (node, bundle, record) if not os.path.exists(path)]
+        if missing:
+            log(f"no watcher: missing {', '.join(missing)} (run `rayfleet cai setup`, then `rayfleet up`)")
             return
-        env = dict(self.ray_env())
-        env["RAYFLEET_HOME"] = os.path.join(self.home, ".rayfleet", "home")
+        env = self.ray_env()
+        env["RAYFLEET_HOME"] = rayfleet_home
         env["RAYFLEET_CAI_HEAD_ADDRESS"] = self.address
         log_path = os.path.join(self.state, "watcher.log")
-        self.watcher = subprocess.Popen([node, bundle, "watch", "--config", spec], env=env, stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
+        self.watcher = subprocess.Popen([node, bundle, "watch", "-c", self.cluster], env=env, stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
         log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
 
     def serve(self):

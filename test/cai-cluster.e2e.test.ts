@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
 import { findFreePort } from '../src/net/ports.js';
+import { pollUntil } from '../src/wait/poll-until.js';
 import { startCmlEmulator, type CmlEmulator } from './cml-emulator/start-cml-emulator.js';
 import { PYTHON_RUNTIME } from './cml-emulator/workspace-fixture.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
@@ -126,5 +127,77 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(down.exitCode, down.stderr).toBe(0);
     expect(applications()).toEqual([]);
     expect(ids.map((id) => emulator.processOf(id))).toEqual(ids.map(() => undefined));
+  });
+
+  // After `down`: on this one machine the test cluster takes the same head ports (each CML pod has its own).
+  it('tests the workspace end to end in one command, and cleans up after itself', async () => {
+    const tested = `${name}t`;
+    const result = await sandbox.run(cli(['cai', 'test', '-c', tested, '--workers', '1', '--cpu', '1', '--memory', '2', '--gpu', '0']), { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toContain('test passed: 1 worker(s) joined Ray');
+    expect(result.stdout).toContain(`${tested}-worker-1`);
+    expect(result.stdout).toContain(`CML ${emulator.url}, key cml-…`);
+    expect(`${result.stdout}${result.stderr}`).not.toContain(API_KEY);
+    expect(applications().filter((application) => application.name.startsWith(`${tested}-`))).toEqual([]);
+  });
+
+  describe('with the watcher inside the head application', () => {
+    const scaled = `${name}w`;
+    let scaledSpec: string;
+    const runScaled = (args: string[]) => sandbox.run([...args, '--config', scaledSpec], { env });
+    const apps = () => applications().filter((application) => application.name.startsWith(`${scaled}-`));
+    const appNames = () => apps().map((application) => application.name).sort();
+
+    async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 180_000): Promise<T> {
+      return pollUntil(async () => check(), { timeoutMs, intervalMs: 500, describe: () => what });
+    }
+
+    beforeAll(async () => {
+      scaledSpec = path.join(sandbox.dir, 'cai-watched.yaml');
+      await writeFile(
+        scaledSpec,
+        [
+          `name: ${scaled}`,
+          `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
+          `head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ${await findFreePort()}, dashboardPort: ${await findFreePort()}, clientPort: ${await findFreePort()} }`,
+          'workerGroups:',
+          '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 1, max: 3 }',
+          'watcher: { interval: 500ms, idleTimeout: 5s }',
+        ].join('\n'),
+      );
+      const up = await runScaled(['up']);
+      if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
+      expect(up.stdout).toContain('watcher: in the head application');
+    }, 300_000);
+
+    afterAll(async () => {
+      await runScaled(['down']);
+    });
+
+    it('replaces a worker application killed below min', async () => {
+      const victim = [...emulator.store.applications.values()].find((application) => application.name === `${scaled}-worker-1`);
+      const engine = victim === undefined ? undefined : emulator.processOf(victim.id);
+      expect(engine).toBeDefined();
+      process.kill(-(engine?.pid ?? 0), 'SIGKILL');
+      await waitFor('worker-1 replaced by a new, running application', () => {
+        const current = [...emulator.store.applications.values()].find((application) => application.name === `${scaled}-worker-1`);
+        return current !== undefined && current.id !== victim?.id && current.status === 'APPLICATION_RUNNING' ? true : undefined;
+      });
+    });
+
+    it('scales worker applications up on demand and back down when idle', async () => {
+      const driverEnv = JSON.parse((await runScaled(['env', '--json'])).stdout) as Record<string, string>;
+      const script = path.join(sandbox.dir, 'burst.py');
+      await writeFile(script, ['import ray, time', 'ray.init()', '@ray.remote(num_cpus=1)', 'def work():', '    time.sleep(10); return 1', 'print(sum(ray.get([work.remote() for _ in range(3)])))'].join('\n'));
+      const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
+      // A job on the head: its driver runs beside the head's raylet, where the watcher sees its demand.
+      const job = execa(ray, ['job', 'submit', '--address', driverEnv.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', script], { env: driverEnv, reject: false, timeout: 240_000 });
+      await waitFor('the watcher to run 3 worker applications', () => (appNames().filter((app) => app.includes('-worker-')).length === 3 ? true : undefined));
+      expect(appNames()).toEqual([`${scaled}-head`, `${scaled}-worker-1`, `${scaled}-worker-2`, `${scaled}-worker-3`]);
+      const result = await job;
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^3$/m);
+      await waitFor('idle worker applications deleted down to min 1', () => (appNames().filter((app) => app.includes('-worker-')).length === 1 ? true : undefined));
+    });
   });
 });

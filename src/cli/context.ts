@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { Fleet } from '../fleet/fleet.js';
 import { createLogger } from '../log/logger.js';
-import { loadSpec } from '../spec/load-spec.js';
+import { loadSpec, type LoadedSpec } from '../spec/load-spec.js';
 import type { SpecOverrides } from '../spec/overrides.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { progressReporter } from './output.js';
@@ -20,13 +20,17 @@ export function withCommonOptions(command: Command): Command {
 }
 
 export async function resolveSpec(options: CommonOptions, overrides: SpecOverrides = {}): Promise<ClusterSpec> {
-  const { spec } = await loadSpec({
+  return (await loadCommandSpec(options, overrides)).spec;
+}
+
+/** The spec with where its env and flag values came from. */
+export async function loadCommandSpec(options: CommonOptions, overrides: SpecOverrides = {}): Promise<LoadedSpec> {
+  return loadSpec({
     cwd: process.cwd(),
     configPath: options.config,
     env: process.env,
     overrides: { ...overrides, ...(options.cluster === undefined ? {} : { cluster: options.cluster }) },
   });
-  return spec;
 }
 
 export async function openFleet(options: CommonOptions, overrides: SpecOverrides = {}, showProgress = true): Promise<Fleet> {

@@ -64,6 +64,7 @@ export async function createProvider({ spec, paths, rayCommand, onProgress }: Pr
         venv: provider.venv,
         watcher: spec.watcher.enabled,
         knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,
+        clusterRecordPath: paths.clusterFile,
       });
     }
   }

@@ -99,8 +99,11 @@ export class Fleet {
     return (await readClusterRecord(this.paths.clusterFile)) !== undefined;
   }
 
-  /** Starts the head, then every group's minimum of workers in parallel; returns once all are registered in Ray. */
-  async up(signal?: AbortSignal): Promise<ClusterStatus> {
+  /**
+   * Starts the head, then every group's minimum of workers in parallel; returns once all are registered in Ray,
+   * or, with `waitForWorkers: false`, once the workers are launched.
+   */
+  async up(signal?: AbortSignal, options: { waitForWorkers?: boolean } = {}): Promise<ClusterStatus> {
     // Only local nodes run the venv on this machine; containers and applications bring their own Ray.
     const runtime = this.spec.provider.type === 'local' ? await this.ensureRuntime(signal) : undefined;
     const startedHere: string[] = [];
@@ -121,8 +124,10 @@ export class Fleet {
         missing.map(({ group, count }) => this.launchWorkers(group, count, `up: ${group.name} min ${group.min}`, signal, startedHere)),
       );
       const names = launched.flat().map((instance) => instance.name);
-      if (names.length > 0) this.progress(`waiting for ${names.join(', ')} to join`);
-      await this.waitForRegistration(names, signal);
+      if (options.waitForWorkers !== false) {
+        if (names.length > 0) this.progress(`waiting for ${names.join(', ')} to join`);
+        await this.waitForRegistration(names, signal);
+      }
       await this.record({ type: 'cluster-up', reason: `${this.name} up with ${names.length} new worker(s)`, data: { newWorkers: names.length } });
       return await this.status();
     } catch (error) {
@@ -138,9 +143,10 @@ export class Fleet {
     await this.requireExists();
     const provider = await this.provider();
     const instances = await provider.list();
-    const workers = instances.filter((instance) => instance.role === 'worker');
-    await Promise.all(workers.map((instance) => this.terminate(instance.name, 'down', signal)));
-    await Promise.all(instances.filter((instance) => instance.role === 'head').map((instance) => this.terminate(instance.name, 'down', signal)));
+    const stop = (role: 'head' | 'worker') =>
+      Promise.all(instances.filter((instance) => instance.role === role).map((instance) => this.terminate(instance.name, 'down', signal)));
+    // Workers first, so none is left without its head; unless the watcher lives in the head and would replace them.
+    for (const role of provider.watcherRunsOnHead === true ? (['head', 'worker'] as const) : (['worker', 'head'] as const)) await stop(role);
     await provider.cleanup?.(signal);
     this.close();
     await rm(this.paths.rayTempDir, { recursive: true, force: true });
@@ -402,18 +408,23 @@ export class Fleet {
     try {
       await pollUntil(
         async () => {
-          const instances = await (await this.provider()).list(signal);
+          const provider = await this.provider();
+          const instances = await provider.list(signal);
           for (const name of pending) {
             const instance = instances.find((candidate) => candidate.name === name);
             if (instance === undefined || instance.state === 'stopped' || instance.state === 'failed') {
               throw new RayfleetError('NODE_START_FAILED', `${name} exited before it joined Ray`, { details: await this.logTail(name) });
             }
           }
-          const rayNodes = await this.rayNodes(signal);
+          const rayNodes = await this.rayNodes(signal).catch((error: unknown) => {
+            // Where this machine cannot reach the head (outside CML's network), a provider whose running state follows Ray's start is enough.
+            if (provider.runningMeansRayUp === true && isRayfleetError(error, 'RAY_UNREACHABLE')) return undefined;
+            throw error;
+          });
           for (const name of [...pending]) {
             // Up = alive in Ray and running for its provider (a CML application turns RUNNING only once its launcher serves).
             const running = instances.some((instance) => instance.name === name && instance.state === 'running');
-            if (running && rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD')) {
+            if (running && (rayNodes === undefined || rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD'))) {
               pending.delete(name);
               const group = instances.find((instance) => instance.name === name)?.group;
               await this.record({ type: 'registered', node: name, group, reason: 'alive in the GCS', data: { waitedMs: Date.now() - started } });

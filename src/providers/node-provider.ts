@@ -59,6 +59,10 @@ export function byRoleGroupIndex(a: Instance, b: Instance): number {
 
 export interface NodeProvider {
   readonly type: string;
+  /** The watcher runs inside the head (cai): `down` stops the head first, so nothing relaunches the workers it stops. */
+  readonly watcherRunsOnHead?: boolean;
+  /** A node reaches `running` only once Ray is up on it (a CML application's launcher serves after `ray start`). */
+  readonly runningMeansRayUp?: boolean;
   /** Starts the node; launching a name that already runs returns the running instance. */
   launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance>;
   /** Stops and forgets the node; terminating a node that is gone is not an error. */

@@ -1,6 +1,7 @@
 // A client of Ray's GCS AutoscalerStateService over gRPC: the cluster's nodes and demand, and draining a node.
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { existsSync } from 'node:fs';
 import * as protoLoader from '@grpc/proto-loader';
 import { RayfleetError, messageOf } from '../errors.js';
 import { toClusterResourceState, type ClusterResourceState, type RawClusterResourceState, type ResourceShape } from './cluster-resource-state.js';
@@ -64,7 +65,10 @@ export interface ShapeCount {
   count: number;
 }
 
-const PROTO_PATH = fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
+/** Our proto: in the package's proto/, or beside the single-file bundle (which has no package around it). */
+const PROTO_PATH = [new URL('../../proto/autoscaler.proto', import.meta.url), new URL('./proto/autoscaler.proto', import.meta.url)]
+  .map((url) => fileURLToPath(url))
+  .find((candidate) => existsSync(candidate)) ?? fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
 const DEFAULT_DEADLINE_MS = 5_000;
 /** Dead nodes accumulate in the GCS's replies; Ray itself allows messages this large. */
 const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;

@@ -21,6 +21,8 @@ export interface LoadedSpec {
   spec: ClusterSpec;
   /** The file read, or undefined when defaults, env and flags alone made the spec. */
   path: string | undefined;
+  /** Where each value env or flags set came from, by dotted path: `watcher.maxWorkers` → `env WATCHER_MAX_WORKERS`. */
+  origins: Origins;
 }
 
 const SPEC_FILE_NAMES = ['rayfleet.yaml', 'rayfleet.yml'];
@@ -56,7 +58,7 @@ export async function loadSpec(options: LoadSpecOptions = {}): Promise<LoadedSpe
       parsed.error.issues.flatMap(problemsOf).map((problem) => `${originOf(problem, origins) ?? at(offsetOf(document, problem.path, problem.atKey))} ${problem.path.join('.')}: ${problem.message}`),
     );
   }
-  return { spec: parsed.data, path: specPath };
+  return { spec: parsed.data, path: specPath, origins };
 }
 
 async function isFile(filePath: string): Promise<boolean> {

@@ -5,7 +5,11 @@ import { caiSetup } from '../../providers/cai/cai-setup.js';
 import { CmlClient } from '../../providers/cai/cml-client.js';
 import { resolveCmlConfig } from '../../providers/cai/cml-config.js';
 import type { ClusterSpec } from '../../spec/schema.js';
-import { resolveSpec, withCommonOptions, type CommonOptions } from '../context.js';
+import { Fleet } from '../../fleet/fleet.js';
+import { createLogger } from '../../log/logger.js';
+import { resolveSpec, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { parseAmount, parseWholeNumber } from '../option-parsers.js';
+import { printStatus } from './status-command.js';
 import { interruptSignal } from '../interruption.js';
 import { formatTable } from '../format-table.js';
 import { printJson, printLine, progressReporter } from '../output.js';
@@ -88,6 +92,79 @@ function runtimesCommand(): Command {
   return command;
 }
 
+interface TestOptions extends CommonOptions {
+  workers: number;
+  cpu: number;
+  memory: number;
+  gpu: number;
+  cleanup: boolean;
+  wait: boolean;
+  json?: boolean;
+}
+
+const GIB = 2 ** 30;
+
+/** The old test_cai_deployment.py in one command: connect, make a cluster, see its workers join, clean up. */
+function testCommand(): Command {
+  const command = new Command('test')
+    .description('check a CML workspace end to end: connect, create a cluster (head + workers), check the workers join Ray, clean up')
+    .option('--workers <n>', 'workers to start', parseWholeNumber, 1)
+    .option('--cpu <n>', 'CPUs of each worker', parseAmount, 4)
+    .option('--memory <gb>', 'memory of each worker application, GB', parseAmount, 16)
+    .option('--gpu <n>', 'GPUs of each worker', parseWholeNumber, 1)
+    .option('--no-cleanup', 'leave the cluster running, to inspect it (`rayfleet down -c NAME` removes it)')
+    .option('--no-wait', 'do not wait for the workers to join Ray (creating the applications is the test)')
+    .option('--json', 'print the cluster status as JSON');
+  withCommonOptions(command).action(async (options: TestOptions) => {
+    const spec = await resolveSpec(options);
+    if (spec.provider.type !== 'cai') {
+      throw new RayfleetError('USAGE', `cai test needs a cai cluster; the spec's provider is ${spec.provider.type}`, { details: 'Set provider: { type: cai, runtimeIdentifier: … } in rayfleet.yaml, or pass --provider cai.' });
+    }
+    const { client, projectId } = cmlFor(spec);
+    const progress = progressReporter(options.json !== true) ?? (() => undefined);
+    // Connecting is the first check: the workspace answers, the key is accepted (shown masked), the project exists.
+    const connected = [`CML ${client.host}, key ${client.maskedKey}`];
+    if (projectId !== undefined) connected.push(`project ${(await client.getProject(projectId, interruptSignal)).name ?? projectId} (${projectId})`);
+    if (options.json !== true) for (const line of connected) printLine(line);
+    const objectStore = Math.min(GIB, Math.max(100 * 10 ** 6, (options.memory * GIB) / 4));
+    const group = { ...(spec.workerGroups[0] ?? { name: 'worker', resources: {} }), name: 'worker', min: options.workers, max: options.workers };
+    const testSpec = {
+      ...spec,
+      workerGroups: [{ ...group, cpus: options.cpu, gpus: options.gpu, objectStoreMemoryBytes: objectStore, memoryBytes: Math.max(GIB, options.memory * GIB - objectStore) }],
+      watcher: { ...spec.watcher, enabled: false },
+    };
+    const fleet = await Fleet.open({ spec: testSpec, logger: createLogger(), onProgress: progress });
+    await withFleet(fleet, async () => {
+      let failure: unknown;
+      try {
+        const status = await fleet.up(interruptSignal, { waitForWorkers: options.wait });
+        if (options.json === true) printJson(status);
+        else {
+          printStatus(status);
+          printLine(options.wait ? `test passed: ${options.workers} worker(s) joined Ray` : `test passed: ${options.workers} worker application(s) created (not waited for)`);
+        }
+      } catch (error) {
+        failure = error;
+      }
+      // A failed `up` takes down what it started itself; whatever is left goes now, and the first failure is the one reported.
+      if (options.cleanup && (await fleet.exists())) {
+        progress(`cleaning up ${fleet.name}`);
+        try {
+          await fleet.down();
+        } catch (error) {
+          failure ??= error;
+        }
+      } else if (!options.cleanup) progress(`left running: \`rayfleet down -c ${fleet.name}\` removes it`);
+      if (failure !== undefined) throw failure;
+    });
+  });
+  return command;
+}
+
 export function caiCommand(): Command {
-  return new Command('cai').description('Cloudera AI: prepare a project, list runtimes').addCommand(setupCommand()).addCommand(runtimesCommand());
+  return new Command('cai')
+    .description('Cloudera AI: prepare a project, list runtimes, test a workspace end to end')
+    .addCommand(setupCommand())
+    .addCommand(runtimesCommand())
+    .addCommand(testCommand());
 }

@@ -6,7 +6,9 @@ import { followFile } from '../../fs/follow-file.js';
 import { summarizeEvent } from '../../journal/event.js';
 import { createLogger } from '../../log/logger.js';
 import { startMetricsServer } from '../../server/metrics-server.js';
+import type { LoadedSpec } from '../../spec/load-spec.js';
 import type { SpecOverrides } from '../../spec/overrides.js';
+import type { WatcherSpec } from '../../spec/schema.js';
 import { formatDuration } from '../../spec/durations.js';
 import { describeShape } from '../../watcher/resource-shapes.js';
 import { Watcher } from '../../watcher/watcher.js';
@@ -15,7 +17,7 @@ import { runningWatcherPid, startWatcherService, stopWatcherService } from '../.
 import { readWatcherStatus, watcherPaths } from '../../watcher/watcher-status.js';
 import { formatTable } from '../format-table.js';
 import { parsePositiveWholeNumber, parseWholeNumber } from '../option-parsers.js';
-import { openFleet, resolveSpec, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { loadCommandSpec, openFleet, resolveSpec, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 
@@ -61,16 +63,40 @@ function forwardedArgs(options: WatchOptions, cluster: string): string[] {
   return args;
 }
 
+/** Watcher settings spec keys and their resolved fields. */
+const WATCHER_FIELDS = [
+  ['interval', 'intervalMs'],
+  ['pendingThreshold', 'pendingThreshold'],
+  ['cooldown', 'cooldownMs'],
+  ['idleTimeout', 'idleTimeoutMs'],
+  ['maxWorkers', 'maxWorkers'],
+  ['headAddress', 'headAddress'],
+  ['dashboardMetricApi', 'dashboardMetricApi'],
+] as const;
+
+/**
+ * The cluster's own watcher settings (saved by `up`), except what this invocation's flags and environment set:
+ * inside a CML head there is no rayfleet.yaml, and the saved spec is the truth.
+ */
+function watcherSettings(saved: WatcherSpec, loaded: LoadedSpec): WatcherSpec {
+  const settings: WatcherSpec = { ...saved };
+  for (const [key, field] of WATCHER_FIELDS) {
+    if (loaded.origins.has(`watcher.${key}`)) Object.assign(settings, { [field]: loaded.spec.watcher[field] });
+  }
+  return settings;
+}
+
 async function runForeground(options: WatchOptions): Promise<void> {
-  const spec = await resolveSpec(options, overridesOf(options));
+  const loaded = await loadCommandSpec(options, overridesOf(options));
   const logger = createLogger(process.env.RAYFLEET_LOG_LEVEL ?? 'info');
-  const fleet = await Fleet.open({ spec, logger });
+  const fleet = await Fleet.open({ spec: loaded.spec, logger });
   if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
+  const settings = watcherSettings(fleet.spec.watcher, loaded);
   const metrics = new WatcherMetrics();
   const server = options.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, options.metricsPort);
   try {
-    logger.info({ cluster: fleet.name, settings: spec.watcher, metricsPort: server?.port }, 'watcher starting');
-    await new Watcher({ fleet, settings: spec.watcher, logger, metrics }).run(interruptSignal);
+    logger.info({ cluster: fleet.name, settings, metricsPort: server?.port }, 'watcher starting');
+    await new Watcher({ fleet, settings, logger, metrics }).run(interruptSignal);
   } finally {
     await server?.close();
     fleet.close();

@@ -28,6 +28,8 @@ export interface CaiProviderOptions {
   deleteTimeoutMs?: number;
   /** How often `logs --follow` reads the log file again. */
   followIntervalMs?: number;
+  /** The cluster's record on this machine, copied into the project for the watcher inside the cluster. */
+  clusterRecordPath?: string | undefined;
 }
 
 const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
@@ -42,6 +44,8 @@ const STATES: Record<ApplicationStatus, InstanceState> = {
 
 export class CaiProvider implements NodeProvider {
   readonly type = 'cai';
+  readonly watcherRunsOnHead = true;
+  readonly runningMeansRayUp = true;
 
   constructor(private readonly options: CaiProviderOptions) {}
 
@@ -127,9 +131,13 @@ export class CaiProvider implements NodeProvider {
   private async prepareHead(request: LaunchRequest, signal: AbortSignal | undefined): Promise<void> {
     const { client, projectId, cluster } = this.options;
     await client.deleteProjectFile(projectId, headAddressFile(cluster), signal).catch(() => undefined);
-    const tokenPath = request.env.RAY_AUTH_TOKEN_PATH;
-    if (tokenPath !== undefined && tokenPath !== '') {
-      await client.uploadFile(projectId, `${projectStateDir(cluster)}/auth_token`, await readFile(tokenPath), { replace: true }, signal);
+    // The in-cluster watcher's state: the same token and the record `up` wrote (its spec is the truth there too).
+    const copies = [
+      [request.env.RAY_AUTH_TOKEN_PATH, 'auth_token'],
+      [this.options.clusterRecordPath, 'cluster.json'],
+    ] as const;
+    for (const [from, name] of copies) {
+      if (from !== undefined && from !== '') await client.uploadFile(projectId, `${projectStateDir(cluster)}/${name}`, await readFile(from), { replace: true }, signal);
     }
   }
 

@@ -5,7 +5,7 @@ import { RayfleetError } from '../../errors.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import { TERMINAL_ENGINE_STATUSES, type JobRun, type Project } from './cml-types.js';
-import { LAUNCHER_SCRIPT, SETUP_SCRIPT } from './project-layout.js';
+import { BUNDLE, BUNDLE_PROTO, LAUNCHER_SCRIPT, SETUP_SCRIPT } from './project-layout.js';
 
 export interface CaiSetupOptions {
   client: CmlClient;
@@ -33,6 +33,9 @@ export interface CaiSetupResult {
 
 export const SETUP_JOB_NAME = 'rayfleet-setup-env';
 const LAUNCHERS_DIR = new URL('../../../launchers/', import.meta.url);
+/** The single-file build `npm run build` makes, and the proto it reads from beside itself. */
+const BUNDLE_FILE = new URL('../../rayfleet.mjs', import.meta.url);
+const PROTO_FILE = new URL('../../../proto/autoscaler.proto', import.meta.url);
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult> {
@@ -43,10 +46,13 @@ export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult
 
   // Uploads never overwrite in CML: each file is deleted first.
   for (const [target, source] of [
-    [LAUNCHER_SCRIPT, 'ray_launcher.py'],
-    [SETUP_SCRIPT, 'setup_env.py'],
+    [LAUNCHER_SCRIPT, new URL('ray_launcher.py', LAUNCHERS_DIR)],
+    [SETUP_SCRIPT, new URL('setup_env.py', LAUNCHERS_DIR)],
+    // The in-cluster watcher: rayfleet in one file, run by the venv's Node on the head.
+    [BUNDLE, BUNDLE_FILE],
+    [BUNDLE_PROTO, PROTO_FILE],
   ] as const) {
-    await client.uploadFile(project.id, target, await readFile(fileURLToPath(new URL(source, LAUNCHERS_DIR))), { replace: true }, signal);
+    await client.uploadFile(project.id, target, await readFile(fileURLToPath(source)), { replace: true }, signal);
     progress(`uploaded ${target}`);
   }
 
