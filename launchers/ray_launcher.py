@@ -28,6 +28,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 READY_MARK = "Ray runtime started"
 POLL_S = 0.5
@@ -173,20 +175,44 @@ class Node:
         log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
 
     def serve(self):
+        """CML keeps the application RUNNING while this answers. The head also shows Ray's dashboard here."""
         node = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path.startswith("/rayfleet/head-address") and node.role == "head":
-                    body, kind = node.address.encode(), "text/plain"
-                else:
-                    body = json.dumps({"node": node.name, "role": node.role, "cluster": node.cluster, "address": node.ip, "ray": "running"}).encode()
-                    kind = "application/json"
-                self.send_response(200)
+            def answer(self, status, body, kind="application/json", headers=()):
+                self.send_response(status)
                 self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(body)))
+                for name, value in headers:
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
+
+            def handle_any(self):
+                if self.path.startswith("/rayfleet/head-address") and node.role == "head":
+                    self.answer(200, node.address.encode(), "text/plain")
+                elif self.path.startswith("/rayfleet/health") or node.role != "head":
+                    health = {"node": node.name, "role": node.role, "cluster": node.cluster, "address": node.ip, "ray": "running"}
+                    self.answer(200, json.dumps(health).encode())
+                else:
+                    self.proxy_to_dashboard()
+
+            def proxy_to_dashboard(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length > 0 else None
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "connection", "content-length")}
+                url = f"http://127.0.0.1:{node.head_ports['dashboardPort']}{self.path}"
+                request = urllib.request.Request(url, data=body, method=self.command, headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status, content, kind = response.status, response.read(), response.headers.get("content-type", "application/octet-stream")
+                except urllib.error.HTTPError as error:
+                    status, content, kind = error.code, error.read(), error.headers.get("content-type", "text/plain")
+                except OSError as error:
+                    status, content, kind = 502, f"Ray's dashboard does not answer: {error}".encode(), "text/plain"
+                self.answer(status, content, kind)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
             def log_message(self, *_):
                 pass

@@ -119,6 +119,13 @@ export class Fleet {
         await this.launch(this.headRequest(await this.authEnv()), `up: head of ${this.name}`, signal);
         await this.waitForRegistration([headName(this.name)], signal);
       }
+      if (provider.watcherRunsOnHead === true && this.spec.watcher.enabled) {
+        // The watcher in the head tops every group up to its min; launching here too would race it for the same names.
+        this.progress('the watcher in the head starts the workers');
+        if (options.waitForWorkers !== false) await this.waitForMinimums(signal);
+        await this.record({ type: 'cluster-up', reason: `${this.name} up; its watcher starts the workers`, data: { newWorkers: 0 } });
+        return await this.status();
+      }
       const missing = await this.workersBelowMin();
       const launched = await Promise.all(
         missing.map(({ group, count }) => this.launchWorkers(group, count, `up: ${group.name} min ${group.min}`, signal, startedHere)),
@@ -398,6 +405,30 @@ export class Fleet {
   async terminate(name: string, reason: string, signal?: AbortSignal): Promise<void> {
     await (await this.provider()).terminate(name, signal);
     await this.record({ type: 'terminate', node: name, reason });
+  }
+
+  /** Waits until every group has its min of workers running (and alive in Ray, where Ray can be reached). */
+  private async waitForMinimums(signal: AbortSignal | undefined): Promise<void> {
+    const provider = await this.provider();
+    await pollUntil(
+      async () => {
+        const instances = await provider.list(signal);
+        const rayNodes = await this.rayNodes(signal).catch((error: unknown) => {
+          if (provider.runningMeansRayUp === true && isRayfleetError(error, 'RAY_UNREACHABLE')) return undefined;
+          throw error;
+        });
+        const up = (instance: Instance): boolean =>
+          instance.state === 'running' && (rayNodes === undefined || rayNodes.some((node) => node.instanceId === instance.name && node.status !== 'DEAD'));
+        return this.spec.workerGroups.every((group) => instances.filter((instance) => instance.group === group.name && up(instance)).length >= group.min) ? true : undefined;
+      },
+      {
+        timeoutMs: this.nodeStartTimeoutMs,
+        intervalMs: 500,
+        signal,
+        describe: () => `the watcher to bring every group to its min (${this.spec.workerGroups.map((group) => `${group.name} ${group.min}`).join(', ')})`,
+        timeoutCode: 'NODE_START_TIMEOUT',
+      },
+    );
   }
 
   /** Waits until Ray's GCS has each node alive; fails fast with its log when a node's process ends first. */

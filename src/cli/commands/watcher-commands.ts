@@ -17,7 +17,7 @@ import { runningWatcherPid, startWatcherService, stopWatcherService } from '../.
 import { readWatcherStatus, watcherPaths } from '../../watcher/watcher-status.js';
 import { formatTable } from '../format-table.js';
 import { parsePositiveWholeNumber, parseWholeNumber } from '../option-parsers.js';
-import { loadCommandSpec, openFleet, resolveSpec, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { loadCommandSpec, openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 

@@ -1,11 +1,9 @@
 // A typed client of the CML API v2 endpoints rayfleet uses: projects, applications, jobs and runs, runtimes, project files.
 import { dirname, posix } from 'node:path';
 import { RayfleetError, isRayfleetError } from '../../errors.js';
-import type { Logger } from '../../log/logger.js';
-import type { RetryOptions } from './cml-backoff.js';
 import { resolveCmlConfig, type CmlConfig } from './cml-config.js';
 import { decodeApplication, decodeJob, decodeJobRun, decodeProject, encodeEnvironment } from './cml-decode.js';
-import { CmlHttp, type QueryValue } from './cml-http.js';
+import { CmlHttp, type CmlHttpOptions, type QueryValue } from './cml-http.js';
 import type {
   Application,
   ApplicationSearchFilter,
@@ -32,17 +30,8 @@ import type {
   RuntimeSearchFilter,
 } from './cml-types.js';
 
-export interface CmlClientOptions extends RetryOptions {
-  /** The workspace URL, e.g. `https://ml-1234.example.cloudera.site`. */
-  host: string;
-  apiKey: string;
-  fetch?: typeof fetch;
-  /** How long one attempt may take; 30 s when absent. */
-  timeoutMs?: number;
-  logger?: Logger;
-  /** Append one JSON line per request attempt here; `RAYFLEET_HTTP_TRACE` when absent. */
-  traceFile?: string | undefined;
-}
+/** The transport's options; `traceFile` defaults to RAYFLEET_HTTP_TRACE. */
+export type CmlClientOptions = CmlHttpOptions;
 
 export interface ProjectListOptions extends ListOptions<ProjectSearchFilter> {
   /** Also the public projects the user can see, not only their own. */
