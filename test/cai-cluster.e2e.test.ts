@@ -239,6 +239,11 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
       expect(result.exitCode, result.stderr).toBe(0);
       expect(result.stdout).toMatch(/^RESULT 3$/m);
       await waitFor('idle worker applications deleted down to min 1', () => (appNames().filter((app) => app.includes('-worker-')).length === 1 ? true : undefined));
+      // What the watcher in the head did shows in `events` here, read from the project.
+      const events = JSON.parse((await runScaled(['events', '--json'])).stdout) as Array<{ type: string; reason: string }>;
+      expect(events.filter((event) => event.type === 'scale-up').length).toBeGreaterThanOrEqual(1);
+      expect(events.filter((event) => event.type === 'drain').length).toBe(2);
+      expect(events.some((event) => event.type === 'cluster-up')).toBe(true);
     });
 
     it('backs the group off when CML refuses a worker for quota, and launches again once it may', async () => {

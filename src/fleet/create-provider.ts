@@ -65,6 +65,7 @@ export async function createProvider({ spec, paths, rayCommand, onProgress }: Pr
         watcher: spec.watcher.enabled,
         knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,
         clusterRecordPath: paths.clusterFile,
+        insideCluster: process.env.RAYFLEET_CAI_HEAD_ADDRESS !== undefined,
       });
     }
   }

@@ -2,7 +2,7 @@
 import { rm } from 'node:fs/promises';
 import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import { withDirectoryLock } from '../fs/directory-lock.js';
-import { Journal } from '../journal/journal.js';
+import { Journal, parseJournal, selectEvents } from '../journal/journal.js';
 import type { JournalEvent, NewEvent } from '../journal/event.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { readOrCreateAuthToken, rayAuthEnv } from '../ray/auth-token.js';
@@ -263,8 +263,18 @@ export class Fleet {
     };
   }
 
+  /** This machine's journal, with what a watcher inside the cluster recorded (cai), in time order. */
   async events(options: { since?: Date; last?: number } = {}): Promise<{ events: JournalEvent[]; skippedLines: number[] }> {
-    return this.journal.read(options);
+    const local = await this.journal.read();
+    // Only a cai cluster's watcher runs elsewhere; other providers are not even built for this (local would want its venv).
+    const provider = this.spec.provider.type === 'cai' ? await this.provider() : undefined;
+    const remote = await provider?.remoteJournal?.().catch((error: unknown) => {
+      this.logger.warn({ err: error }, "cannot read the journal of the watcher inside the cluster; showing this machine's");
+      return undefined;
+    });
+    if (remote === undefined) return { events: selectEvents(local.events, options), skippedLines: local.skippedLines };
+    const merged = [...local.events, ...parseJournal(remote).events].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
+    return { events: selectEvents(merged, options), skippedLines: local.skippedLines };
   }
 
   /** Releases the connection to Ray, so a short command can exit; the fleet reconnects if used again. */

@@ -45,18 +45,29 @@ export class Journal {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: [], skippedLines: [] };
       throw error;
     }
-    const events: JournalEvent[] = [];
-    const skippedLines: number[] = [];
-    text.split('\n').forEach((line, lineIndex) => {
-      if (line.trim() === '') return;
-      const event = parseLine(line);
-      if (event === undefined) skippedLines.push(lineIndex + 1);
-      else events.push(event);
-    });
-    const since = options.since?.getTime();
-    const selected = since === undefined ? events : events.filter((event) => Date.parse(event.time) >= since);
-    return { events: options.last === undefined ? selected : selected.slice(-options.last), skippedLines };
+    const read = parseJournal(text);
+    return { ...read, events: selectEvents(read.events, options) };
   }
+}
+
+/** The events of a journal's text; lines that hold none (torn by a crash) are reported by number. */
+export function parseJournal(text: string): JournalRead {
+  const events: JournalEvent[] = [];
+  const skippedLines: number[] = [];
+  text.split('\n').forEach((line, lineIndex) => {
+    if (line.trim() === '') return;
+    const event = parseLine(line);
+    if (event === undefined) skippedLines.push(lineIndex + 1);
+    else events.push(event);
+  });
+  return { events, skippedLines };
+}
+
+/** The events since a time, then the newest N of those. */
+export function selectEvents(events: JournalEvent[], options: ReadOptions): JournalEvent[] {
+  const since = options.since?.getTime();
+  const selected = since === undefined ? events : events.filter((event) => Date.parse(event.time) >= since);
+  return options.last === undefined ? selected : selected.slice(-options.last);
 }
 
 async function endsWithNewline(filePath: string): Promise<boolean> {

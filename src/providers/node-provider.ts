@@ -73,6 +73,8 @@ export interface NodeProvider {
   logs(name: string, options?: LogOptions): AsyncIterable<string>;
   /** The head's host where only the running head knows it (a CML pod's address); undefined until it has said. */
   headHost?(signal?: AbortSignal): Promise<string | undefined>;
+  /** The journal of a watcher that runs inside the cluster (cai: in the project), as text; undefined when there is none. */
+  remoteJournal?(signal?: AbortSignal): Promise<string | undefined>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

@@ -30,6 +30,8 @@ export interface CaiProviderOptions {
   followIntervalMs?: number;
   /** The cluster's record on this machine, copied into the project for the watcher inside the cluster. */
   clusterRecordPath?: string | undefined;
+  /** This rayfleet runs inside the cluster (the watcher in the head): the project's files are its own. */
+  insideCluster?: boolean;
 }
 
 const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
@@ -114,6 +116,12 @@ export class CaiProvider implements NodeProvider {
   async headHost(signal?: AbortSignal): Promise<string | undefined> {
     const address = await this.headAddress(signal);
     return address?.slice(0, address.lastIndexOf(':'));
+  }
+
+  /** What the watcher in the head recorded; seen from inside the cluster it is the local journal already. */
+  async remoteJournal(signal?: AbortSignal): Promise<string | undefined> {
+    if (this.options.insideCluster === true) return undefined;
+    return this.options.client.readTextFile(this.options.projectId, `${projectStateDir(this.options.cluster)}/journal.jsonl`, signal);
   }
 
   /** The head's address file outlives nothing: a new head publishes its own. */
