@@ -1,15 +1,31 @@
 // The built CLI on its own: help on every command, usage errors, the runtime and spec commands.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../src/cli/main.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
 
-const COMMANDS = ['up', 'start-ray', 'down', 'stop-ray', 'restart', 'restart-ray', 'status', 'status-ray', 'env', 'add-worker', 'remove-worker', 'logs', 'logs-ray', 'events', 'runtime', 'runtime install', 'runtime info', 'spec', 'spec schema', 'spec show', 'watch', 'watcher', 'watcher start', 'watcher stop', 'watcher status', 'watcher logs', 'start-watcher', 'stop-watcher', 'watcher-status'];
+/** Every command and alias the program has, subcommands as `parent child`: a new command is covered without editing this. */
+function commandNames(command: Command, prefix: string[] = []): string[] {
+  return command.commands.flatMap((child) => {
+    const names = [child.name(), ...child.aliases()].map((name) => [...prefix, name].join(' '));
+    return [...names, ...commandNames(child, [...prefix, child.name()])];
+  });
+}
+
+const COMMANDS = commandNames(buildProgram());
+/** The old toolkit's names and the backends' commands, which must never drop out of the program. */
+const REQUIRED = ['start-ray', 'stop-ray', 'restart-ray', 'status-ray', 'logs-ray', 'add-worker', 'start-watcher', 'stop-watcher', 'watcher-status', 'cai setup', 'cai runtimes', 'cai test'];
 
 describe('the rayfleet CLI', () => {
   let sandbox: Sandbox;
   beforeAll(async () => {
     sandbox = await createSandbox();
+  });
+
+  it('has every command the old toolkit had, and the cai ones', () => {
+    expect(COMMANDS).toEqual(expect.arrayContaining(REQUIRED));
   });
 
   it.each(COMMANDS)('has --help for %s', async (command) => {
