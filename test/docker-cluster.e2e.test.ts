@@ -138,9 +138,12 @@ describe('a cluster on a real Docker Engine', () => {
     const add = await sandbox.run(cli(['add-worker']));
     expect(add.exitCode, add.stderr).toBe(0);
     expect(add.stdout).toContain(`${name}-worker-3`);
-    const logs = await sandbox.run(cli(['logs', `${name}-worker-3`, '--tail', '50']));
-    expect(logs.exitCode, logs.stderr).toBe(0);
-    expect(logs.stdout).toContain('Ray runtime started');
+    // Ray registers the node a moment before `ray start` says so in its output.
+    await waitFor('worker-3 to log that Ray started', async () => {
+      const logs = await sandbox.run(cli(['logs', `${name}-worker-3`, '--tail', '50']));
+      expect(logs.exitCode, logs.stderr).toBe(0);
+      return logs.stdout.includes('Ray runtime started') ? true : undefined;
+    }, 30_000);
     // --follow keeps the stream open until interrupted; what it printed by then includes the start.
     const follow = await sandbox.run(cli(['logs', `${name}-worker-3`, '--follow']), { timeoutMs: 4_000 });
     expect(follow.stdout).toContain('Ray runtime started');

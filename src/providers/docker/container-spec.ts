@@ -34,7 +34,8 @@ const SHM_HEADROOM_BYTES = 256 * 2 ** 20;
 export function containerSpec(request: LaunchRequest, context: ContainerContext): ContainerCreateBody {
   const { resources } = request;
   const binds: string[] = [];
-  const env = { ...request.env };
+  // `ray start`'s output reaches `docker logs` line by line, not when a pipe buffer fills.
+  const env: Record<string, string> = { PYTHONUNBUFFERED: '1', ...request.env };
   // The token travels as a file, never as a value in the container's environment (which `docker inspect` shows).
   const tokenPath = env.RAY_AUTH_TOKEN_PATH;
   if (tokenPath !== undefined && tokenPath !== '') {
