@@ -28,11 +28,11 @@ export function defaultDockerNetwork(cluster: string): string {
   return `${cluster}-cluster`;
 }
 
-export async function createProvider({ spec, paths, rayCommand, onProgress }: ProviderContext): Promise<NodeProvider> {
+export function createProvider({ spec, paths, rayCommand, onProgress }: ProviderContext): NodeProvider {
   const { provider } = spec;
   switch (provider.type) {
     case 'local':
-      return new LocalProvider({ stateDir: paths.root, rayCommand: await rayCommand(), head: spec.head, tempDir: paths.rayTempDir });
+      return new LocalProvider({ stateDir: paths.root, rayCommand, head: spec.head, tempDir: paths.rayTempDir });
     case 'docker':
       return new DockerProvider({
         engine: new DockerEngine(),
@@ -47,7 +47,7 @@ export async function createProvider({ spec, paths, rayCommand, onProgress }: Pr
       });
     case 'cai': {
       // The key comes from the environment only; the spec may name the host and project.
-      const config = resolveCmlConfig(provider.host === undefined ? process.env : { ...process.env, CML_HOST: provider.host });
+      const config = resolveCmlConfig(process.env, provider.host);
       const projectId = provider.projectId ?? config.projectId;
       if (projectId === undefined) {
         throw new RayfleetError('USAGE', 'no CML project: set provider.projectId in rayfleet.yaml, or CML_PROJECT_ID', {
@@ -65,7 +65,6 @@ export async function createProvider({ spec, paths, rayCommand, onProgress }: Pr
         watcher: spec.watcher.enabled,
         knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,
         clusterRecordPath: paths.clusterFile,
-        insideCluster: process.env.RAYFLEET_CAI_HEAD_ADDRESS !== undefined,
       });
     }
   }

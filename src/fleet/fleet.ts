@@ -55,6 +55,8 @@ export class Fleet {
   private runtime: Runtime | undefined;
   private gcsClient: GcsClient | undefined;
   private providerInstance: NodeProvider | undefined;
+  /** The head's endpoints once a provider that learns them at run time (cai) has told them. */
+  private knownEndpoints: HeadEndpoints | undefined;
 
   private constructor(spec: ClusterSpec, paths: ClusterPaths, runtime: Runtime | undefined, options: FleetOptions) {
     this.spec = spec;
@@ -83,6 +85,7 @@ export class Fleet {
 
   /** Where this machine reaches the head; asks the provider when only the running head knows its address. */
   async endpoints(signal?: AbortSignal): Promise<HeadEndpoints> {
+    if (this.knownEndpoints !== undefined) return this.knownEndpoints;
     const provider = await this.provider();
     if (provider.headHost === undefined) return headEndpoints(this.spec);
     const host = await provider.headHost(signal);
@@ -91,7 +94,9 @@ export class Fleet {
         details: 'It does once Ray is up on it; `rayfleet status` shows whether its application is running.',
       });
     }
-    return headEndpoints(this.spec, host);
+    // Asked of the project once per connection (status would otherwise read it twice); close() forgets it with the GCS client.
+    this.knownEndpoints = headEndpoints(this.spec, host);
+    return this.knownEndpoints;
   }
 
   /** Whether `up` has run and `down` has not. */
@@ -266,9 +271,8 @@ export class Fleet {
   /** This machine's journal, with what a watcher inside the cluster recorded (cai), in time order. */
   async events(options: { since?: Date; last?: number } = {}): Promise<{ events: JournalEvent[]; skippedLines: number[] }> {
     const local = await this.journal.read();
-    // Only a cai cluster's watcher runs elsewhere; other providers are not even built for this (local would want its venv).
-    const provider = this.spec.provider.type === 'cai' ? await this.provider() : undefined;
-    const remote = await provider?.remoteJournal?.().catch((error: unknown) => {
+    const provider = await this.provider();
+    const remote = await provider.remoteJournal?.().catch((error: unknown) => {
       this.logger.warn({ err: error }, "cannot read the journal of the watcher inside the cluster; showing this machine's");
       return undefined;
     });
@@ -281,6 +285,7 @@ export class Fleet {
   close(): void {
     this.gcsClient?.close();
     this.gcsClient = undefined;
+    this.knownEndpoints = undefined;
   }
 
   private async requireExists(): Promise<void> {
@@ -298,7 +303,7 @@ export class Fleet {
 
   /** The backend of this cluster: the truth of which nodes exist. */
   async provider(): Promise<NodeProvider> {
-    this.providerInstance ??= await createProvider({
+    this.providerInstance ??= createProvider({
       spec: this.spec,
       paths: this.paths,
       rayCommand: async () => (this.runtime ?? (await this.ensureRuntime(undefined))).ray,
@@ -417,19 +422,30 @@ export class Fleet {
     await this.record({ type: 'terminate', node: name, reason });
   }
 
+  /**
+   * The instances that are up: running for their provider (a CML application turns RUNNING only once its launcher
+   * serves) and alive in Ray. Where this machine cannot reach the head (outside CML's network), a provider whose
+   * running state follows Ray's start is enough.
+   */
+  private async namesUp(provider: NodeProvider, instances: Instance[], signal: AbortSignal | undefined): Promise<Set<string>> {
+    const rayNodes = await this.rayNodes(signal).catch((error: unknown) => {
+      if (provider.runningMeansRayUp === true && isRayfleetError(error, 'RAY_UNREACHABLE')) return undefined;
+      throw error;
+    });
+    const aliveInRay = (name: string): boolean => rayNodes === undefined || rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD');
+    return new Set(instances.filter((instance) => instance.state === 'running' && aliveInRay(instance.name)).map((instance) => instance.name));
+  }
+
   /** Waits until every group has its min of workers running (and alive in Ray, where Ray can be reached). */
   private async waitForMinimums(signal: AbortSignal | undefined): Promise<void> {
     const provider = await this.provider();
     await pollUntil(
       async () => {
         const instances = await provider.list(signal);
-        const rayNodes = await this.rayNodes(signal).catch((error: unknown) => {
-          if (provider.runningMeansRayUp === true && isRayfleetError(error, 'RAY_UNREACHABLE')) return undefined;
-          throw error;
-        });
-        const up = (instance: Instance): boolean =>
-          instance.state === 'running' && (rayNodes === undefined || rayNodes.some((node) => node.instanceId === instance.name && node.status !== 'DEAD'));
-        return this.spec.workerGroups.every((group) => instances.filter((instance) => instance.group === group.name && up(instance)).length >= group.min) ? true : undefined;
+        const up = await this.namesUp(provider, instances, signal);
+        return this.spec.workerGroups.every((group) => instances.filter((instance) => instance.group === group.name && up.has(instance.name)).length >= group.min)
+          ? true
+          : undefined;
       },
       {
         timeoutMs: this.nodeStartTimeoutMs,
@@ -457,15 +473,9 @@ export class Fleet {
               throw new RayfleetError('NODE_START_FAILED', `${name} exited before it joined Ray`, { details: await this.logTail(name) });
             }
           }
-          const rayNodes = await this.rayNodes(signal).catch((error: unknown) => {
-            // Where this machine cannot reach the head (outside CML's network), a provider whose running state follows Ray's start is enough.
-            if (provider.runningMeansRayUp === true && isRayfleetError(error, 'RAY_UNREACHABLE')) return undefined;
-            throw error;
-          });
+          const up = await this.namesUp(provider, instances, signal);
           for (const name of [...pending]) {
-            // Up = alive in Ray and running for its provider (a CML application turns RUNNING only once its launcher serves).
-            const running = instances.some((instance) => instance.name === name && instance.state === 'running');
-            if (running && (rayNodes === undefined || rayNodes.some((node) => node.instanceId === name && node.status !== 'DEAD'))) {
+            if (up.has(name)) {
               pending.delete(name);
               const group = instances.find((instance) => instance.name === name)?.group;
               await this.record({ type: 'registered', node: name, group, reason: 'alive in the GCS', data: { waitedMs: Date.now() - started } });

@@ -31,7 +31,7 @@ interface RuntimesOptions extends CommonOptions {
 /** The client and project of the spec's cai provider (or of the environment alone, for a spec of another type). */
 function cmlFor(spec: ClusterSpec): { client: CmlClient; projectId: string | undefined; provider: Extract<ClusterSpec['provider'], { type: 'cai' }> | undefined } {
   const provider = spec.provider.type === 'cai' ? spec.provider : undefined;
-  const config = resolveCmlConfig(provider?.host === undefined ? process.env : { ...process.env, CML_HOST: provider.host });
+  const config = resolveCmlConfig(process.env, provider?.host);
   return { client: new CmlClient({ host: config.host, apiKey: config.apiKey }), projectId: provider?.projectId ?? config.projectId, provider };
 }
 

@@ -22,7 +22,10 @@ export interface CaiProviderOptions {
   venv?: string | undefined;
   /** The head runs the watcher inside the cluster. */
   watcher: boolean;
-  /** Inside the cluster the head's address is known without asking the project (RAYFLEET_CAI_HEAD_ADDRESS). */
+  /**
+   * Inside the cluster the head's address is known without asking the project (RAYFLEET_CAI_HEAD_ADDRESS, set by
+   * the head's launcher for its watcher); so it also says this rayfleet runs inside the cluster.
+   */
   knownHeadAddress?: string | undefined;
   /** How long a deleted application may stay listed. */
   deleteTimeoutMs?: number;
@@ -30,8 +33,6 @@ export interface CaiProviderOptions {
   followIntervalMs?: number;
   /** The cluster's record on this machine, copied into the project for the watcher inside the cluster. */
   clusterRecordPath?: string | undefined;
-  /** This rayfleet runs inside the cluster (the watcher in the head): the project's files are its own. */
-  insideCluster?: boolean;
 }
 
 const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
@@ -120,7 +121,7 @@ export class CaiProvider implements NodeProvider {
 
   /** What the watcher in the head recorded; seen from inside the cluster it is the local journal already. */
   async remoteJournal(signal?: AbortSignal): Promise<string | undefined> {
-    if (this.options.insideCluster === true) return undefined;
+    if (this.options.knownHeadAddress !== undefined) return undefined;
     return this.options.client.readTextFile(this.options.projectId, `${projectStateDir(this.options.cluster)}/journal.jsonl`, signal);
   }
 

@@ -14,15 +14,17 @@ export interface CmlConfig {
  * Host: `CML_HOST`, else `CDSW_API_URL` without its `/api/v1` (set by CML inside workloads, and it carries the
  * scheme), else `https://$CDSW_DOMAIN`.
  * Project: `CML_PROJECT_ID`, else `CDSW_PROJECT_ID`.
+ * `specHost` (provider.host in rayfleet.yaml) is taken before all of those.
  */
-export function resolveCmlConfig(env: NodeJS.ProcessEnv = process.env): CmlConfig {
+export function resolveCmlConfig(env: NodeJS.ProcessEnv = process.env, specHost?: string): CmlConfig {
   const apiKey = nonEmpty(env.CML_API_KEY) ?? nonEmpty(env.CDSW_APIV2_KEY);
   if (apiKey === undefined) {
     throw new RayfleetError('USAGE', 'no CML API key: set CML_API_KEY (or CDSW_APIV2_KEY, which CML sets inside its workloads)', {
       details: 'Create a key in Cloudera AI under User Settings → API Keys, and export it as CML_API_KEY. Never pass it on the command line.',
     });
   }
-  const host = hostFrom(env);
+  // A host the spec names wins over the environment's; the key never comes from the spec.
+  const host = specHost === undefined ? hostFrom(env) : normalizeHost(specHost);
   if (host === undefined) {
     throw new RayfleetError('USAGE', 'no CML host: set CML_HOST (e.g. https://ml-1234.example.cloudera.site), or CDSW_DOMAIN inside a CML workload');
   }

@@ -43,8 +43,9 @@ export class DockerProvider implements NodeProvider {
             details: `Remove it (\`docker rm -f ${request.name}\`) or give this cluster another name.`,
           });
         }
-        if (held.State === 'created' && stateOf(held) === 'starting') return this.start(held.Id, request, signal);
         const state = stateOf(held);
+        // Created but not started: a launcher died between the two calls, recently enough to finish its work.
+        if (held.State === 'created' && state === 'starting') return this.start(held.Id, request, signal);
         if (state === 'running' || state === 'starting') return toInstance(held, this.options.network);
         // What is left of a node that ended: removed, so the name can be used again.
         await engine.removeContainer(held.Id, signal);

@@ -13,8 +13,8 @@ import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
 export interface LocalProviderOptions {
   /** The cluster's state directory: node records under `nodes/`, logs under `logs/`. */
   stateDir: string;
-  /** The `ray` command of the runtime. */
-  rayCommand: string;
+  /** The `ray` command of the runtime; asked for at the first launch, so listing and stopping need no venv. */
+  rayCommand: () => Promise<string>;
   head: HeadPorts;
   /** Ray's temp dirs for this cluster's nodes live under this one. */
   tempDir: string;
@@ -92,7 +92,7 @@ export class LocalProvider implements NodeProvider {
       const logPath = this.logPath(request.name);
       await writeFile(logPath, `--- rayfleet: starting ${request.name} at ${claim.createdAt} ---\n`, { flag: 'a' });
       const handle = await startProcessGroup({
-        command: this.options.rayCommand,
+        command: await this.options.rayCommand(),
         args: rayStartArgs(request, {
           headHost: HEAD_HOST,
           head: this.options.head,
