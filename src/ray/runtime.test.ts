@@ -30,8 +30,8 @@ describe('ensureRuntime', () => {
   it("says RUNTIME_INSTALL_FAILED with the tail of pip's output when pip fails", async () => {
     const error = await rayfleetErrorOf(() => ensureRuntime({ rayVersion: '0.0.0', cacheDir }));
     expect(error.code).toBe('RUNTIME_INSTALL_FAILED');
-    expect(error.message).toMatch(/pip install .*ray\[default\]==0\.0\.0/);
-    expect(error.details).toMatch(/ray\[default\]==0\.0\.0|No matching distribution/);
+    expect(error.message).toMatch(/pip install .*ray\[default,serve\]==0\.0\.0/);
+    expect(error.details).toMatch(/ray\[default,serve\]==0\.0\.0|No matching distribution/);
   }, 120_000);
 
   it('says RAY_NOT_INSTALLED for a named interpreter without Ray', async () => {

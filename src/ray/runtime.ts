@@ -32,6 +32,12 @@ export interface RuntimeOptions {
 }
 
 const READY_MARKER = '.rayfleet-ready';
+/** Ray's extras every node needs: the dashboard, Jobs and metrics (`default`), and Serve's proxy and replicas (`serve`). */
+export const RAY_EXTRAS = ['default', 'serve'] as const;
+/** The pip requirement of the runtime, e.g. `ray[default,serve]==2.60.0`. */
+export function rayRequirement(rayVersion: string): string {
+  return `ray[${RAY_EXTRAS.join(',')}]==${rayVersion}`;
+}
 const PIP_TAIL_LINES = 30;
 
 export function defaultCacheDir(): string {
@@ -42,7 +48,7 @@ export function defaultCacheDir(): string {
 export async function ensureRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (options.python !== undefined) return describeInterpreter(options.python, undefined);
   const bootstrap = await bootstrapPython();
-  const venv = path.join(options.cacheDir ?? defaultCacheDir(), 'runtimes', `ray-${options.rayVersion}-py${bootstrap.version}`);
+  const venv = venvPath(options, bootstrap.version);
   if (!(await isReady(venv, options.rayVersion))) {
     await withDirectoryLock(`${venv}.lock`, options.signal, async () => {
       // Another process may have finished the install while this one waited for the lock.
@@ -56,8 +62,13 @@ export async function ensureRuntime(options: RuntimeOptions): Promise<Runtime> {
 export async function findRuntime(options: RuntimeOptions): Promise<Runtime | undefined> {
   if (options.python !== undefined) return describeInterpreter(options.python, undefined);
   const bootstrap = await bootstrapPython();
-  const venv = path.join(options.cacheDir ?? defaultCacheDir(), 'runtimes', `ray-${options.rayVersion}-py${bootstrap.version}`);
+  const venv = venvPath(options, bootstrap.version);
   return (await isReady(venv, options.rayVersion)) ? describeInterpreter(path.join(venv, 'bin', 'python'), venv) : undefined;
+}
+
+/** The extras are part of the cache key, so a venv built before Serve was installed is not reused. */
+function venvPath(options: RuntimeOptions, pythonVersion: string): string {
+  return path.join(options.cacheDir ?? defaultCacheDir(), 'runtimes', `ray-${options.rayVersion}-${RAY_EXTRAS.join('-')}-py${pythonVersion}`);
 }
 
 async function bootstrapPython(): Promise<{ python: string; version: string }> {
@@ -89,10 +100,10 @@ async function installVenv(venv: string, bootstrapPythonPath: string, options: R
   const logPath = `${venv}.install.log`;
   progress(`creating venv ${venv}`);
   await runLogged(bootstrapPythonPath, ['-m', 'venv', venv], logPath, options.signal);
-  progress(`installing ray[default]==${options.rayVersion} (log: ${logPath})`);
+  progress(`installing ${rayRequirement(options.rayVersion)} (log: ${logPath})`);
   await runLogged(
     path.join(venv, 'bin', 'python'),
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', `ray[default]==${options.rayVersion}`],
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--progress-bar', 'off', rayRequirement(options.rayVersion)],
     logPath,
     options.signal,
   );
@@ -124,7 +135,7 @@ async function describeInterpreter(python: string, venv: string | undefined): Pr
   } catch (error) {
     throw new RayfleetError('RAY_NOT_INSTALLED', `${python} cannot import ray: ${messageOf(error).split('\n').at(-1) ?? ''}`, {
       cause: error,
-      details: 'Point ray.python (or RAYFLEET_PYTHON) at an interpreter with `ray[default]` installed, or leave it unset to let rayfleet manage a venv.',
+      details: 'Point ray.python (or RAYFLEET_PYTHON) at an interpreter with `ray[default,serve]` installed, or leave it unset to let rayfleet manage a venv.',
     });
   }
   const ray = path.join(path.dirname(python), 'ray');

@@ -7,8 +7,10 @@ set -euo pipefail
 tag=$1
 ray_version=$2
 base=rayfleet-test/debian-python:bookworm
+# Ray's extras are part of the cache key: an image built before Serve was installed carries another label and is rebuilt.
+extras=default,serve
 
-if docker image inspect "$tag" >/dev/null 2>&1; then exit 0; fi
+if [ "$(docker image inspect --format '{{ index .Config.Labels "rayfleet.ray-extras" }}' "$tag" 2>/dev/null)" = "$extras" ]; then exit 0; fi
 
 if ! docker image inspect "$base" >/dev/null 2>&1; then
   command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
@@ -23,16 +25,16 @@ fi
 # The wheels must suit the image's Python (Debian bookworm: 3.11).
 python=$(command -v python3.11 || command -v python3)
 "$python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "need Python 3.11 on the host to download wheels for the image" >&2; exit 1; }
-wheels=${RAYFLEET_CACHE_DIR:-$HOME/.cache/rayfleet}/wheels/ray-$ray_version-py3.11
+wheels=${RAYFLEET_CACHE_DIR:-$HOME/.cache/rayfleet}/wheels/ray-$ray_version-${extras//,/-}-py3.11
 mkdir -p "$wheels"
-echo "[ray-image] wheels for ray[default]==$ray_version into $wheels" >&2
-"$python" -m pip download --quiet --only-binary=:all: -d "$wheels" "ray[default]==$ray_version" >&2
+echo "[ray-image] wheels for ray[$extras]==$ray_version into $wheels" >&2
+"$python" -m pip download --quiet --only-binary=:all: -d "$wheels" "ray[$extras]==$ray_version" >&2
 
 echo "[ray-image] building $tag" >&2
 docker build --quiet -t "$tag" -f - "$wheels" >&2 <<DOCKERFILE
 FROM $base
 COPY . /tmp/wheels
-RUN python3 -m venv /opt/ray && /opt/ray/bin/pip install --quiet --no-index --find-links /tmp/wheels "ray[default]==$ray_version" && rm -rf /tmp/wheels /root/.cache
+RUN python3 -m venv /opt/ray && /opt/ray/bin/pip install --quiet --no-index --find-links /tmp/wheels "ray[$extras]==$ray_version" && rm -rf /tmp/wheels /root/.cache
 ENV PATH=/opt/ray/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-LABEL rayfleet.test-image=true
+LABEL rayfleet.test-image=true rayfleet.ray-extras=$extras
 DOCKERFILE
