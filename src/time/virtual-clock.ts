@@ -1,0 +1,170 @@
+// A Clock whose time moves only when told: fault tests and the simulator run hours of waits in milliseconds, in a fixed order.
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { RayfleetError } from '../errors.js';
+import { clampTimerMs, type Clock } from './clock.js';
+
+export interface VirtualClockOptions {
+  /** Where virtual time starts, ms since the epoch; 2026-01-01T00:00:00Z when absent, so runs print the same dates. */
+  startMs?: number;
+}
+
+interface Timer {
+  atMs: number;
+  /** Registration order: timers due at the same instant fire in the order they were set. */
+  seq: number;
+  resolve: () => void;
+  cancelled: boolean;
+}
+
+const DEFAULT_START_MS = Date.UTC(2026, 0, 1);
+/** A loop that sleeps forever never lets `runUntilIdle` end; past this many timers it is taken for one. */
+const DEFAULT_IDLE_LIMIT = 1_000_000;
+
+/**
+ * Virtual time. `sleep` registers a timer; `advance`, `advanceToNextTimer` and `runUntilIdle` fire timers in
+ * time order, one at a time, and let every promise chain that a timer woke settle before the next one fires
+ * (one macrotask turn drains the whole microtask queue). Code driven only by this clock and in-memory work
+ * therefore runs the same way every time. Real I/O between timers is not waited for.
+ */
+export class VirtualClock implements Clock {
+  private nowMs: number;
+  private seq = 0;
+  /** A binary min-heap on (atMs, seq); cancelled timers stay until they reach the top. */
+  private readonly heap: Timer[] = [];
+  private live = 0;
+
+  constructor(options: VirtualClockOptions = {}) {
+    this.nowMs = options.startMs ?? DEFAULT_START_MS;
+  }
+
+  now(): number {
+    return this.nowMs;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer: Timer = { atMs: this.nowMs + clampTimerMs(ms), seq: this.seq++, resolve, cancelled: false };
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (timer.cancelled) return;
+          timer.cancelled = true;
+          this.live -= 1;
+          resolve();
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        timer.resolve = () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+      }
+      this.push(timer);
+      this.live += 1;
+    });
+  }
+
+  /** Timers set and not yet fired or aborted. */
+  get pendingTimers(): number {
+    return this.live;
+  }
+
+  /** When the next timer is due, or undefined when none is set. */
+  nextTimerAtMs(): number | undefined {
+    return this.peek()?.atMs;
+  }
+
+  /** Moves time forward by `ms`, firing every timer due on the way in order, and settles what they woke. */
+  async advance(ms: number): Promise<void> {
+    await this.advanceTo(this.nowMs + Math.max(0, ms));
+  }
+
+  /** Moves time to `targetMs` (never backwards), firing every timer due by then. */
+  async advanceTo(targetMs: number): Promise<void> {
+    await settle();
+    for (;;) {
+      const next = this.peek();
+      if (next === undefined || next.atMs > targetMs) break;
+      await this.fireNext();
+    }
+    this.nowMs = Math.max(this.nowMs, targetMs);
+    await settle();
+  }
+
+  /** Fires the earliest timer, moving time to it. False when no timer is set. */
+  async advanceToNextTimer(): Promise<boolean> {
+    await settle();
+    if (this.peek() === undefined) return false;
+    await this.fireNext();
+    return true;
+  }
+
+  /**
+   * Fires timers until none is set: for code that ends. A loop that sleeps forever fails with WAIT_TIMEOUT after
+   * `limit` timers instead of hanging the test.
+   */
+  async runUntilIdle(limit = DEFAULT_IDLE_LIMIT): Promise<void> {
+    let fired = 0;
+    while (await this.advanceToNextTimer()) {
+      fired += 1;
+      if (fired >= limit && this.live > 0) {
+        throw new RayfleetError('WAIT_TIMEOUT', `the virtual clock fired ${fired} timers and more are set: something sleeps in a loop (use advance() for it)`);
+      }
+    }
+  }
+
+  private async fireNext(): Promise<void> {
+    const timer = this.pop();
+    if (timer === undefined) return;
+    this.nowMs = Math.max(this.nowMs, timer.atMs);
+    this.live -= 1;
+    timer.cancelled = true;
+    timer.resolve();
+    await settle();
+  }
+
+  private peek(): Timer | undefined {
+    while (this.heap[0]?.cancelled === true) this.pop();
+    return this.heap[0];
+  }
+
+  private push(timer: Timer): void {
+    const heap = this.heap;
+    heap.push(timer);
+    let child = heap.length - 1;
+    while (child > 0) {
+      const parent = (child - 1) >> 1;
+      if (!earlier(heap[child] as Timer, heap[parent] as Timer)) break;
+      [heap[child], heap[parent]] = [heap[parent] as Timer, heap[child] as Timer];
+      child = parent;
+    }
+  }
+
+  private pop(): Timer | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    heap[0] = last;
+    let parent = 0;
+    for (;;) {
+      const left = parent * 2 + 1;
+      const right = left + 1;
+      let smallest = parent;
+      if (left < heap.length && earlier(heap[left] as Timer, heap[smallest] as Timer)) smallest = left;
+      if (right < heap.length && earlier(heap[right] as Timer, heap[smallest] as Timer)) smallest = right;
+      if (smallest === parent) break;
+      [heap[parent], heap[smallest]] = [heap[smallest] as Timer, heap[parent] as Timer];
+      parent = smallest;
+    }
+    return top;
+  }
+}
+
+function earlier(a: Timer, b: Timer): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+}
+
+/** One macrotask turn: every microtask queued before it, and every one those queue, runs first. */
+function settle(): Promise<void> {
+  return nextTurn();
+}
