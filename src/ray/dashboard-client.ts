@@ -1,4 +1,4 @@
-// A client of Ray's dashboard HTTP API: version, cluster status and nodes, with the cluster's token.
+// A client of Ray's dashboard HTTP API: version, cluster status and nodes, with the cluster's token; the requests the Jobs and Serve clients make.
 import { RayfleetError, messageOf } from '../errors.js';
 import { pollUntil } from '../wait/poll-until.js';
 
@@ -19,7 +19,20 @@ export interface DashboardVersion {
   session_name: string;
 }
 
-interface Answer {
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** One request to the dashboard; a body is JSON (`json`) or raw bytes (`bytes`, a package's zip). */
+export interface DashboardRequest {
+  method?: HttpMethod | undefined;
+  json?: unknown;
+  bytes?: Uint8Array | undefined;
+  signal?: AbortSignal | undefined;
+  /** How long this request may take, instead of the client's: an upload of a large package takes longer. */
+  timeoutMs?: number | undefined;
+}
+
+/** Any HTTP answer: for the APIs where a status such as 404 is an answer (no such job, a package not uploaded yet). */
+export interface DashboardAnswer {
   status: number;
   text: string;
 }
@@ -57,9 +70,9 @@ export class DashboardClient {
   async waitUntilUp(timeoutMs: number, signal?: AbortSignal): Promise<DashboardVersion> {
     const outcome = await pollUntil(
       async (): Promise<{ version: DashboardVersion } | { refused: RayfleetError }> => {
-        const answer = await this.send('/api/version', signal);
-        if (answer.status === 401 || answer.status === 403) return { refused: this.httpError('/api/version', answer) };
-        return { version: this.parse<DashboardVersion>('/api/version', answer) };
+        const answer = await this.send('/api/version', { signal });
+        if (answer.status === 401 || answer.status === 403) return { refused: this.httpError('GET', '/api/version', answer) };
+        return { version: this.parse<DashboardVersion>('GET', '/api/version', answer) };
       },
       { timeoutMs, intervalMs: POLL_INTERVAL_MS, signal, describe: () => `Ray's dashboard at ${this.baseUrl} to answer` },
     );
@@ -67,43 +80,60 @@ export class DashboardClient {
     return outcome.version;
   }
 
-  private async getJson<T>(path: string, signal: AbortSignal | undefined): Promise<T> {
-    return this.parse<T>(path, await this.send(path, signal));
+  /** One request whose answer must be a 2xx with JSON; anything else is RAY_REQUEST_FAILED with Ray's message. */
+  async requestJson<T>(path: string, request: DashboardRequest = {}): Promise<T> {
+    return this.parse<T>(request.method ?? 'GET', path, await this.send(path, request));
   }
 
-  /** One GET: any HTTP answer comes back; no answer is RAY_UNREACHABLE, and the caller's abort its own reason. */
-  private async send(path: string, signal: AbortSignal | undefined): Promise<Answer> {
+  private async getJson<T>(path: string, signal: AbortSignal | undefined): Promise<T> {
+    return this.requestJson<T>(path, { signal });
+  }
+
+  /** One request: any HTTP answer comes back; no answer is RAY_UNREACHABLE, and the caller's abort its own reason. */
+  async send(path: string, request: DashboardRequest = {}): Promise<DashboardAnswer> {
+    const method = request.method ?? 'GET';
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.authToken !== undefined) headers.authorization = `Bearer ${this.authToken}`;
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    let body: string | Uint8Array | undefined;
+    if (request.bytes !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      body = request.bytes;
+    } else if (request.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(request.json);
+    }
+    const timeoutMs = request.timeoutMs ?? this.requestTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const { signal } = request;
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, { headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
       return { status: response.status, text: await response.text() };
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
-      const why = timeout.aborted ? `no answer within ${this.requestTimeoutMs} ms` : messageOf((error as Error).cause ?? error);
-      throw new RayfleetError('RAY_UNREACHABLE', `cannot reach Ray's dashboard at ${this.baseUrl} (GET ${path}): ${why}`, { cause: error });
+      const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : messageOf((error as Error).cause ?? error);
+      throw new RayfleetError('RAY_UNREACHABLE', `cannot reach Ray's dashboard at ${this.baseUrl} (${method} ${path}): ${why}`, { cause: error });
     }
   }
 
-  private parse<T>(path: string, answer: Answer): T {
-    if (answer.status < 200 || answer.status >= 300) throw this.httpError(path, answer);
+  private parse<T>(method: HttpMethod, path: string, answer: DashboardAnswer): T {
+    if (answer.status < 200 || answer.status >= 300) throw this.httpError(method, path, answer);
     let body: unknown;
     try {
       body = JSON.parse(answer.text);
     } catch (error) {
-      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} sent no JSON for GET ${path}: ${excerpt(answer.text)}`, { cause: error });
+      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} sent no JSON for ${method} ${path}: ${excerpt(answer.text)}`, { cause: error });
     }
     // The dashboard's modules answer 200 with `result: false` for some failures.
     if (isEnvelope(body) && body.result === false) {
-      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} failed GET ${path}: ${body.msg ?? 'no message'}`);
+      throw new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} failed ${method} ${path}: ${body.msg ?? 'no message'}`);
     }
     return body as T;
   }
 
-  private httpError(path: string, answer: Answer): RayfleetError {
+  /** The error a non-2xx answer is: the status, what a 401 or 403 means, and Ray's own message. */
+  httpError(method: HttpMethod, path: string, answer: DashboardAnswer): RayfleetError {
     const hint = answer.status === 401 ? ': the auth token is missing' : answer.status === 403 ? ': the auth token is wrong' : '';
-    return new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} answered ${answer.status} to GET ${path}${hint} (${messageIn(answer.text)})`);
+    return new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} answered ${answer.status} to ${method} ${path}${hint} (${rayMessageIn(answer.text)})`);
   }
 }
 
@@ -111,13 +141,17 @@ function isEnvelope(body: unknown): body is { result: unknown; msg?: string } {
   return typeof body === 'object' && body !== null && 'result' in body;
 }
 
-/** The `msg` of Ray's JSON envelope, else the start of the body. */
-function messageIn(text: string): string {
+/** The `msg` of Ray's JSON envelope, the exception of a Python traceback (the Jobs API answers failures with one), else the start of the body. */
+export function rayMessageIn(text: string): string {
   try {
     const body: unknown = JSON.parse(text);
     if (isEnvelope(body) && typeof body.msg === 'string' && body.msg !== '') return body.msg;
   } catch {
     // Not JSON: Ray's auth middleware answers in plain text.
+  }
+  if (text.includes('Traceback (most recent call last)')) {
+    const last = text.trim().split('\n').at(-1)?.trim();
+    if (last !== undefined && last !== '') return excerpt(last);
   }
   return excerpt(text);
 }
