@@ -55,13 +55,6 @@ const exitCodeByErrorCode = {
   SERVE_APP_NOT_FOUND: ExitCode.notFound,
   DEPLOY_FAILED: ExitCode.failure,
   SERVE_CONFLICT: ExitCode.failure,
-  JOB_NOT_FOUND: ExitCode.notFound,
-  JOB_FAILED: ExitCode.failure,
-  JOB_PACKAGE_TOO_LARGE: ExitCode.usage,
-  SERVE_CONFIG_INVALID: ExitCode.usage,
-  SERVE_APP_NOT_FOUND: ExitCode.notFound,
-  DEPLOY_FAILED: ExitCode.failure,
-  SERVE_CONFLICT: ExitCode.failure,
   INTERRUPTED: ExitCode.interrupted,
 } as const;
 
