@@ -17,6 +17,12 @@ Environment (set by rayfleet on the application):
   RAYFLEET_HEAD_WAIT_S    how long a worker waits for that address (default 600)
   RAYFLEET_WATCHER        "1": the head runs the rayfleet watcher beside Ray (Node from the venv)
   RAY_AUTH_TOKEN_PATH     the cluster's token file; relative paths are under $HOME
+  RAYFLEET_RAY_ENV        names of more application variables Ray's processes may see, comma-separated (e.g. WANDB_API_KEY)
+  RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher is started again after it exits (default 1; doubles up to 300)
+
+Ray's processes (and so every task, actor and job driver) get an allow-list of this environment, not all of it: the
+application's environment holds CDSW_APIV2_KEY and whatever the project sets. That is hygiene, not a boundary: a task
+runs as the same user as this launcher and can still read /proc/<pid>/environ of it and of the watcher.
 """
 import hashlib
 import http.server
@@ -30,9 +36,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 READY_MARK = "Ray runtime started"
 POLL_S = 0.5
+# What `ray start` inherits from the application: what Ray, Python, CUDA and the network need. Everything else (the
+# API key, a project's secrets) stays out, unless RAYFLEET_RAY_ENV names it.
+RAY_ENV_NAMES = {
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "TERM", "TZ", "LANG", "LANGUAGE", "TMPDIR",
+    "PYTHONPATH", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+}
+# RAY_*: Ray's own settings and the node's identity (RAY_CLOUD_INSTANCE_ID, RAY_NODE_TYPE_NAME, RAY_AUTH_TOKEN_PATH).
+RAY_ENV_PREFIXES = ("RAY_", "LC_")
+WATCHER_RESTART_MAX_S = 300.0
 # The node's log in the project, where `rayfleet logs` reads it (CML's API serves no application logs).
 _log_file = None
 
@@ -68,6 +85,29 @@ def write_atomically(path, text):
     os.replace(draft, path)
 
 
+def ray_environment(env):
+    """The part of `env` Ray's processes may see: the allow-list, plus the names RAYFLEET_RAY_ENV adds."""
+    extra = {name.strip() for name in env.get("RAYFLEET_RAY_ENV", "").split(",") if name.strip()}
+    return {name: value for name, value in env.items() if name in RAY_ENV_NAMES or name in extra or name.startswith(RAY_ENV_PREFIXES)}
+
+
+def iso_now():
+    """The journal's time format, as JavaScript's toISOString writes it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def append_event(path, event):
+    """One journal line in one O_APPEND write; a line another writer tore is ended by a newline in that same write."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        os.write(fd, (("\n" if torn else "") + json.dumps(event) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
 def wait_for_head_address(path, deadline_s):
     """The head writes its address once its GCS is up; a worker polls for it, up to a deadline."""
     deadline = time.monotonic() + deadline_s
@@ -91,12 +131,17 @@ class Node:
         self.home = os.environ.get("HOME", "/home/cdsw")
         self.venv = os.environ.get("RAYFLEET_VENV") or os.path.join(self.home, ".venv")
         self.state = os.path.join(self.home, ".rayfleet", "clusters", self.cluster)
+        # RAYFLEET_HOME of the watcher inside the cluster, and so where its journal is.
+        self.rayfleet_home = os.path.join(self.home, ".rayfleet", "home")
         self.ip = os.environ.get("CDSW_IP_ADDRESS", "127.0.0.1")
         self.app_port = int(os.environ.get("CDSW_APP_PORT", "8080"))
         self.head_ports = json.loads(os.environ.get("RAYFLEET_HEAD_PORTS") or '{"gcsPort": 6379, "dashboardPort": 8265, "clientPort": 10001}')
         self.ray = None
         self.watcher = None
         self.address = None
+        # Set once the node goes down: the watcher is not started again. Reentrant, as stop() also runs as a signal handler.
+        self.stopping = threading.Event()
+        self.lock = threading.RLock()
 
     def ray_command(self):
         ray = os.path.join(self.venv, "bin", "ray")
@@ -118,8 +163,7 @@ class Node:
             args.append(f"--address={self.address}")
         return args
 
-    def ray_env(self):
-        env = dict(os.environ)
+    def with_venv(self, env):
         token = env.get("RAY_AUTH_TOKEN_PATH")
         if token and not os.path.isabs(token):
             env["RAY_AUTH_TOKEN_PATH"] = os.path.join(self.home, token)
@@ -130,6 +174,9 @@ class Node:
         env["PATH"] = os.path.join(self.venv, "bin") + os.pathsep + env.get("PATH", "")
         env["VIRTUAL_ENV"] = self.venv
         return env
+
+    def ray_env(self):
+        return self.with_venv(ray_environment(os.environ))
 
     def start_ray(self):
         """Starts Ray and returns once it says it is up; exits with Ray's code if it ends first."""
@@ -161,18 +208,51 @@ class Node:
             return
         node = os.path.join(self.venv, "bin", "node")
         bundle = os.path.join(self.home, ".rayfleet", "rayfleet.mjs")
-        rayfleet_home = os.path.join(self.home, ".rayfleet", "home")
-        record = os.path.join(rayfleet_home, "clusters", self.cluster, "cluster.json")
+        record = os.path.join(self.rayfleet_home, "clusters", self.cluster, "cluster.json")
         missing = [path for path in (node, bundle, record) if not os.path.exists(path)]
         if missing:
             log(f"no watcher: missing {', '.join(missing)} (run `rayfleet cai setup`, then `rayfleet up`)")
             return
-        env = self.ray_env()
-        env["RAYFLEET_HOME"] = rayfleet_home
+        # The watcher talks to the CML API, so it has the whole environment (CDSW_APIV2_KEY with it), unlike Ray.
+        env = self.with_venv(dict(os.environ))
+        env["RAYFLEET_HOME"] = self.rayfleet_home
         env["RAYFLEET_CAI_HEAD_ADDRESS"] = self.address
+        threading.Thread(target=self.supervise_watcher, args=([node, bundle, "watch", "-c", self.cluster], env), daemon=True).start()
+
+    def supervise_watcher(self, command, env):
+        """Keeps the watcher running: each time it exits it is started again, after a delay that doubles up to 5 min."""
+        first_delay = float(os.environ.get("RAYFLEET_WATCHER_RESTART_S", "1"))
+        delay = first_delay
+        restarts = 0
         log_path = os.path.join(self.state, "watcher.log")
-        self.watcher = subprocess.Popen([node, bundle, "watch", "-c", self.cluster], env=env, stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
-        log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
+        journal = os.path.join(self.rayfleet_home, "clusters", self.cluster, "journal.jsonl")
+        while True:
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                with open(log_path, "a") as out:
+                    self.watcher = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                started = time.monotonic()
+            log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
+            code = self.watcher.wait()
+            if self.stopping.is_set():
+                return
+            ran_s = time.monotonic() - started
+            # A watcher that ran a good while failed afresh: its back-off starts again from the first delay.
+            if ran_s >= WATCHER_RESTART_MAX_S:
+                delay = first_delay
+            restarts += 1
+            ended = f"signal {-code}" if code < 0 else f"code {code}"
+            reason = f"the watcher in {self.name} exited with {ended} after {ran_s:.0f} s; starting it again in {delay:g} s (restart {restarts})"
+            log(reason)
+            try:
+                append_event(journal, {"v": 1, "time": iso_now(), "type": "watcher", "cluster": self.cluster, "reason": reason, "source": "launcher",
+                                       "pid": self.watcher.pid, "exitCode": code, "restarts": restarts, "delayS": delay})
+            except OSError as error:
+                log(f"cannot journal the restart in {journal}: {error}")
+            if self.stopping.wait(delay):
+                return
+            delay = min(delay * 2, WATCHER_RESTART_MAX_S)
 
     def serve(self):
         """CML keeps the application RUNNING while this answers. The head also shows Ray's dashboard here."""
@@ -223,9 +303,11 @@ class Node:
         return server
 
     def stop(self, *_):
-        for process in (self.watcher, self.ray):
-            if process is not None and process.poll() is None:
-                process.terminate()
+        with self.lock:
+            self.stopping.set()
+            for process in (self.watcher, self.ray):
+                if process is not None and process.poll() is None:
+                    process.terminate()
 
 
 def main():
