@@ -2,6 +2,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RayfleetError } from '../errors.js';
 import { clampTimerMs, type Clock } from './clock.js';
+import { TimeOrderedQueue } from './time-ordered-queue.js';
 
 export interface VirtualClockOptions {
   /** Where virtual time starts, ms since the epoch; 2026-01-01T00:00:00Z when absent, so runs print the same dates. */
@@ -10,8 +11,6 @@ export interface VirtualClockOptions {
 
 interface Timer {
   atMs: number;
-  /** Registration order: timers due at the same instant fire in the order they were set. */
-  seq: number;
   resolve: () => void;
   cancelled: boolean;
 }
@@ -28,9 +27,8 @@ const DEFAULT_IDLE_LIMIT = 1_000_000;
  */
 export class VirtualClock implements Clock {
   private nowMs: number;
-  private seq = 0;
-  /** A binary min-heap on (atMs, seq); cancelled timers stay until they reach the top. */
-  private readonly heap: Timer[] = [];
+  /** Timers due at one instant fire in the order they were set; cancelled ones stay until they reach the front. */
+  private readonly queue = new TimeOrderedQueue<Timer>();
   private live = 0;
 
   constructor(options: VirtualClockOptions = {}) {
@@ -44,7 +42,7 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted === true) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer: Timer = { atMs: this.nowMs + clampTimerMs(ms), seq: this.seq++, resolve, cancelled: false };
+      const timer: Timer = { atMs: this.nowMs + clampTimerMs(ms), resolve, cancelled: false };
       if (signal !== undefined) {
         const onAbort = (): void => {
           if (timer.cancelled) return;
@@ -58,7 +56,7 @@ export class VirtualClock implements Clock {
           resolve();
         };
       }
-      this.push(timer);
+      this.queue.put(timer.atMs, timer);
       this.live += 1;
     });
   }
@@ -123,45 +121,14 @@ export class VirtualClock implements Clock {
   }
 
   private peek(): Timer | undefined {
-    while (this.heap[0]?.cancelled === true) this.pop();
-    return this.heap[0];
-  }
-
-  private push(timer: Timer): void {
-    const heap = this.heap;
-    heap.push(timer);
-    let child = heap.length - 1;
-    while (child > 0) {
-      const parent = (child - 1) >> 1;
-      if (!earlier(heap[child] as Timer, heap[parent] as Timer)) break;
-      [heap[child], heap[parent]] = [heap[parent] as Timer, heap[child] as Timer];
-      child = parent;
-    }
+    while (this.queue.peek()?.item.cancelled === true) this.queue.take();
+    return this.queue.peek()?.item;
   }
 
   private pop(): Timer | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    heap[0] = last;
-    let parent = 0;
-    for (;;) {
-      const left = parent * 2 + 1;
-      const right = left + 1;
-      let smallest = parent;
-      if (left < heap.length && earlier(heap[left] as Timer, heap[smallest] as Timer)) smallest = left;
-      if (right < heap.length && earlier(heap[right] as Timer, heap[smallest] as Timer)) smallest = right;
-      if (smallest === parent) break;
-      [heap[parent], heap[smallest]] = [heap[smallest] as Timer, heap[parent] as Timer];
-      parent = smallest;
-    }
-    return top;
+    this.peek();
+    return this.queue.take()?.item;
   }
-}
-
-function earlier(a: Timer, b: Timer): boolean {
-  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
 }
 
 /** One macrotask turn: every microtask queued before it, and every one those queue, runs first. */
