@@ -1,12 +1,12 @@
-// The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal.
+// The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal only while provably the same process.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { RayfleetError, isRayfleetError } from '../errors.js';
-import { lockHolder } from '../fs/directory-lock.js';
+import { lockHolder, lockOwner } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
-import { isProcessAlive } from '../process/process-alive.js';
+import { isSameProcess } from '../process/process-identity.js';
 import { pollUntil } from '../wait/poll-until.js';
 import { watcherPaths } from './watcher-status.js';
 
@@ -55,15 +55,40 @@ export async function startWatcherService(stateDir: string, watchArgs: string[])
   return pid;
 }
 
-/** Stops the running watcher (SIGTERM, SIGKILL after a grace period); false when none ran. */
-export async function stopWatcherService(stateDir: string): Promise<boolean> {
-  const pid = await runningWatcherPid(stateDir);
-  if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
+/**
+ * Stops the running watcher (SIGTERM, SIGKILL after a grace period); false when none ran. Only the process that
+ * holds the lock is signalled, known by pid, start time and boot: never whoever has its pid now. A watcher on
+ * another host (a shared filesystem) cannot be signalled from here: that is an error saying where it runs.
+ * An abort ends the wait; the watcher goes on stopping by itself.
+ */
+export async function stopWatcherService(stateDir: string, signal?: AbortSignal): Promise<boolean> {
+  const holder = await lockOwner(watcherPaths(stateDir).lock);
+  if (holder === undefined) return false;
+  const { owner } = holder;
+  if (!holder.local) {
+    throw new RayfleetError('LOCK_HELD', `the watcher of this cluster runs on host ${owner.host} (pid ${owner.pid}), not here`, {
+      details: `Stop it there, or wait: its lock counts as free once its heartbeat (${owner.heartbeatAt}) is a minute old.`,
+    });
+  }
+  if (!sendTo(owner, 'SIGTERM')) return false;
   try {
-    await pollUntil(async () => (isProcessAlive(pid) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 100, describe: () => `the watcher (pid ${pid}) to stop` });
-  } catch {
-    process.kill(pid, 'SIGKILL');
+    await pollUntil(async () => (isSameProcess(owner) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 100, signal, describe: () => `the watcher (pid ${owner.pid}) to stop` });
+  } catch (error) {
+    if (!isRayfleetError(error, 'WAIT_TIMEOUT')) throw error;
+    sendTo(owner, 'SIGKILL');
+    await pollUntil(async () => (isSameProcess(owner) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 50, signal, describe: () => `the watcher (pid ${owner.pid}) to die` });
   }
   return true;
+}
+
+/** Signals the process only if it is still the recorded one; false when it is gone. */
+function sendTo(identity: { pid: number; startTicks: number; bootId: string }, signal: NodeJS.Signals): boolean {
+  if (!isSameProcess(identity)) return false;
+  try {
+    process.kill(identity.pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
 }

@@ -1,13 +1,18 @@
 // The local backend: every node is one `ray start --block` process group on this machine, known by a record file.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { access, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { RayfleetError } from '../../errors.js';
+import { failpoint } from '../../fault/failpoints.js';
 import { followFile } from '../../fs/follow-file.js';
 import { ensurePortsFree, findFreePort } from '../../net/ports.js';
-import { isGroupAlive, isLeaderAlive, startProcessGroup, stopProcessGroup } from '../../process/process-group.js';
+import { isGroupAlive, isLeaderAlive, startGatedProcessGroup, stopProcessGroup, type GatedStart, type ProcessHandle } from '../../process/process-group.js';
+import { currentIdentity, isSameProcess } from '../../process/process-identity.js';
+import { pollUntil } from '../../wait/poll-until.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { PartialListError, type UnreadableNode } from '../partial-list-error.js';
 import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
 
 export interface LocalProviderOptions {
@@ -30,7 +35,12 @@ const resourcesSchema = z.object({
   custom: z.record(z.string(), z.number()),
 });
 
-/** What survives this process: enough to find, join and stop the node later. pid 0 = claimed, not yet started. */
+const identitySchema = z.object({ pid: z.number(), startTicks: z.number(), bootId: z.string() });
+
+/**
+ * What survives this process: enough to find, join and stop the node later. pid 0 = claimed, not yet started.
+ * Records from before process identity carry pid and start time only; they are judged on those two.
+ */
 const nodeRecordSchema = z.object({
   name: z.string(),
   role: z.enum(['head', 'worker']),
@@ -38,17 +48,25 @@ const nodeRecordSchema = z.object({
   index: z.number(),
   pid: z.number(),
   startTicks: z.number().optional(),
+  bootId: z.string().optional(),
+  /** The variable every process of the node carries, so its processes are known as ours once the leader is gone. */
+  marker: z.object({ name: z.string(), value: z.string() }).optional(),
+  /** Who claimed the name: while it lives, a claim is a launch in progress; once it is gone, a failed one. */
+  launcher: identitySchema.optional(),
   createdAt: z.string(),
   address: z.string(),
   resources: resourcesSchema,
 });
 type NodeRecord = z.infer<typeof nodeRecordSchema>;
 
-/** A claim older than this without a started process belongs to a launcher that died. */
-const CLAIM_TIMEOUT_MS = 30_000;
+/** A claim without a launcher (written by an older version) and older than this belongs to a launcher that died. */
+const LEGACY_CLAIM_TIMEOUT_MS = 30_000;
+/** How long terminate waits for a launch in progress (which may be installing Ray's venv) to settle. */
+const CLAIM_WAIT_MS = 15 * 60 * 1000;
 const DEFAULT_STOP_GRACE_MS = 30_000;
 /** Every node of a local cluster runs here; the GCS listens on all interfaces, so loopback reaches it. */
 const HEAD_HOST = '127.0.0.1';
+const MARKER_VARIABLE = 'RAYFLEET_NODE_RECORD';
 
 export class LocalProvider implements NodeProvider {
   readonly type = 'local';
@@ -64,7 +82,13 @@ export class LocalProvider implements NodeProvider {
     return path.join(this.logsDir, `${name}.log`);
   }
 
-  async launch(request: LaunchRequest): Promise<Instance> {
+  /**
+   * Claim, start held, record the pid, let go: the record names the process before it can do anything, so a
+   * launcher killed at any point leaves either no process or a recorded one. An abort before the process is let
+   * go ends it and releases the name.
+   */
+  async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance> {
+    signal?.throwIfAborted();
     await mkdir(this.nodesDir, { recursive: true });
     await mkdir(this.logsDir, { recursive: true });
     const address = request.role === 'head' ? `${HEAD_HOST}:${this.options.head.gcsPort}` : HEAD_HOST;
@@ -74,13 +98,17 @@ export class LocalProvider implements NodeProvider {
       group: request.group,
       index: request.index,
       pid: 0,
+      launcher: currentIdentity(process.pid),
       createdAt: new Date().toISOString(),
       address,
       resources: request.resources,
     };
     const existing = await this.claim(claim);
     if (existing !== undefined) return existing;
+    failpoint('local.after-claim');
+    let gated: GatedStart | undefined;
     try {
+      signal?.throwIfAborted();
       if (request.role === 'head') {
         const { gcsPort, dashboardPort, clientPort } = this.options.head;
         await ensurePortsFree([
@@ -91,8 +119,10 @@ export class LocalProvider implements NodeProvider {
       }
       const logPath = this.logPath(request.name);
       await writeFile(logPath, `--- rayfleet: starting ${request.name} at ${claim.createdAt} ---\n`, { flag: 'a' });
-      const handle = await startProcessGroup({
-        command: await this.options.rayCommand(),
+      const rayCommand = await this.options.rayCommand();
+      const marker = { name: MARKER_VARIABLE, value: this.recordPath(request.name) };
+      gated = await startGatedProcessGroup({
+        command: rayCommand,
         args: rayStartArgs(request, {
           headHost: HEAD_HOST,
           head: this.options.head,
@@ -102,28 +132,39 @@ export class LocalProvider implements NodeProvider {
             dashboardAgentPort: await findFreePort(),
           },
         }),
-        env: { ...process.env, ...request.env },
+        env: { ...nodeEnvironment(rayCommand, request.env), [marker.name]: marker.value },
         logPath,
       });
-      const record: NodeRecord = { ...claim, pid: handle.pid, startTicks: handle.startTicks };
+      failpoint('local.after-spawn');
+      const { pid, startTicks, bootId } = gated.handle;
+      const record: NodeRecord = { ...claim, pid, startTicks, bootId, marker };
       await this.writeRecord(record);
+      failpoint('local.after-record');
+      signal?.throwIfAborted();
+      await gated.release();
       return toInstance(record);
     } catch (error) {
+      await gated?.cancel();
       await rm(this.recordPath(request.name), { force: true });
       throw error;
     }
   }
 
+  /**
+   * Stops the node's processes that are provably its own and forgets it. A launch in progress is waited for
+   * first, so it cannot start a node after this returned. An abort during the grace period leaves the record,
+   * still naming the stopping node; a later terminate finishes the job.
+   */
   async terminate(name: string, signal?: AbortSignal): Promise<void> {
-    const record = await this.readRecord(name);
+    const record = await this.settledRecord(name, signal);
     if (record === undefined) return;
-    if (record.pid > 0) {
-      await stopProcessGroup({ pid: record.pid, startTicks: record.startTicks }, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
-    }
+    if (record.pid > 0) await stopProcessGroup(handleOf(record), this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
     await rm(this.recordPath(name), { force: true });
   }
 
-  async list(): Promise<Instance[]> {
+  /** Every readable node; when a record cannot be read, a PartialListError carrying the rest and the unreadable names. */
+  async list(signal?: AbortSignal): Promise<Instance[]> {
+    signal?.throwIfAborted();
     let files: string[];
     try {
       files = await readdir(this.nodesDir);
@@ -131,8 +172,19 @@ export class LocalProvider implements NodeProvider {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw new RayfleetError('PROVIDER_FAILED', `cannot read ${this.nodesDir}`, { cause: error });
     }
-    const records = await Promise.all(files.filter((file) => file.endsWith('.json')).map((file) => this.readRecord(file.slice(0, -'.json'.length))));
-    return records.filter((record) => record !== undefined).map(toInstance).sort(byRoleGroupIndex);
+    const instances: Instance[] = [];
+    const unreadable: UnreadableNode[] = [];
+    for (const name of files.filter((file) => file.endsWith('.json')).map((file) => file.slice(0, -'.json'.length))) {
+      try {
+        const record = await this.readRecord(name);
+        if (record !== undefined) instances.push(toInstance(record));
+      } catch (error) {
+        unreadable.push({ name, reason: (error as Error).message });
+      }
+    }
+    instances.sort(byRoleGroupIndex);
+    if (unreadable.length > 0) throw new PartialListError(instances, unreadable);
+    return instances;
   }
 
   async *logs(name: string, options: LogOptions = {}): AsyncIterable<string> {
@@ -174,17 +226,34 @@ export class LocalProvider implements NodeProvider {
     }
   }
 
+  /** The record once no launch is in progress on it: a live launcher's claim is waited for. */
+  private async settledRecord(name: string, signal: AbortSignal | undefined): Promise<NodeRecord | undefined> {
+    const first = await this.readRecord(name);
+    if (first === undefined || !isLaunchInProgress(first)) return first;
+    return pollUntil(
+      async () => {
+        const record = await this.readRecord(name);
+        if (record === undefined) return { record };
+        return isLaunchInProgress(record) ? undefined : { record };
+      },
+      { timeoutMs: CLAIM_WAIT_MS, intervalMs: 100, signal, describe: () => `the launch of ${name} (by pid ${first.launcher?.pid}) to finish` },
+    ).then(({ record }) => record);
+  }
+
   private async readRecord(name: string): Promise<NodeRecord | undefined> {
     let text: string;
     try {
       text = await readFile(this.recordPath(name), 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new RayfleetError('PROVIDER_FAILED', `cannot read the record of ${name}`, { cause: error });
+      throw new RayfleetError('NODE_RECORD_UNREADABLE', `cannot read the record of ${name} (${this.recordPath(name)})`, { cause: error });
     }
     const parsed = nodeRecordSchema.safeParse(safeJson(text));
     if (!parsed.success) {
-      throw new RayfleetError('PROVIDER_FAILED', `the record of ${name} (${this.recordPath(name)}) is unreadable; remove it once its processes are stopped`);
+      throw new RayfleetError(
+        'NODE_RECORD_UNREADABLE',
+        `the record of ${name} (${this.recordPath(name)}) is unreadable; remove it once its processes (carrying RAY_CLOUD_INSTANCE_ID=${name}) are stopped`,
+      );
     }
     return parsed.data;
   }
@@ -194,6 +263,30 @@ export class LocalProvider implements NodeProvider {
     await writeFile(`${target}.tmp`, JSON.stringify(record));
     await rename(`${target}.tmp`, target);
   }
+}
+
+/**
+ * The environment of a node's processes: the runtime's bin/ first on PATH and VIRTUAL_ENV set, so that job
+ * entrypoints, runtime-env workers and Serve replicas run the cluster's Python (as the Docker image and the
+ * CML launcher already do).
+ */
+export function nodeEnvironment(rayCommand: string, requestEnv: Record<string, string>): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ...requestEnv };
+  if (!path.isAbsolute(rayCommand)) return env;
+  const bin = path.dirname(rayCommand);
+  const venv = path.dirname(bin);
+  env.PATH = [bin, ...(process.env.PATH ?? '').split(path.delimiter).filter((entry) => entry !== '' && entry !== bin)].join(path.delimiter);
+  // An interpreter outside a venv (RAYFLEET_PYTHON=/usr/bin/python3) has none to name; an inherited one would be wrong.
+  env.VIRTUAL_ENV = existsSync(path.join(venv, 'pyvenv.cfg')) ? venv : undefined;
+  return env;
+}
+
+function handleOf(record: NodeRecord): ProcessHandle {
+  return { pid: record.pid, startTicks: record.startTicks, bootId: record.bootId, marker: record.marker };
+}
+
+function isLaunchInProgress(record: NodeRecord): boolean {
+  return record.pid === 0 && record.launcher !== undefined && isSameProcess(record.launcher);
 }
 
 function toInstance(record: NodeRecord): Instance {
@@ -211,10 +304,13 @@ function toInstance(record: NodeRecord): Instance {
 }
 
 function stateOf(record: NodeRecord): InstanceState {
-  if (record.pid === 0) return Date.now() - Date.parse(record.createdAt) < CLAIM_TIMEOUT_MS ? 'starting' : 'failed';
-  const handle = { pid: record.pid, startTicks: record.startTicks };
+  if (record.pid === 0) {
+    if (record.launcher !== undefined) return isSameProcess(record.launcher) ? 'starting' : 'failed';
+    return Date.now() - Date.parse(record.createdAt) < LEGACY_CLAIM_TIMEOUT_MS ? 'starting' : 'failed';
+  }
+  const handle = handleOf(record);
   if (isLeaderAlive(handle)) return 'running';
-  // The leader is gone: leftover children mean it crashed, none mean the node ended.
+  // The leader is gone (or its pid is someone else's now): leftover processes of ours mean it crashed, none mean the node ended.
   return isGroupAlive(handle) ? 'failed' : 'stopped';
 }
 
