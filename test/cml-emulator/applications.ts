@@ -57,7 +57,7 @@ export function applicationHandlers(world: World): Record<string, Handler> {
       checkRuntime(project, body);
       checkResources(body);
       const id = newId();
-      const created = now();
+      const created = now(world.clock);
       const application: StoredApplication = {
         id,
         projectId: project.id,
@@ -100,7 +100,7 @@ export function applicationHandlers(world: World): Record<string, Handler> {
         else application.fields[field] = value;
       }
       checkResources(application.fields);
-      application.fields.updated_at = now();
+      application.fields.updated_at = now(world.clock);
       return renderApplication(world, application);
     },
 
@@ -131,10 +131,10 @@ function startApplication(world: World, project: StoredProject, application: Sto
   application.generation += 1;
   const generation = application.generation;
   application.status = 'APPLICATION_STARTING';
-  Object.assign(application.fields, { starting_at: now(), running_at: null, stopped_at: null });
+  Object.assign(application.fields, { starting_at: now(world.clock), running_at: null, stopped_at: null });
   if (world.faults.failsToStart(application.name)) {
     application.status = 'APPLICATION_FAILED';
-    application.fields.stopped_at = now();
+    application.fields.stopped_at = now(world.clock);
     logLine(application, 'the engine failed to start (fault injected by the test)');
     return;
   }
@@ -154,14 +154,14 @@ function startApplication(world: World, project: StoredProject, application: Sto
       workload = await Workload.start({ command: world.python, args: [application.script], cwd: project.directory, env, logPath: application.logPath });
     } catch (error) {
       logLine(application, `cannot start: ${(error as Error).message}`);
-      if (application.generation === generation) setFinished(application, 'APPLICATION_FAILED');
+      if (application.generation === generation) setFinished(world, application, 'APPLICATION_FAILED');
       return;
     }
     Object.assign(application, { workload, port, engineId });
     void workload.exited.then((exit) => {
       if (application.generation !== generation) return; // Stopped on purpose.
       logLine(application, `engine ${engineId} exited with ${exit.code ?? exit.signal}`);
-      setFinished(application, exit.code === 0 && application.status === 'APPLICATION_RUNNING' ? 'APPLICATION_STOPPED' : 'APPLICATION_FAILED');
+      setFinished(world, application, exit.code === 0 && application.status === 'APPLICATION_RUNNING' ? 'APPLICATION_STOPPED' : 'APPLICATION_FAILED');
       // CML tears the engine's pod down: children the script left behind go with it.
       void enqueue(application, async () => {
         if (application.workload === workload) application.workload = undefined;
@@ -171,7 +171,7 @@ function startApplication(world: World, project: StoredProject, application: Sto
     void workload.waitUntilListening(port, world.closing).then((listening) => {
       if (listening && application.generation === generation && application.status === 'APPLICATION_STARTING') {
         application.status = 'APPLICATION_RUNNING';
-        application.fields.running_at = now();
+        application.fields.running_at = now(world.clock);
       }
     });
   });
@@ -187,13 +187,13 @@ export function stopApplication(world: World, application: StoredApplication): P
     application.workload = undefined;
     if (workload !== undefined) await workload.stop(world.stopGraceMs);
     // A restart issued meanwhile owns the status now.
-    if (application.generation === generation) setFinished(application, 'APPLICATION_STOPPED');
+    if (application.generation === generation) setFinished(world, application, 'APPLICATION_STOPPED');
   });
 }
 
-function setFinished(application: StoredApplication, status: 'APPLICATION_STOPPED' | 'APPLICATION_FAILED'): void {
+function setFinished(world: World, application: StoredApplication, status: 'APPLICATION_STOPPED' | 'APPLICATION_FAILED'): void {
   application.status = status;
-  application.fields.stopped_at = now();
+  application.fields.stopped_at = now(world.clock);
 }
 
 function applicationOf(world: World, projectId: string | undefined, applicationId: string | undefined): StoredApplication {

@@ -1,4 +1,4 @@
-// Faults the tests switch on at runtime: latency, error answers, requests that hang, applications that fail to start.
+// Faults the tests switch on at runtime: latency, error answers, requests that hang, answers missing fields, applications that fail to start.
 
 /** Which requests a rule applies to; a rule without a match applies to every request. */
 export interface RequestMatch {
@@ -15,6 +15,8 @@ export type FaultRule =
       /** The body's gRPC code; derived from the status when absent. */
       grpcCode?: number;
       message?: string;
+      /** Perform the request first, then answer the error: the client is told it failed when it took effect. */
+      afterEffect?: boolean;
       /** How many matching requests get it; 1 when absent, Infinity for all. */
       times?: number;
     })
@@ -22,6 +24,12 @@ export type FaultRule =
       kind: 'hang';
       /** Perform the request first, then never answer: the client cannot know it took effect. */
       afterEffect?: boolean;
+      times?: number;
+    })
+  | (RequestMatch & {
+      kind: 'omit-fields';
+      /** Left out of the answer, and of every object in its lists (`applications`, `jobs` …), as a server that does not send them. */
+      fields: string[];
       times?: number;
     });
 

@@ -38,7 +38,7 @@ export function jobHandlers(world: World): Record<string, Handler> {
         throw new ApiError(GrpcCode.invalidArgument, 'a dependent job cannot have a schedule');
       }
       const { project_id: _projectId, parent_job_id: _parentJobId, environment: _environment, arguments: _arguments, ...rest } = body;
-      const created = now();
+      const created = now(world.clock);
       const job: StoredJob = {
         id: newId(),
         projectId: project.id,
@@ -93,7 +93,7 @@ export function jobHandlers(world: World): Record<string, Handler> {
       const job = jobOf(world, context.params.project_id, context.params.job_id);
       const project = projectOf(world, job.projectId);
       const body = bodyOf(context);
-      const created = now();
+      const created = now(world.clock);
       const id = newId();
       const run: StoredJobRun = {
         id,
@@ -130,7 +130,7 @@ function startJobRun(world: World, project: StoredProject, job: StoredJob, run: 
   void enqueue(run, async () => {
     if (run.generation !== generation) return;
     run.status = 'ENGINE_STARTING';
-    run.fields.starting_at = now();
+    run.fields.starting_at = now(world.clock);
     const engineId = newEngineId();
     const env = engineEnvironment(
       { projectId: project.id, projectName: project.name, projectDirectory: project.directory, domain: world.domain, apiUrl: world.url, apiKey: world.apiKey, engineId },
@@ -146,15 +146,15 @@ function startJobRun(world: World, project: StoredProject, job: StoredJob, run: 
       workload = await Workload.start({ command: world.python, args, cwd: project.directory, env, logPath: run.logPath });
     } catch (error) {
       logLine(run, `cannot start: ${(error as Error).message}`);
-      finish(run, 'ENGINE_FAILED');
+      finish(world, run, 'ENGINE_FAILED');
       return;
     }
     Object.assign(run, { workload, engineId, status: 'ENGINE_RUNNING' });
-    run.fields.running_at = now();
+    run.fields.running_at = now(world.clock);
     void workload.exited.then((exit) => {
       if (run.generation !== generation) return; // Stopped on purpose.
       logLine(run, `engine ${engineId} exited with ${exit.code ?? exit.signal}`);
-      finish(run, exit.code === 0 ? 'ENGINE_SUCCEEDED' : 'ENGINE_FAILED');
+      finish(world, run, exit.code === 0 ? 'ENGINE_SUCCEEDED' : 'ENGINE_FAILED');
       void enqueue(run, async () => {
         if (run.workload === workload) run.workload = undefined;
         await workload.stop(world.stopGraceMs);
@@ -172,13 +172,13 @@ export function stopJobRun(world: World, run: StoredJobRun): Promise<void> {
     const workload = run.workload;
     run.workload = undefined;
     if (workload !== undefined) await workload.stop(world.stopGraceMs);
-    if (active) finish(run, 'ENGINE_STOPPED');
+    if (active) finish(world, run, 'ENGINE_STOPPED');
   });
 }
 
-function finish(run: StoredJobRun, status: string): void {
+function finish(world: World, run: StoredJobRun, status: string): void {
   run.status = status;
-  run.fields.finished_at = now();
+  run.fields.finished_at = now(world.clock);
 }
 
 function jobOf(world: World, projectId: string | undefined, jobId: string | undefined): StoredJob {

@@ -32,7 +32,7 @@ export function projectHandlers(world: World): Record<string, Handler> {
       const directory = join(world.projectsRoot, id);
       mkdirSync(directory, { recursive: true });
       const gitUrl = typeof body.git_url === 'string' && body.git_url !== '' ? body.git_url : undefined;
-      const created = now();
+      const created = now(world.clock);
       const project: StoredProject = {
         id,
         name,

@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { systemClock, type Clock } from '../../src/time/clock.js';
 import { ApiError, GrpcCode, grpcCodeForStatus } from './api-error.js';
 import { applicationHandlers, stopApplication } from './applications.js';
-import { Faults, type FaultSettings } from './faults.js';
+import { Faults, type FaultRule, type FaultSettings } from './faults.js';
 import { jobHandlers, stopJobRun } from './jobs.js';
 import { projectFileHandlers } from './project-files.js';
 import { projectHandlers } from './projects.js';
@@ -30,6 +31,8 @@ export interface CmlEmulatorOptions {
   faults?: FaultSettings;
   /** How long a stopped engine gets between SIGTERM and SIGKILL; 2 s when absent. */
   stopGraceMs?: number;
+  /** What the API's timestamps read; the system's clock when absent (a test moves a virtual one to age applications). */
+  clock?: Clock;
 }
 
 /** One request as the emulator saw it. */
@@ -111,6 +114,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     projectsRoot,
     logsDirectory,
     stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
+    clock: options.clock ?? systemClock,
     closing: closing.signal,
   };
   const handlers: Record<string, Handler> = {
@@ -158,10 +162,13 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     }
 
     const fault = faults.take(method, url.pathname);
-    if (fault?.kind === 'status') {
+    const sendFault = (rule: FaultRule & { kind: 'status' }): void => {
+      const grpcCode = rule.grpcCode ?? grpcCodeForStatus(rule.status);
+      send(rule.status, { code: grpcCode, message: rule.message ?? `injected failure ${rule.status}`, details: [] });
+    };
+    if (fault?.kind === 'status' && fault.afterEffect !== true) {
       record.fault = `status ${fault.status}`;
-      const grpcCode = fault.grpcCode ?? grpcCodeForStatus(fault.status);
-      send(fault.status, { code: grpcCode, message: fault.message ?? `injected failure ${fault.status}`, details: [] });
+      sendFault(fault);
       return;
     }
     if (fault?.kind === 'hang' && fault.afterEffect !== true) {
@@ -175,8 +182,14 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
         record.fault = 'hang after effect';
         return;
       }
+      if (fault?.kind === 'status') {
+        record.fault = `status ${fault.status} after effect`;
+        sendFault(fault);
+        return;
+      }
       if (answer !== undefined && match.kind === 'found') record.responseViolations = validator.checkResponse(match.route, answer);
-      send(200, answer);
+      if (fault?.kind === 'omit-fields') record.fault = `omitted ${fault.fields.join(', ')}`;
+      send(200, fault?.kind === 'omit-fields' ? withoutFields(answer, fault.fields) : answer);
     } catch (error) {
       if (error instanceof MethodNotAllowed) {
         send(405, { code: GrpcCode.unimplemented, message: 'Method Not Allowed', details: [] });
@@ -243,6 +256,16 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
 }
 
 class MethodNotAllowed extends Error {}
+
+/** The answer without the named fields, at its top and in the objects of its lists. */
+function withoutFields(answer: unknown, fields: string[]): unknown {
+  if (typeof answer !== 'object' || answer === null || answer instanceof Uint8Array) return answer;
+  const strip = (value: unknown): unknown =>
+    typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).filter(([key]) => !fields.includes(key))) : value;
+  return Object.fromEntries(
+    Object.entries(strip(answer) as Record<string, unknown>).map(([key, value]) => [key, Array.isArray(value) ? value.map(strip) : value]),
+  );
+}
 
 async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];

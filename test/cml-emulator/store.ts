@@ -1,5 +1,6 @@
 // What the emulated workspace holds: projects, applications, jobs and their runs, by id.
 import { randomBytes } from 'node:crypto';
+import type { Clock } from '../../src/time/clock.js';
 import type { Workload } from './workload.js';
 
 /** The one user of the emulated workspace: owner and creator of everything. */
@@ -79,6 +80,7 @@ export function newEngineId(): string {
   return randomBytes(8).toString('hex');
 }
 
-export function now(): string {
-  return new Date().toISOString();
+/** The emulated workspace's time: the system's, or a test's own clock. */
+export function now(clock: Clock): string {
+  return new Date(clock.now()).toISOString();
 }

@@ -1,6 +1,6 @@
 // One engine of the emulated workspace: a real local process in a process group of its own, its output in a log file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { stopProcessGroup } from '../../src/process/process-group.js';
@@ -29,6 +29,8 @@ export class Workload {
   private constructor(
     child: ChildProcess,
     readonly pid: number,
+    /** The leader's start time, which proves the group ours once the leader has gone and left children behind. */
+    private readonly startTicks: number | undefined,
   ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -47,7 +49,7 @@ export class Workload {
         child.once('spawn', () => resolve(child.pid ?? -1));
         child.once('error', reject);
       });
-      return new Workload(child, pid);
+      return new Workload(child, pid, startTicksOf(pid));
     } finally {
       closeSync(logFd);
     }
@@ -68,9 +70,20 @@ export class Workload {
 
   /** SIGTERM to the leader, SIGKILL to the whole group after the grace period; resolves once no member is left. */
   async stop(graceMs: number): Promise<void> {
-    await stopProcessGroup({ pid: this.pid, startTicks: undefined }, graceMs);
+    await stopProcessGroup({ pid: this.pid, startTicks: this.startTicks }, graceMs);
     // The group is gone; wait for Node to reap the leader so its exit is recorded before the caller goes on.
     await this.exited;
+  }
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTicksOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isInteger(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 // What every handler of the emulator shares: the store, the swagger, the faults, and how engines are run.
 import { appendFileSync } from 'node:fs';
+import type { Clock } from '../../src/time/clock.js';
 import { ApiError, GrpcCode } from './api-error.js';
 import type { Faults } from './faults.js';
 import { renderDefinition } from './render.js';
@@ -20,6 +21,8 @@ export interface World {
   projectsRoot: string;
   logsDirectory: string;
   stopGraceMs: number;
+  /** What the API's timestamps (created_at, running_at …) read. */
+  clock: Clock;
   /** Aborted by close(): ends every wait of the emulator's own. */
   closing: AbortSignal;
 }

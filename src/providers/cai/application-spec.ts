@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { LaunchRequest } from '../node-provider.js';
 import { resourceArgs, type HeadPorts } from '../ray-start-args.js';
 import type { CreateApplicationRequest } from './cml-types.js';
-import { LAUNCHER_SCRIPT, projectStateDir } from './project-layout.js';
+import { LAUNCHER_SCRIPT, projectTokenFile } from './project-layout.js';
 
 export interface ApplicationContext {
   cluster: string;
@@ -41,7 +41,7 @@ export function applicationRequest(request: LaunchRequest, context: ApplicationC
     RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort: context.head.gcsPort, dashboardPort: context.head.dashboardPort, clientPort: context.head.clientPort }),
   };
   // The token travels as the project's copy of the file (relative to $HOME), never as a value in the application.
-  if (environment.RAY_AUTH_TOKEN_PATH !== undefined) environment.RAY_AUTH_TOKEN_PATH = `${projectStateDir(context.cluster)}/auth_token`;
+  if (environment.RAY_AUTH_TOKEN_PATH !== undefined) environment.RAY_AUTH_TOKEN_PATH = projectTokenFile(context.cluster);
   if (context.venv !== undefined) environment.RAYFLEET_VENV = context.venv;
   if (request.role === 'worker' && context.headAddress !== undefined) environment.RAY_HEAD_ADDRESS = context.headAddress;
   if (request.role === 'head' && context.watcher) environment.RAYFLEET_WATCHER = '1';

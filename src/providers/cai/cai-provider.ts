@@ -1,6 +1,6 @@
 // The cai backend: one CML application per node, running rayfleet's launcher; the project's applications are the truth.
 import { readFile } from 'node:fs/promises';
-import { RayfleetError } from '../../errors.js';
+import { RayfleetError, isRayfleetError } from '../../errors.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import { HEAD_GROUP, headName } from '../node-names.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
@@ -8,7 +8,7 @@ import type { HeadPorts } from '../ray-start-args.js';
 import { applicationRequest } from './application-spec.js';
 import type { CmlClient } from './cml-client.js';
 import type { Application, ApplicationStatus } from './cml-types.js';
-import { headAddressFile, nodeLogFile, projectStateDir } from './project-layout.js';
+import { headAddressFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
 
 export interface CaiProviderOptions {
   client: CmlClient;
@@ -36,6 +36,8 @@ export interface CaiProviderOptions {
 }
 
 const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
+/** A CML application can take minutes to start (a runtime image pulled onto a new node, a pod waiting for capacity). */
+const LAUNCH_TIMEOUT_MS = 15 * 60_000;
 const STATES: Record<ApplicationStatus, InstanceState> = {
   APPLICATION_UNKNOWN: 'starting',
   APPLICATION_STARTING: 'starting',
@@ -49,6 +51,8 @@ export class CaiProvider implements NodeProvider {
   readonly type = 'cai';
   readonly watcherRunsOnHead = true;
   readonly runningMeansRayUp = true;
+  /** How long a launched node may take to join Ray before the watcher counts it a failed launch. */
+  readonly defaultLaunchTimeoutMs = LAUNCH_TIMEOUT_MS;
 
   constructor(private readonly options: CaiProviderOptions) {}
 
@@ -88,7 +92,7 @@ export class CaiProvider implements NodeProvider {
 
   async list(signal?: AbortSignal): Promise<Instance[]> {
     const applications = await this.options.client.listApplications(this.options.projectId, { searchFilter: { name: `${this.options.cluster}-` } }, signal);
-    return applications.filter((application) => this.isOurs(application)).map((application) => this.toInstance(application)).sort(byRoleGroupIndex);
+    return this.ours(applications).map((application) => this.toInstance(application)).sort(byRoleGroupIndex);
   }
 
   /** The node's log as its launcher writes it into the project; followed by reading the file again. */
@@ -125,9 +129,22 @@ export class CaiProvider implements NodeProvider {
     return this.options.client.readTextFile(this.options.projectId, `${projectStateDir(this.options.cluster)}/journal.jsonl`, signal);
   }
 
-  /** The head's address file outlives nothing: a new head publishes its own. */
+  /**
+   * Once every node is gone: the cluster's token leaves the project (token first), and the record and head address
+   * with it. A delete that fails fails `down`, which can be run again, rather than leaving the token behind unsaid.
+   */
   async cleanup(signal?: AbortSignal): Promise<void> {
-    await this.options.client.deleteProjectFile(this.options.projectId, headAddressFile(this.options.cluster), signal).catch(() => undefined);
+    const { client, projectId, cluster } = this.options;
+    for (const path of [projectTokenFile(cluster), projectRecordFile(cluster), headAddressFile(cluster)]) {
+      try {
+        await client.deleteProjectFile(projectId, path, signal);
+      } catch (error) {
+        throw new RayfleetError(isRayfleetError(error) ? error.code : 'CAI_FAILED', `could not remove ${path} from project ${projectId}: the cluster's Ray token may still be there`, {
+          cause: error,
+          details: 'Every node is stopped; run `rayfleet down` again to remove the files.',
+        });
+      }
+    }
   }
 
   private async headAddress(signal: AbortSignal | undefined): Promise<string | undefined> {
@@ -142,17 +159,37 @@ export class CaiProvider implements NodeProvider {
     await client.deleteProjectFile(projectId, headAddressFile(cluster), signal).catch(() => undefined);
     // The in-cluster watcher's state: the same token and the record `up` wrote (its spec is the truth there too).
     const copies = [
-      [request.env.RAY_AUTH_TOKEN_PATH, 'auth_token'],
-      [this.options.clusterRecordPath, 'cluster.json'],
+      [request.env.RAY_AUTH_TOKEN_PATH, projectTokenFile(cluster)],
+      [this.options.clusterRecordPath, projectRecordFile(cluster)],
     ] as const;
-    for (const [from, name] of copies) {
-      if (from !== undefined && from !== '') await client.uploadFile(projectId, `${projectStateDir(cluster)}/${name}`, await readFile(from), { replace: true }, signal);
+    for (const [from, to] of copies) {
+      if (from !== undefined && from !== '') await client.uploadFile(projectId, to, await readFile(from), { replace: true }, signal);
     }
   }
 
   private async find(name: string, signal: AbortSignal | undefined): Promise<Application | undefined> {
     const found = await this.options.client.findApplicationsByName(this.options.projectId, name, signal);
-    return found.find((application) => this.isOurs(application));
+    return this.ours(found).at(0);
+  }
+
+  /**
+   * The applications of this cluster. One that bears a node's name but came without an environment cannot be told
+   * apart from ours: the list fails rather than leave it out, which would read as a node gone (relaunched, or never stopped).
+   */
+  private ours(applications: Application[]): Application[] {
+    const unknowable = applications.filter((application) => Object.keys(application.environment).length === 0 && this.isNodeName(application.name ?? ''));
+    if (unknowable.length > 0) {
+      throw new RayfleetError('CAI_FAILED', `the CML API listed ${unknowable.map((application) => `${application.name ?? ''} (${application.id})`).join(', ')} without an environment: rayfleet cannot tell whether it is a node of cluster ${this.options.cluster}`, {
+        details: 'rayfleet marks its applications with RAYFLEET_CLUSTER in their environment. Nothing was launched or stopped on this list. If an application of that name is not rayfleet\'s, rename it.',
+      });
+    }
+    return applications.filter((application) => this.isOurs(application));
+  }
+
+  /** `<cluster>-head`, or `<cluster>-<group>-<index>`. */
+  private isNodeName(name: string): boolean {
+    const { cluster } = this.options;
+    return name === headName(cluster) || (name.startsWith(`${cluster}-`) && /-\d+$/.test(name));
   }
 
   private async deleteAndWait(application: Application, signal: AbortSignal | undefined): Promise<void> {

@@ -29,3 +29,13 @@ export function nodeLogFile(cluster: string, node: string): string {
 export function projectStateDir(cluster: string): string {
   return `${PROJECT_HOME}/clusters/${cluster}`;
 }
+
+/** The project's copy of the cluster's Ray token, which every node reads: there only while the cluster is. */
+export function projectTokenFile(cluster: string): string {
+  return `${projectStateDir(cluster)}/auth_token`;
+}
+
+/** The project's copy of the record `up` wrote, the in-cluster watcher's spec. */
+export function projectRecordFile(cluster: string): string {
+  return `${projectStateDir(cluster)}/cluster.json`;
+}
