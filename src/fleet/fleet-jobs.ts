@@ -1,0 +1,218 @@
+// Jobs on one cluster: submit (local working dirs uploaded), follow the log to the end without losing a line, stop, list, delete.
+import { setTimeout as delay } from 'node:timers/promises';
+import { RayfleetError, messageOf } from '../errors.js';
+import { DashboardClient } from '../ray/dashboard-client.js';
+import { isTerminal, JobsClient, type JobDetails, type JobSubmitRequest } from '../ray/jobs-client.js';
+import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/runtime-env.js';
+import type { WorkContext } from './work-context.js';
+
+export interface SubmitJobOptions {
+  entrypoint: string;
+  submissionId?: string | undefined;
+  runtimeEnv?: RuntimeEnv | undefined;
+  /** A local directory (zipped and uploaded) or a remote URI; replaces the runtime env's own, as in `ray job submit`. */
+  workingDir?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  entrypointNumCpus?: number | undefined;
+  entrypointNumGpus?: number | undefined;
+  entrypointMemoryBytes?: number | undefined;
+  entrypointResources?: Record<string, number> | undefined;
+  /** What relative paths in the runtime env are relative to; the process's working directory when absent. */
+  baseDir?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface SubmittedJob {
+  submissionId: string;
+  /** The local paths uploaded as packages, with the URIs the job names them by. */
+  uploaded: UploadedPackage[];
+}
+
+export interface FollowOptions {
+  /** Receives the log as it grows, in order; every character exactly once. */
+  write: (text: string) => void;
+  signal?: AbortSignal | undefined;
+  /** Start after this many characters of the log (a follower resuming, or `--tail`). */
+  fromOffset?: number | undefined;
+  /** This caller submitted the job: its end is journalled even when the first look finds it ended already. */
+  submittedHere?: boolean | undefined;
+}
+
+export interface FleetJobsOptions {
+  pollIntervalMs?: number | undefined;
+  /** How long Ray may stay unreachable while a job is followed before following gives up. */
+  unreachableForMs?: number | undefined;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 500;
+const DEFAULT_UNREACHABLE_FOR_MS = 60_000;
+
+export class FleetJobs {
+  private clientInstance: JobsClient | undefined;
+  private readonly pollIntervalMs: number;
+  private readonly unreachableForMs: number;
+
+  constructor(
+    private readonly context: WorkContext,
+    options: FleetJobsOptions = {},
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.unreachableForMs = options.unreachableForMs ?? DEFAULT_UNREACHABLE_FOR_MS;
+  }
+
+  /** Submits a job; a local working dir or py_modules path is uploaded first (refused over Ray's limit before anything is sent). */
+  async submit(options: SubmitJobOptions): Promise<SubmittedJob> {
+    const client = await this.client(options.signal);
+    const runtimeEnv: RuntimeEnv = { ...options.runtimeEnv, ...(options.workingDir === undefined ? {} : { working_dir: options.workingDir }) };
+    const { runtimeEnv: resolved, uploaded } = await uploadLocalPaths(runtimeEnv, {
+      baseDir: options.baseDir ?? process.cwd(),
+      upload: ({ name, zip }) => client.uploadPackage(name, zip, options.signal),
+    });
+    const request: JobSubmitRequest = {
+      entrypoint: options.entrypoint,
+      submission_id: options.submissionId,
+      runtime_env: Object.keys(resolved).length > 0 ? resolved : undefined,
+      metadata: options.metadata,
+      entrypoint_num_cpus: options.entrypointNumCpus,
+      entrypoint_num_gpus: options.entrypointNumGpus,
+      entrypoint_memory: options.entrypointMemoryBytes,
+      entrypoint_resources: options.entrypointResources,
+    };
+    const answer = await client.submit(request, options.signal);
+    const resources = [
+      options.entrypointNumCpus === undefined ? undefined : `${options.entrypointNumCpus} CPU`,
+      options.entrypointNumGpus === undefined ? undefined : `${options.entrypointNumGpus} GPU`,
+    ].filter((part) => part !== undefined);
+    await this.context.record({
+      type: 'job-submitted',
+      jobId: answer.submission_id,
+      entrypoint: options.entrypoint,
+      reason: `submitted to ${this.context.cluster}${resources.length > 0 ? ` asking ${resources.join(', ')}` : ''}${uploaded.length > 0 ? `, ${uploaded.map((pkg) => `${pkg.source} as ${pkg.uri}`).join(', ')}` : ''}`,
+    });
+    return { submissionId: answer.submission_id, uploaded };
+  }
+
+  async status(id: string, signal?: AbortSignal): Promise<JobDetails> {
+    return (await this.client(signal)).get(id, signal);
+  }
+
+  async list(signal?: AbortSignal): Promise<JobDetails[]> {
+    return (await this.client(signal)).list(signal);
+  }
+
+  /** The log so far. */
+  async logs(id: string, signal?: AbortSignal): Promise<string> {
+    return (await this.client(signal)).logs(id, signal);
+  }
+
+  /**
+   * Writes the log as it grows until the job ends, and returns how it ended. Ray's log endpoint has no offset, so this
+   * keeps its own: status first, then the log, so a log read after a terminal status is complete, and the part not yet
+   * shown is written then (Ray's own CLI loses last lines: ray-project/ray #48701, #46413, #51601). While the job runs,
+   * only whole lines are written, so a line is never split by a poll.
+   */
+  async follow(id: string, options: FollowOptions): Promise<JobDetails> {
+    const { signal, write } = options;
+    const client = await this.client(signal);
+    let shown = options.fromOffset ?? 0;
+    return this.pollUntilEnded(signal, options.submittedHere === true, async () => {
+      const details = await client.get(id, signal);
+      const text = await client.logs(id, signal);
+      if (isTerminal(details.status)) {
+        if (text.length > shown) write(text.slice(shown));
+        return details;
+      }
+      const end = text.lastIndexOf('\n') + 1;
+      if (end > shown) {
+        write(text.slice(shown, end));
+        shown = end;
+      }
+      return undefined;
+    });
+  }
+
+  /** Waits until the job ends, without its log. */
+  async waitUntilEnded(id: string, signal?: AbortSignal, endIsNews = false): Promise<JobDetails> {
+    const client = await this.client(signal);
+    return this.pollUntilEnded(signal, endIsNews, async () => {
+      const details = await client.get(id, signal);
+      return isTerminal(details.status) ? details : undefined;
+    });
+  }
+
+  /**
+   * Polls until `poll` returns the ended job. No deadline (a job runs as long as it runs), but a Ray that stays
+   * unreachable gives up after a while; a dashboard that misses one poll is asked again.
+   */
+  private async pollUntilEnded(signal: AbortSignal | undefined, endIsNews: boolean, poll: () => Promise<JobDetails | undefined>): Promise<JobDetails> {
+    let lastAnswer = Date.now();
+    let sawRunning = endIsNews;
+    for (;;) {
+      signal?.throwIfAborted();
+      try {
+        const ended = await poll();
+        if (ended !== undefined) {
+          // The end is journalled by whoever saw it happen, not again by each later look at an ended job.
+          if (sawRunning) await this.recordEnd(ended);
+          return ended;
+        }
+        sawRunning = true;
+        lastAnswer = Date.now();
+      } catch (error) {
+        if (signal?.aborted === true || !isRetried(error) || Date.now() - lastAnswer > this.unreachableForMs) throw error;
+      }
+      await delay(this.pollIntervalMs, undefined, { signal });
+    }
+  }
+
+  /** Asks Ray to stop the job and, unless told not to, waits until it has; returns the job as it is then. */
+  async stop(id: string, options: { wait?: boolean; signal?: AbortSignal } = {}): Promise<JobDetails> {
+    const client = await this.client(options.signal);
+    const stopped = await client.stop(id, options.signal);
+    if (options.wait === false) return client.get(id, options.signal);
+    return this.waitUntilEnded(id, options.signal, stopped);
+  }
+
+  /** Deletes an ended job's record and log. */
+  async delete(id: string, signal?: AbortSignal): Promise<void> {
+    const client = await this.client(signal);
+    const details = await client.get(id, signal);
+    if (!isTerminal(details.status)) {
+      throw new RayfleetError('USAGE', `job ${id} is ${details.status}; only an ended job can be deleted`, {
+        details: `Stop it first: \`rayfleet job stop ${id} -c ${this.context.cluster}\`.`,
+      });
+    }
+    await client.delete(id, signal);
+  }
+
+  private async recordEnd(details: JobDetails): Promise<void> {
+    const took = details.start_time !== null && details.end_time !== null ? ` after ${Math.round((details.end_time - details.start_time) / 100) / 10} s` : '';
+    const why = [details.error_type, details.message].filter((part) => part !== null && part !== '').join(': ');
+    await this.context.record({
+      type: 'job-ended',
+      jobId: details.submission_id ?? details.job_id ?? 'unknown',
+      status: details.status,
+      reason: `${details.status.toLowerCase()}${took}${details.driver_exit_code === null ? '' : `, exit code ${details.driver_exit_code}`}${why === '' ? '' : ` (${why})`}`,
+    });
+  }
+
+  private async client(signal?: AbortSignal): Promise<JobsClient> {
+    this.clientInstance ??= new JobsClient(new DashboardClient({ baseUrl: await this.context.dashboardUrl(signal), authToken: await this.context.authToken() }));
+    return this.clientInstance;
+  }
+}
+
+/** A dashboard that did not answer, or answered 5xx, may answer the next poll; anything else (no such job, a refused token) will not. */
+function isRetried(error: unknown): boolean {
+  if (!(error instanceof RayfleetError)) return false;
+  return error.code === 'RAY_UNREACHABLE' || (error.code === 'RAY_REQUEST_FAILED' && / answered 5\d\d /.test(messageOf(error)));
+}
+
+/**
+ * The entrypoint a job runs in a shell (Ray starts it with `shell=True`): one argument is a command line as written;
+ * several are words, each quoted as a POSIX shell needs, so `-- python -c 'print(1)'` runs as typed.
+ */
+export function entrypointOf(words: string[]): string {
+  if (words.length === 1) return words[0] ?? '';
+  return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(' ');
+}

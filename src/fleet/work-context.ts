@@ -1,0 +1,24 @@
+// What jobs and Serve need of a cluster: where its dashboard and Serve proxy are, its token, its journal; not the whole Fleet.
+import type { NewEvent } from '../journal/event.js';
+import type { ProviderSpec } from '../spec/schema.js';
+
+/** The journal events work writes: a job submitted or ended, applications deployed or deleted. */
+export type WorkEvent = Extract<NewEvent, { type: 'job-submitted' | 'job-ended' | 'serve-deployed' | 'serve-deleted' }>;
+
+export interface WorkContext {
+  cluster: string;
+  /** Ray's dashboard as this machine reaches it: the Jobs, packages and Serve REST APIs. */
+  dashboardUrl(signal?: AbortSignal): Promise<string>;
+  authToken(): Promise<string>;
+  /** Appends to the cluster's journal; never fails what already happened. */
+  record(event: WorkEvent): Promise<void>;
+}
+
+export interface ServeContext extends WorkContext {
+  /** Where the backend runs: it decides where Serve's proxy binds (ISSUE-NOTES "Jobs and Serve"). */
+  providerType: ProviderSpec['type'];
+  /** Serve's HTTP proxy as this machine reaches it (a Docker head's published port, a CML head's pod address). */
+  serveUrl(signal?: AbortSignal): Promise<string>;
+  /** The port the proxy listens on inside the head: the cluster's serve port. */
+  servePort(signal?: AbortSignal): Promise<number>;
+}
