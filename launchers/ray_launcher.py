@@ -18,7 +18,8 @@ Environment (set by rayfleet on the application):
   RAYFLEET_WATCHER        "1": the head runs the rayfleet watcher beside Ray (Node from the venv)
   RAY_AUTH_TOKEN_PATH     the cluster's token file; relative paths are under $HOME
   RAYFLEET_RAY_ENV        names of more application variables Ray's processes may see, comma-separated (e.g. WANDB_API_KEY)
-  RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher is started again after it exits (default 1; doubles up to 300)
+  RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher is started again after it exits (default 1, at least 0.1;
+                          doubles up to 300)
 
 Ray's processes (and so every task, actor and job driver) get an allow-list of this environment, not all of it: the
 application's environment holds CDSW_APIV2_KEY and whatever the project sets. That is hygiene, not a boundary: a task
@@ -221,7 +222,12 @@ class Node:
 
     def supervise_watcher(self, command, env):
         """Keeps the watcher running: each time it exits it is started again, after a delay that doubles up to 5 min."""
-        first_delay = float(os.environ.get("RAYFLEET_WATCHER_RESTART_S", "1"))
+        try:
+            # Never below 0.1 s: a delay of 0 would double to 0 and restart a failing watcher in a busy loop.
+            first_delay = max(0.1, float(os.environ.get("RAYFLEET_WATCHER_RESTART_S", "1")))
+        except ValueError:
+            log(f"RAYFLEET_WATCHER_RESTART_S={os.environ['RAYFLEET_WATCHER_RESTART_S']!r} is not a number of seconds: using 1")
+            first_delay = 1.0
         delay = first_delay
         restarts = 0
         log_path = os.path.join(self.state, "watcher.log")
