@@ -13,7 +13,6 @@ import { ensureRuntime, type Runtime } from '../src/ray/runtime.js';
 import { loadSpec } from '../src/spec/load-spec.js';
 import { DEFAULT_RAY_VERSION } from '../src/spec/schema.js';
 import { pollUntil } from '../src/wait/poll-until.js';
-import { Watcher } from '../src/watcher/watcher.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 4);
 const MAX_WORKERS = Number(process.env.BENCH_MAX_WORKERS ?? 4);
@@ -90,14 +89,13 @@ async function runRayfleet(dir: string, runtime: Runtime): Promise<Measurement> 
   );
   const { spec } = await loadSpec({ configPath: file, env: {} });
   const fleet = await Fleet.open({ spec });
+  // up starts the cluster's background watcher, as a user's `rayfleet up` does.
   await fleet.up();
-  const controller = new AbortController();
-  const watching = new Watcher({ fleet, settings: spec.watcher }).run(controller.signal);
+  const gcs = new GcsClient({ address: (await fleet.endpoints()).gcsAddress, authToken: await fleet.authToken() });
   try {
-    return await measure(await fleet.gcs(), runtime, await fleet.connectionEnv(), dir, (id) => id === 'benchscale-head', () => true);
+    return await measure(gcs, runtime, await fleet.connectionEnv(), dir, (id) => id === 'benchscale-head', () => true);
   } finally {
-    controller.abort();
-    await watching;
+    gcs.close();
     await fleet.down();
     fleet.close();
   }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
-import type { JournalEvent } from '../src/journal/event.js';
+import { nodeOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort, isPortFree } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { containersLabelled, docker, ensureTestRayImage, networkExists, uniqueClusterName } from './support/docker.js';
@@ -151,7 +151,7 @@ describe('a cluster on a real Docker Engine', () => {
     expect(remove.exitCode, remove.stderr).toBe(0);
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).not.toContain(`${name}-worker-3`);
     const events = await sandbox.json<JournalEvent[]>(cli(['events']));
-    expect(events.filter((event) => event.node === `${name}-worker-3`).map((event) => event.type)).toEqual(['launch', 'registered', 'drain', 'terminate']);
+    expect(events.filter((event) => nodeOf(event) === `${name}-worker-3`).map((event) => event.type)).toEqual(['launch', 'registered', 'drain', 'terminate']);
   });
 
   it('reports a container killed behind its back as failed, and shows one removed as gone', async () => {
@@ -189,9 +189,9 @@ describe('a cluster on a real Docker Engine', () => {
       return workers.length === 2 ? true : undefined;
     });
     const events = (await sandbox.json<JournalEvent[]>(cli(['events']))).filter((event) => Date.parse(event.time) >= mark);
-    expect(events.filter((event) => event.type === 'launch').map((event) => event.node).sort()).toEqual([`${name}-worker-3`, `${name}-worker-4`]);
+    expect(events.filter((event) => event.type === 'launch').map(nodeOf).sort()).toEqual([`${name}-worker-3`, `${name}-worker-4`]);
     // Whichever two went idle first were drained, then removed: the containers left are exactly the head and the two kept.
-    const drained = events.filter((event) => event.type === 'drain').map((event) => event.node ?? '');
+    const drained = events.filter((event) => event.type === 'drain').map((event) => nodeOf(event) ?? '');
     expect(drained).toHaveLength(2);
     const kept = [1, 2, 3, 4].map((index) => `${name}-worker-${index}`).filter((worker) => !drained.includes(worker));
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([`${name}-head`, ...kept]);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
-import type { JournalEvent } from '../src/journal/event.js';
+import { nodeOf, groupOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
@@ -68,7 +68,7 @@ describe('the watcher on a local cluster', () => {
     });
     const up = await sandbox.run(cli(['up']));
     if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
-    expect(up.stdout).toMatch(/watcher: started \(pid \d+\)/);
+    expect(up.stdout).toMatch(/watcher: running \(pid \d+\)/);
     env = await sandbox.json<Record<string, string>>(cli(['env']));
   });
 
@@ -83,10 +83,10 @@ describe('the watcher on a local cluster', () => {
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('3');
     const launched = await launchesSince(mark);
-    expect(launched.map((event) => event.group)).toEqual(['worker', 'worker', 'worker']);
+    expect(launched.map(groupOf)).toEqual(['worker', 'worker', 'worker']);
     const scaleUps = (await events()).filter((event) => event.type === 'scale-up' && Date.parse(event.time) >= mark);
     expect(scaleUps[0]?.reason).toMatch(/pending 3×\{CPU: 1\} → 3 new worker node\(s\)/);
-    expect(scaleUps[0]?.data).toMatchObject({ pendingRequests: 3, source: 'gcs' });
+    expect(scaleUps[0]).toMatchObject({ count: 3, numbers: { pendingRequests: 3, source: 'gcs' } });
     await backToMin();
     const drains = (await events()).filter((event) => event.type === 'drain' && Date.parse(event.time) >= mark);
     expect(drains.length).toBe(3);
@@ -120,7 +120,7 @@ describe('the watcher on a local cluster', () => {
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('ready');
     const launched = await launchesSince(mark);
-    expect(launched.map((event) => event.group)).toEqual(['worker', 'worker']);
+    expect(launched.map(groupOf)).toEqual(['worker', 'worker']);
     await backToMin();
   });
 
@@ -130,7 +130,7 @@ describe('the watcher on a local cluster', () => {
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('1');
     const launched = await launchesSince(mark);
-    expect(launched.map((event) => event.group)).toEqual(['gpu']);
+    expect(launched.map(groupOf)).toEqual(['gpu']);
     await backToMin();
   });
 
@@ -155,7 +155,7 @@ describe('the watcher on a local cluster', () => {
       return node !== undefined && node.providerId !== keeper?.providerId && node.ray !== null && node.ray.status !== 'DEAD' ? node : undefined;
     });
     expect(replaced.name).toBe('rfw-keep-1');
-    const reasons = (await events()).filter((event) => event.node === 'rfw-keep-1').map((event) => event.type);
+    const reasons = (await events()).filter((event) => nodeOf(event) === 'rfw-keep-1').map((event) => event.type);
     expect(reasons).toEqual(expect.arrayContaining(['terminate', 'launch']));
   });
 
@@ -188,7 +188,7 @@ describe('the watcher on a local cluster', () => {
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('1');
     const launched = await launchesSince(mark);
-    expect(launched.map((event) => event.node).sort()).toEqual(['rfw-worker-1', 'rfw-worker-2']);
+    expect(launched.map(nodeOf).sort()).toEqual(['rfw-worker-1', 'rfw-worker-2']);
     expect(workersOf(await status(), 'worker').length).toBeLessThanOrEqual(2);
     await backToMin();
   });

@@ -1,6 +1,9 @@
 // A cluster's state at one instant: each node as its provider sees it, joined with what Ray's GCS says of it.
 import type { RayNodeState } from '../ray/gcs-client.js';
 import type { Instance, InstanceState, NodeRole } from '../providers/node-provider.js';
+import { messageOf } from '../errors.js';
+import type { ClusterHandle } from './cluster-handle.js';
+import type { ClusterPorts } from './cluster-record.js';
 
 export interface RayView {
   nodeId: string;
@@ -38,6 +41,10 @@ export interface ClusterStatus {
   /** The GCS address drivers and workers use. */
   address: string;
   dashboardUrl: string;
+  /** Ray Serve's HTTP proxy. */
+  serveUrl: string;
+  /** The head's ports as chosen at `up`, and a Docker head's published offset. */
+  ports: ClusterPorts;
   /** Why Ray's view is missing, when it is. */
   rayError: string | undefined;
   nodes: NodeStatus[];
@@ -99,4 +106,27 @@ function sumResources(maps: Array<Record<string, number>>): Record<string, numbe
     }
   }
   return total;
+}
+
+/** Each node as the provider sees it beside what Ray's GCS says of it; Ray's silence is reported, not fatal. */
+export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSignal): Promise<ClusterStatus> {
+  const instances = await (await cluster.provider()).list(signal);
+  let rayNodes: RayNodeState[] | undefined;
+  let rayError: string | undefined;
+  try {
+    rayNodes = await cluster.connection.rayNodes(signal);
+  } catch (error) {
+    rayError = messageOf(error);
+  }
+  const endpoints = await cluster.connection.endpoints(signal).catch(() => undefined);
+  return {
+    cluster: cluster.name,
+    provider: cluster.spec.provider.type,
+    address: endpoints?.gcsAddress ?? 'unknown',
+    dashboardUrl: endpoints?.dashboardUrl ?? 'unknown',
+    serveUrl: endpoints?.serveUrl ?? 'unknown',
+    ports: cluster.savedRecord.ports,
+    rayError,
+    ...joinNodes(instances, rayNodes),
+  };
 }

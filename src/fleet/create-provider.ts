@@ -9,10 +9,14 @@ import { RayfleetError } from '../errors.js';
 import { CaiProvider } from '../providers/cai/cai-provider.js';
 import { CmlClient } from '../providers/cai/cml-client.js';
 import { resolveCmlConfig } from '../providers/cai/cml-config.js';
+import type { ClusterPorts } from './cluster-record.js';
+import { headPortsOf } from './cluster-ports.js';
 import type { ClusterPaths } from './state-dir.js';
 
 export interface ProviderContext {
   spec: ClusterSpec;
+  /** The head's ports, as chosen at `up`. */
+  ports: ClusterPorts;
   paths: ClusterPaths;
   /** The `ray` command of the local runtime; asked for only by backends that run Ray on this machine. */
   rayCommand: () => Promise<string>;
@@ -28,19 +32,20 @@ export function defaultDockerNetwork(cluster: string): string {
   return `${cluster}-cluster`;
 }
 
-export function createProvider({ spec, paths, rayCommand, onProgress }: ProviderContext): NodeProvider {
+export function createProvider({ spec, ports, paths, rayCommand, onProgress }: ProviderContext): NodeProvider {
   const { provider } = spec;
+  const head = headPortsOf(ports);
   switch (provider.type) {
     case 'local':
-      return new LocalProvider({ stateDir: paths.root, rayCommand, head: spec.head, tempDir: paths.rayTempDir });
+      return new LocalProvider({ stateDir: paths.root, rayCommand, head, tempDir: paths.rayTempDir });
     case 'docker':
       return new DockerProvider({
         engine: new DockerEngine(),
         cluster: spec.name,
         image: provider.image ?? defaultDockerImage(spec.ray.version),
         network: provider.network ?? defaultDockerNetwork(spec.name),
-        head: spec.head,
-        portOffset: provider.portOffset,
+        head,
+        portOffset: ports.portOffset,
         workspace: provider.workspace === undefined ? undefined : path.resolve(provider.workspace),
         rayLogsDir: provider.logsDir === undefined ? undefined : path.resolve(provider.logsDir),
         onProgress,
@@ -60,7 +65,7 @@ export function createProvider({ spec, paths, rayCommand, onProgress }: Provider
         cluster: spec.name,
         runtimeIdentifier: provider.runtimeIdentifier,
         groupRuntimes: Object.fromEntries(spec.workerGroups.map((group) => [group.name, group.runtimeIdentifier])),
-        head: spec.head,
+        head,
         venv: provider.venv,
         watcher: spec.watcher.enabled,
         knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,

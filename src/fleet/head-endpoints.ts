@@ -1,6 +1,7 @@
 // Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head,
 // the address a Cloudera AI head published for itself.
-import type { ClusterSpec } from '../spec/schema.js';
+import type { ProviderSpec } from '../spec/schema.js';
+import type { ClusterPorts } from './cluster-record.js';
 
 export interface HeadEndpoints {
   /** host:port of the GCS, for the watcher and `status`. */
@@ -8,18 +9,23 @@ export interface HeadEndpoints {
   dashboardUrl: string;
   /** What a driver sets as RAY_ADDRESS. */
   driverAddress: string;
+  /** Ray Serve's HTTP proxy. */
+  serveUrl: string;
+  /** Every port the head listens on here, for `up`, `status` and `env` to print. */
+  ports: ClusterPorts;
 }
 
 /** `publishedHost` is the head's own address where only the head knows it (a CML application's pod). */
-export function headEndpoints(spec: ClusterSpec, publishedHost?: string): HeadEndpoints {
-  const { head, provider } = spec;
+export function headEndpoints(provider: ProviderSpec['type'], ports: ClusterPorts, publishedHost?: string): HeadEndpoints {
   const host = publishedHost ?? '127.0.0.1';
-  const offset = provider.type === 'docker' ? provider.portOffset : 0;
-  const gcsAddress = `${host}:${head.gcsPort + offset}`;
+  const offset = ports.portOffset;
+  const gcsAddress = `${host}:${ports.gcsPort + offset}`;
   return {
     gcsAddress,
-    dashboardUrl: `http://${host}:${head.dashboardPort + offset}`,
+    dashboardUrl: `http://${host}:${ports.dashboardPort + offset}`,
     // A driver with no raylet of the cluster beside it (outside the containers, in another pod) connects through the Ray client server.
-    driverAddress: provider.type === 'local' ? gcsAddress : `ray://${host}:${head.clientPort + offset}`,
+    driverAddress: provider === 'local' ? gcsAddress : `ray://${host}:${ports.clientPort + offset}`,
+    serveUrl: `http://${host}:${ports.servePort + offset}`,
+    ports,
   };
 }

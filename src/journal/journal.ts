@@ -25,7 +25,8 @@ export class Journal {
 
   /** Appends one event in a single write, so concurrent writers interleave whole lines. */
   async append(event: NewEvent, now: Date = new Date()): Promise<JournalEvent> {
-    const full: JournalEvent = { v: 1, time: now.toISOString(), cluster: this.cluster, ...event };
+    // Parsed as it will be read back: defaults filled, and a malformed event fails here rather than vanish on read.
+    const full: JournalEvent = eventSchema.parse({ v: 1, time: now.toISOString(), cluster: this.cluster, ...event });
     if (!this.endChecked) {
       await mkdir(path.dirname(this.filePath), { recursive: true });
       // A crash mid-write leaves a line without its newline; end it so the next event stands on a line of its own.

@@ -1,4 +1,5 @@
 // How nodes are named and numbered: `ray-head`, `ray-worker-1`, `ray-gpu-2`, lowest free index first.
+import { RayfleetError } from '../errors.js';
 
 /** The group whose nodes keep the old toolkit's names, `<cluster>-worker-N`. */
 export const DEFAULT_GROUP = 'worker';
@@ -30,4 +31,14 @@ export function nextFreeIndices(taken: Iterable<number>, count: number): number[
     picked.push(index);
   }
   return picked;
+}
+
+/** Every name rayfleet gives a node: the cluster's and group's names are `[a-z][a-z0-9-]*`, then `head` or an index. */
+const NODE_NAME = /^[a-z][a-z0-9-]{0,30}-(head|[a-z][a-z0-9-]{0,30}-[1-9][0-9]{0,5})$/;
+
+/** Refuses, before it reaches a path or a request, a name that no node can have (`../../x`, a typo with a slash). */
+export function assertNodeName(name: string): void {
+  if (!NODE_NAME.test(name)) {
+    throw new RayfleetError('NODE_NOT_FOUND', `"${name}" is not a node name`, { details: 'Node names are <cluster>-head and <cluster>-<group>-<n>, e.g. ray-head, ray-worker-1; `rayfleet status` lists them.' });
+  }
 }

@@ -61,6 +61,8 @@ export interface NodeProvider {
   readonly type: string;
   /** The watcher runs inside the head (cai): `down` stops the head first, so nothing relaunches the workers it stops. */
   readonly watcherRunsOnHead?: boolean;
+  /** How long a launch may take to join Ray before it counts as failed, where the spec does not say (`watcher.launchTimeout`). */
+  readonly defaultLaunchTimeoutMs?: number;
   /** A node reaches `running` only once Ray is up on it (a CML application's launcher serves after `ray start`). */
   readonly runningMeansRayUp?: boolean;
   /** Starts the node; launching a name that already runs returns the running instance. */

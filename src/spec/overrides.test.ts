@@ -128,7 +128,7 @@ describe('applyOverrides', () => {
 
   it('switches the backend from env or flag, dropping the file provider settings of another type', () => {
     const file: RawSpec = { provider: { type: 'local', stateDir: '/state' } };
-    expect(resolve(file, { RAYFLEET_PROVIDER: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 0 });
+    expect(resolve(file, { RAYFLEET_PROVIDER: 'docker' }).provider).toEqual({ type: 'docker' });
     expect(resolve(file, { RAYFLEET_PROVIDER: 'docker' }, { provider: 'local' }).provider).toEqual({ type: 'local' });
     expect(resolve({ provider: { type: 'docker', portOffset: 100 } }, {}, { provider: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 100 });
   });
@@ -138,7 +138,7 @@ describe('applyOverrides', () => {
     expect(resolve(docker, { RAY_IMAGE_VERSION: 'rayproject/ray:2.47.1-py39-cpu' }).provider).toMatchObject({ image: 'rayproject/ray:2.47.1-py39-cpu' });
     expect(resolve(docker, { RAY_IMAGE_VERSION: 'env/ray:2' }, { image: 'flag/ray:3' }).provider).toMatchObject({ image: 'flag/ray:3' });
     expect(resolve({}, { RAY_IMAGE_VERSION: 'env/ray:2' }).provider).toEqual({ type: 'local' });
-    expect(resolve({}, { RAY_IMAGE_VERSION: 'env/ray:2' }, { provider: 'docker' }).provider).toEqual({ type: 'docker', portOffset: 0 });
+    expect(resolve({}, { RAY_IMAGE_VERSION: 'env/ray:2' }, { provider: 'docker' }).provider).toEqual({ type: 'docker' });
     const raw: RawSpec = {};
     expect(Object.fromEntries(applyOverrides(raw, { RAYFLEET_PROVIDER: 'docker', RAY_IMAGE_VERSION: 'env/ray:2' }, {}))).toEqual({
       'provider.type': 'env RAYFLEET_PROVIDER',

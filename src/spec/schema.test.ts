@@ -13,9 +13,9 @@ describe('clusterSpecSchema', () => {
       name: 'ray',
       ray: { version: '2.60.0' },
       provider: { type: 'local' },
-      head: { cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 },
+      head: { cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {} },
       workerGroups: [{ name: 'worker', cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, min: 2, max: 5 }],
-      watcher: { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10, headAddress: undefined, dashboardMetricApi: undefined },
+      watcher: { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10, paused: false, headAddress: undefined, dashboardMetricApi: undefined },
     };
     expect(clusterSpecSchema.parse({})).toEqual(expected);
   });
@@ -35,13 +35,22 @@ describe('clusterSpecSchema', () => {
     expect(spec.watcher).toMatchObject({ intervalMs: 120_000, cooldownMs: 90_000, idleTimeoutMs: 500 });
   });
 
+  it('takes every duration up to its bound: interval 100ms to 1h, the others up to 7 days', () => {
+    expect(clusterSpecSchema.parse({ watcher: { interval: '100ms', cooldown: '168h', idleTimeout: 7 * 24 * 3600 } }).watcher).toMatchObject({
+      intervalMs: 100,
+      cooldownMs: 7 * 24 * 3_600_000,
+      idleTimeoutMs: 7 * 24 * 3_600_000,
+    });
+    expect(clusterSpecSchema.parse({ watcher: { interval: '1h', idleTimeout: 0 } }).watcher).toMatchObject({ intervalMs: 3_600_000, idleTimeoutMs: 0 });
+  });
+
   it('takes an object store of exactly 75 MiB, Ray\'s smallest', () => {
     expect(clusterSpecSchema.parse({ head: { objectStoreMemory: 78_643_200 } }).head.objectStoreMemoryBytes).toBe(78_643_200);
   });
 
-  it('reads each provider, with the docker port offset defaulting to 0', () => {
+  it('reads each provider, leaving the docker port offset to `up` when unset', () => {
     expect(clusterSpecSchema.parse({ provider: { type: 'local', stateDir: '/tmp/s' } }).provider).toEqual({ type: 'local', stateDir: '/tmp/s' });
-    expect(clusterSpecSchema.parse({ provider: { type: 'docker', image: 'rayproject/ray:2.60.0' } }).provider).toEqual({ type: 'docker', image: 'rayproject/ray:2.60.0', portOffset: 0 });
+    expect(clusterSpecSchema.parse({ provider: { type: 'docker', image: 'rayproject/ray:2.60.0' } }).provider).toEqual({ type: 'docker', image: 'rayproject/ray:2.60.0' });
     expect(clusterSpecSchema.parse({ provider: { type: 'cai', projectId: 'p1' } }).provider).toEqual({ type: 'cai', projectId: 'p1' });
   });
 
@@ -69,6 +78,12 @@ describe('clusterSpecSchema', () => {
     [{ provider: { type: 'k8s' } }, "provider.type: Invalid discriminator value. Expected 'local' | 'docker' | 'cai'"],
     [{ provider: { type: 'local', image: 'x' } }, 'provider: Unrecognized key: "image"'],
     [{ provider: { type: 'docker', portOffset: -1 } }, 'provider.portOffset: Too small: expected number to be >=0'],
+    [{ watcher: { interval: 0 } }, 'watcher.interval: 0ms is shorter than 100ms, the least it may be'],
+    [{ watcher: { interval: '99ms' } }, 'watcher.interval: 99ms is shorter than 100ms, the least it may be'],
+    [{ watcher: { interval: '1h1s' } }, 'watcher.interval: 1h1s is longer than 1h, the most it may be'],
+    [{ watcher: { interval: 1e12 } }, 'watcher.interval: 277777777h46m40s is longer than 1h, the most it may be'],
+    [{ watcher: { idleTimeout: '169h' } }, 'watcher.idleTimeout: 169h is longer than 168h, the most it may be'],
+    [{ watcher: { cooldown: 8 * 24 * 3600 } }, 'watcher.cooldown: 192h is longer than 168h, the most it may be'],
   ])('refuses %j', (input, issue) => {
     expect(issuesOf(input)).toEqual([issue]);
   });
@@ -99,8 +114,10 @@ describe('clusterSpecJsonSchema', () => {
     expect(properties.workerGroups?.items?.required).toEqual(['name']);
   });
 
-  it('describes sizes and durations, which accept text or numbers', () => {
+  it('describes sizes and durations, which accept text or numbers, with the range a duration may take', () => {
     expect(properties.head?.properties?.objectStoreMemory?.description).toContain('1GiB');
     expect(properties.watcher?.properties?.interval?.description).toContain('seconds');
+    expect(properties.watcher?.properties?.interval?.description).toContain('100ms to 1h');
+    expect(properties.watcher?.properties?.idleTimeout?.description).toContain('at most 168h');
   });
 });

@@ -1,7 +1,7 @@
 // The cluster spec: rayfleet.yaml's schema (zod), its defaults, the resolved types, and its JSON Schema for editors.
 import { z } from 'zod';
 import { isRayfleetError } from '../errors.js';
-import { parseDuration } from './durations.js';
+import { formatDuration, parseDuration } from './durations.js';
 import { formatSize, parseSize } from './sizes.js';
 
 /** The one place the Ray version rayfleet installs is pinned. */
@@ -24,12 +24,19 @@ export interface NodeShape {
   resources: Record<string, number>;
 }
 
-export interface HeadSpec extends NodeShape {
+/** The head's ports on the machine that reaches it. */
+export interface HeadPorts {
   gcsPort: number;
   dashboardPort: number;
   clientPort: number;
   servePort: number;
 }
+
+/** The old toolkit's ports: a port the spec leaves unset takes its default here when it is free at `up`, else a free one. */
+export const DEFAULT_HEAD_PORTS: HeadPorts = { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 };
+
+/** The head as declared: a port left out is chosen at `up` and kept in the cluster's record, not in the spec. */
+export interface HeadSpec extends NodeShape, Partial<HeadPorts> {}
 
 export interface WorkerGroupSpec extends NodeShape {
   name: string;
@@ -46,13 +53,17 @@ export interface WatcherSpec {
   cooldownMs: number;
   idleTimeoutMs: number;
   maxWorkers: number;
+  /** A launch not alive in Ray after this long has failed; unset, the provider's own default. */
+  launchTimeoutMs?: number;
+  /** Observe only: the watcher journals what it would have done, and does nothing. */
+  paused?: boolean;
   headAddress?: string;
   dashboardMetricApi?: string;
 }
 
 export type ProviderSpec =
   | { type: 'local'; stateDir?: string }
-  | { type: 'docker'; image?: string; network?: string; portOffset: number; workspace?: string; logsDir?: string }
+  | { type: 'docker'; image?: string; network?: string; portOffset?: number; workspace?: string; logsDir?: string }
   | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string };
 
 export interface ClusterSpec {
@@ -82,9 +93,24 @@ function parsedWith(parse: (input: string | number) => number, description: stri
 }
 
 const size = (description: string) => parsedWith(parseSize, description, 'bytes, or a size such as 1GB, 512MiB, 1GiB');
-const duration = (description: string) => parsedWith(parseDuration, description, 'seconds, or a duration such as 500ms, 30s, 5m, 1m30s');
+/** Past a week a duration is a typo; it also keeps every wait far below what a timer can hold (2^31 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
+/** Faster than this the watcher busy-loops the GCS and the provider; slower than an hour it is not watching. */
+export const WATCHER_INTERVAL_BOUNDS = { minMs: 100, maxMs: 3_600_000 } as const;
+
+/** A duration in milliseconds, refused outside [minMs, maxMs]. */
+function duration(description: string, { minMs = 0, maxMs = MAX_DURATION_MS }: { minMs?: number; maxMs?: number } = {}) {
+  const range = minMs === 0 ? `at most ${formatDuration(maxMs)}` : `${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
+  return parsedWith(parseDuration, `${description}; ${range}`, 'seconds, or a duration such as 500ms, 30s, 5m, 1m30s').refine((ms) => ms >= minMs && ms <= maxMs, {
+    error: (issue) => {
+      const ms = Number(issue.input);
+      return ms < minMs ? `${formatDuration(ms)} is shorter than ${formatDuration(minMs)}, the least it may be` : `${formatDuration(ms)} is longer than ${formatDuration(maxMs)}, the most it may be`;
+    },
+  });
+}
 const wholeNumber = (fallback: number, description: string) => z.number().int().min(0).default(fallback).describe(description);
-const port = (fallback: number, description: string) => z.number().int().min(1).max(65535).default(fallback).describe(description);
+const port = (fallback: number, description: string) =>
+  z.number().int().min(1).max(65535).optional().describe(`${description} (default ${fallback} when free at \`up\`, else a free port)`);
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'must start with a letter a-z and hold only a-z, 0-9 and -, at most 31 characters');
 
 const nodeShapeFields = {
@@ -106,14 +132,16 @@ function toShape(input: { cpus: number; gpus: number; memory?: number | undefine
 const headSchema = z
   .strictObject({
     ...nodeShapeFields,
-    gcsPort: port(6379, 'the GCS port workers and drivers connect to (ray start --port)'),
-    dashboardPort: port(8265, "Ray's dashboard and REST API"),
-    clientPort: port(10001, 'the Ray client server (ray://)'),
-    servePort: port(8000, "Ray Serve's HTTP proxy, published by a Docker head"),
+    gcsPort: port(DEFAULT_HEAD_PORTS.gcsPort, 'the GCS port workers and drivers connect to (ray start --port)'),
+    dashboardPort: port(DEFAULT_HEAD_PORTS.dashboardPort, "Ray's dashboard and REST API"),
+    clientPort: port(DEFAULT_HEAD_PORTS.clientPort, 'the Ray client server (ray://)'),
+    servePort: port(DEFAULT_HEAD_PORTS.servePort, "Ray Serve's HTTP proxy"),
   })
-  .transform(
-    (input): HeadSpec => ({ ...toShape(input), gcsPort: input.gcsPort, dashboardPort: input.dashboardPort, clientPort: input.clientPort, servePort: input.servePort }),
-  );
+  .transform((input): HeadSpec => {
+    const ports = { gcsPort: input.gcsPort, dashboardPort: input.dashboardPort, clientPort: input.clientPort, servePort: input.servePort };
+    // Only the ports the spec sets: an unset one is chosen at `up`, and a saved spec compares equal to the file that made it.
+    return { ...toShape(input), ...Object.fromEntries(Object.entries(ports).filter(([, value]) => value !== undefined)) };
+  });
 
 const workerGroupSchema = z
   .strictObject({
@@ -147,7 +175,12 @@ const providerSchema = z
       type: z.literal('docker').describe('one container per node, through the Docker Engine API'),
       image: z.string().min(1).optional().describe('the image every node runs, with `ray` on its PATH (RAY_IMAGE_VERSION; default rayproject/ray:<ray.version>)'),
       network: z.string().min(1).optional().describe('the Docker network the nodes share (default <name>-cluster: ray-cluster, as the old toolkit)'),
-      portOffset: wholeNumber(0, "added to the head's published ports, so clusters side by side do not collide"),
+      portOffset: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe("added to the head's published ports (default 0 when those are free at `up`, else an offset that makes them free)"),
       workspace: z.string().min(1).optional().describe('a host directory mounted at /workspace, the working directory of every node (the old -v $(pwd):/workspace)'),
       logsDir: z.string().min(1).optional().describe("a host directory that receives each node's Ray logs under <dir>/<node>/ (the old -v $(pwd)/logs:/tmp/ray)"),
     }),
@@ -164,11 +197,13 @@ const providerSchema = z
 const watcherSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('run the watcher (autoscaler) with the cluster'),
-    interval: duration('time between two looks at the cluster (WATCHER_CHECK_INTERVAL)').prefault('1s'),
+    interval: duration('time between two looks at the cluster (WATCHER_CHECK_INTERVAL)', WATCHER_INTERVAL_BOUNDS).prefault('1s'),
     pendingThreshold: wholeNumber(0, 'no scale-up while at most this many requests wait (WATCHER_PENDING_THRESHOLD)'),
     cooldown: duration('no new scale-up within this long of the last one (WATCHER_COOLDOWN)').prefault('0s'),
     idleTimeout: duration('a worker idle this long is drained and stopped').prefault('60s'),
     maxWorkers: wholeNumber(DEFAULT_MAX_WORKERS, 'workers of all groups together, at most (WATCHER_MAX_WORKERS)'),
+    launchTimeout: duration("a launch not alive in Ray after this long has failed (default by provider: local 2m, docker 3m, cai 15m)").optional(),
+    paused: z.boolean().default(false).describe('observe only: journal what the watcher would do, and do nothing'),
     headAddress: z.string().optional().describe('host:port of the head, where it is not this machine (RAY_HEAD_ADDRESS)'),
     dashboardMetricApi: z.string().optional().describe("base URL of the dashboard's API for the fallback view (RAY_DASHBOARD_METRIC_API)"),
   })
@@ -180,6 +215,8 @@ const watcherSchema = z
       cooldownMs: input.cooldown,
       idleTimeoutMs: input.idleTimeout,
       maxWorkers: input.maxWorkers,
+      ...(input.launchTimeout === undefined ? {} : { launchTimeoutMs: input.launchTimeout }),
+      paused: input.paused,
       headAddress: input.headAddress,
       dashboardMetricApi: input.dashboardMetricApi,
     }),

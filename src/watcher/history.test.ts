@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { JournalEvent } from '../journal/event.js';
-import { backoffMs, historyFromJournal } from './history.js';
+import { eventSchema, type JournalEvent } from '../journal/event.js';
+import { backoffMs, historyFromJournal, registrationTimes } from './history.js';
 
-function event(type: JournalEvent['type'], time: string, group?: string): JournalEvent {
-  return { v: 1, type, time, cluster: 'ray', group, reason: 'test' };
+/** A line as the journal of rayfleet 0.1 wrote it (numbers in a `data` bag), read by today's reader. */
+function event(type: JournalEvent['type'], time: string, group?: string, node = `ray-${group ?? 'x'}-1`): JournalEvent {
+  return eventSchema.parse({ v: 1, type, time, cluster: 'ray', group, node, reason: 'test', data: { cpus: 1, gpus: 0, waitedMs: 1, count: 1 } });
 }
 
 describe('history from the journal', () => {
@@ -22,5 +23,14 @@ describe('history from the journal', () => {
     ]);
     expect(history.lastScaleUpAtMs).toBe(Date.parse('2026-01-01T00:01:00.000Z'));
     expect(history.backoffUntilMs).toEqual({ gpu: Date.parse('2026-01-01T00:00:20.000Z') + 10_000 });
+  });
+
+  it('remembers when each node registered, until it is terminated', () => {
+    const times = registrationTimes([
+      event('registered', '2026-01-01T00:00:30.000Z', 'worker', 'ray-worker-1'),
+      event('registered', '2026-01-01T00:00:40.000Z', 'worker', 'ray-worker-2'),
+      event('terminate', '2026-01-01T00:01:00.000Z', undefined, 'ray-worker-1'),
+    ]);
+    expect([...times]).toEqual([['ray-worker-2', Date.parse('2026-01-01T00:00:40.000Z')]]);
   });
 });

@@ -26,11 +26,20 @@ export function addFailure(byGroup: Map<string, GroupFailures>, group: string, a
 export function failuresByGroup(events: JournalEvent[]): Map<string, GroupFailures> {
   const byGroup = new Map<string, GroupFailures>();
   for (const event of events) {
-    if (event.group === undefined) continue;
     if (event.type === 'launch-failed') addFailure(byGroup, event.group, Date.parse(event.time), event.reason);
-    else if (event.type === 'registered') byGroup.delete(event.group);
+    else if (event.type === 'registered' && event.group !== undefined) byGroup.delete(event.group);
   }
   return byGroup;
+}
+
+/** When each node last registered in Ray, by name: the watcher counts idle time from there. */
+export function registrationTimes(events: JournalEvent[]): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const event of events) {
+    if (event.type === 'registered') times.set(event.node, Date.parse(event.time));
+    else if (event.type === 'terminate') times.delete(event.node);
+  }
+  return times;
 }
 
 export function lastScaleUpMs(events: JournalEvent[]): number | undefined {

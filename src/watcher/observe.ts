@@ -10,8 +10,8 @@ import { groupCapacity } from './resource-shapes.js';
 
 export interface ObserveDeps {
   provider: NodeProvider;
-  gcs: GcsClient;
-  dashboard: DashboardClient;
+  gcs: Pick<GcsClient, 'getClusterResourceState'>;
+  dashboard: Pick<DashboardClient, 'clusterStatus'>;
   headName: string;
   /** The group the CPU heuristic asks one more node of. */
   defaultGroup: WorkerGroupSpec;

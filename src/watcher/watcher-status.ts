@@ -41,6 +41,8 @@ export interface WatcherStatus {
   source: DemandSource;
   problems: string[];
   settings: WatcherSpec;
+  /** Observe only: what it would do is journaled as withheld. */
+  paused: boolean;
   demand: Demand;
   groups: GroupStatus[];
   launching: string[];

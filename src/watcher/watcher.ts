@@ -1,188 +1,189 @@
 // The watcher: each tick observes the cluster, plans with the pure planner, and acts, recording every step and its reason.
-import { rename, writeFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, messageOf } from '../errors.js';
-import type { Fleet } from '../fleet/fleet.js';
 import { tryLock, unlock } from '../fs/directory-lock.js';
+import type { WithheldCause } from './withheld.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { DashboardClient } from '../ray/dashboard-client.js';
-import { DEFAULT_GROUP, headName } from '../providers/node-names.js';
-import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
-import { addFailure, backoffUntilByGroup, failuresByGroup, lastScaleUpMs, type GroupFailures } from './history.js';
+import { headName } from '../providers/node-names.js';
+import type { ClusterSpec } from '../spec/schema.js';
+import { defaultGroup } from '../spec/worker-groups.js';
+import { systemClock, type Clock } from '../time/clock.js';
+import { addFailure, backoffUntilByGroup, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
 import type { Observation } from './observation.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
+import { withheldCause } from './withheld.js';
+import type { WatcherCluster } from './watcher-cluster.js';
 import type { WatcherMetrics } from './watcher-metrics.js';
 import { watcherPaths, type WatcherStatus } from './watcher-status.js';
 
 export interface WatcherOptions {
-  fleet: Fleet;
-  /** The watcher's settings: from the spec, the WATCHER_* variables and the flags. */
-  settings: WatcherSpec;
+  cluster: WatcherCluster;
   logger?: Logger;
   metrics?: WatcherMetrics;
-  /** A launch not in Ray after this long has failed (per provider: local nodes start in seconds). */
-  launchTimeoutMs?: number;
+  /** The system's time, or a virtual one (the simulator, fault tests). */
+  clock?: Clock;
 }
 
-const DEFAULT_LAUNCH_TIMEOUT_MS = 120_000;
+/** A launch not in Ray after this long has failed, where neither the spec nor the provider says otherwise. */
+const FALLBACK_LAUNCH_TIMEOUT_MS = 120_000;
 /** Ticks that cannot see the cluster slow down to this at most. */
 const MAX_TICK_BACKOFF_MS = 30_000;
 
 export class Watcher {
-  private readonly fleet: Fleet;
-  private readonly settings: WatcherSpec;
+  private readonly cluster: WatcherCluster;
   private readonly logger: Logger;
-  private readonly launchTimeoutMs: number;
-  private readonly startedAt = new Date();
+  private readonly clock: Clock;
+  private readonly metrics: WatcherMetrics | undefined;
+  private readonly startedAtMs: number;
   private failures = new Map<string, GroupFailures>();
   private lastScaleUpAtMs: number | undefined;
   private previousPhases = new Map<string, string>();
+  /** When each worker was first seen alive in Ray: idle time counts from there, not from the raylet's start. */
+  private registeredAtMs = new Map<string, number>();
   private lastProblems = '';
   private lastInfeasible = '';
+  private lastWithheld = '';
   private failedTicks = 0;
-  private dashboardClient: DashboardClient | undefined;
 
-  constructor(private readonly options: WatcherOptions) {
-    this.fleet = options.fleet;
-    this.settings = options.settings;
+  constructor(options: WatcherOptions) {
+    this.cluster = options.cluster;
     this.logger = options.logger ?? silentLogger;
-    this.launchTimeoutMs = options.launchTimeoutMs ?? DEFAULT_LAUNCH_TIMEOUT_MS;
+    this.metrics = options.metrics;
+    this.clock = options.clock ?? systemClock;
+    this.startedAtMs = this.clock.now();
   }
 
   /** Runs until the signal aborts or the cluster goes down. One watcher per cluster: a second one fails with LOCK_HELD. */
   async run(signal: AbortSignal): Promise<void> {
-    const paths = watcherPaths(this.fleet.paths.root);
+    const paths = watcherPaths(this.cluster.stateDir);
     const lock = await tryLock(paths.lock);
     if (!lock.acquired) {
-      throw new RayfleetError('LOCK_HELD', `a watcher for cluster ${this.fleet.name} already runs (pid ${lock.holderPid})`, {
-        details: `Stop it with \`rayfleet watcher stop -c ${this.fleet.name}\`, or see it with \`rayfleet watcher status -c ${this.fleet.name}\`.`,
+      throw new RayfleetError('LOCK_HELD', `a watcher for cluster ${this.cluster.name} already runs (pid ${lock.holderPid})`, {
+        details: `Stop it with \`rayfleet watcher stop -c ${this.cluster.name}\`, or see it with \`rayfleet watcher status -c ${this.cluster.name}\`.`,
       });
     }
     try {
       await this.restoreHistory();
-      await this.fleet.record({ type: 'watcher', reason: `started (pid ${process.pid}, every ${this.settings.intervalMs} ms)`, data: { pid: process.pid } });
-      while (!signal.aborted) {
-        if (!(await this.fleet.exists())) {
-          await this.fleet.record({ type: 'watcher', reason: 'the cluster is down: stopping' });
-          break;
-        }
-        await this.tick(signal);
-        const wait = this.failedTicks === 0 ? this.settings.intervalMs : Math.min(MAX_TICK_BACKOFF_MS, this.settings.intervalMs * 2 ** this.failedTicks);
-        await delay(wait, undefined, { signal }).catch(() => undefined);
+      let spec = await this.cluster.currentSpec();
+      await this.cluster.record({ type: 'watcher', reason: `started (pid ${process.pid}, every ${spec?.watcher.intervalMs ?? 0} ms)`, pid: process.pid });
+      while (!signal.aborted && spec !== undefined) {
+        await this.tick(spec, signal);
+        const interval = spec.watcher.intervalMs;
+        await this.clock.sleep(this.failedTicks === 0 ? interval : Math.min(MAX_TICK_BACKOFF_MS, interval * 2 ** this.failedTicks), signal);
+        spec = await this.cluster.currentSpec();
+        if (spec === undefined) await this.cluster.record({ type: 'watcher', reason: 'the cluster is down: stopping' });
       }
     } finally {
-      await this.fleet.record({ type: 'watcher', reason: `stopped (pid ${process.pid})` });
+      await this.cluster.record({ type: 'watcher', reason: `stopped (pid ${process.pid})`, pid: process.pid });
       await unlock(paths.lock);
     }
   }
 
-  /** One observe → plan → act. Never throws: what fails is recorded and retried next tick. */
-  async tick(signal?: AbortSignal): Promise<void> {
+  /** One observe → plan → act with the spec as it is now. Never throws: what fails is recorded and retried next tick. */
+  async tick(spec: ClusterSpec, signal?: AbortSignal): Promise<Plan | undefined> {
     const started = performance.now();
+    const provider = await this.cluster.provider();
     const observation = await observeCluster(
-      {
-        provider: await this.fleet.provider(),
-        gcs: await this.fleet.gcs(),
-        dashboard: await this.dashboard(),
-        headName: headName(this.fleet.name),
-        defaultGroup: this.defaultGroup(),
-      },
+      { provider, gcs: await this.cluster.gcs(), dashboard: await this.cluster.dashboard(), headName: headName(this.cluster.name), defaultGroup: defaultGroup(spec), now: () => this.clock.now() },
       signal,
     );
     // Stopping mid-tick: a look cut short by the abort is not a view to act on.
-    if (signal?.aborted === true) return;
+    if (signal?.aborted === true) return undefined;
     await this.noteProblems(observation);
     await this.noteRegistrations(observation);
-    const plan = planScaling(observation, { groups: this.fleet.spec.workerGroups, watcher: this.settings, launchTimeoutMs: this.launchTimeoutMs }, this.history());
+    const launchTimeoutMs = spec.watcher.launchTimeoutMs ?? provider.defaultLaunchTimeoutMs ?? FALLBACK_LAUNCH_TIMEOUT_MS;
+    const plan = planScaling(observation, { groups: spec.workerGroups, watcher: spec.watcher, launchTimeoutMs }, this.history());
     await this.noteInfeasible(plan, observation);
-    await this.act(plan, observation);
+    if (spec.watcher.paused === true) await this.withholdAll(plan, observation);
+    else {
+      await this.noteWithheld(plan, observation);
+      await this.act(plan, observation, signal);
+    }
     const seconds = (performance.now() - started) / 1000;
-    this.options.metrics?.observe(observation, plan, this.fleet.spec.workerGroups.map((group) => group.name));
-    this.options.metrics?.tickSeconds.observe(seconds);
-    await this.writeStatus(observation, plan, seconds).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the watcher status'));
+    this.metrics?.observe(observation, plan, spec.workerGroups.map((group) => group.name));
+    this.metrics?.tickSeconds.observe(seconds);
+    await this.cluster.writeStatus(this.statusOf(spec, observation, plan, seconds)).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the watcher status'));
+    return plan;
   }
 
   private history(): PlannerHistory {
     return { lastScaleUpAtMs: this.lastScaleUpAtMs, backoffUntilMs: backoffUntilByGroup(this.failures) };
   }
 
-  /** Cooldown and back-off survive a restart: they are read back from the journal. */
+  /** Cooldown, back-off and registration times survive a restart: they are read back from the journal. */
   private async restoreHistory(): Promise<void> {
-    const { events } = await this.fleet.journal.read();
+    const events = await this.cluster.journal();
     this.failures = failuresByGroup(events);
     this.lastScaleUpAtMs = lastScaleUpMs(events);
+    this.registeredAtMs = registrationTimes(events);
   }
 
-  private async act(plan: Plan, observation: Observation): Promise<void> {
+  private async act(plan: Plan, observation: Observation, signal: AbortSignal | undefined): Promise<void> {
     const numbers = { ...plan.numbers, source: observation.source };
     for (const cleanup of plan.cleanups) {
       if (cleanup.failedLaunch) await this.launchFailed(cleanup.group, cleanup.name, cleanup.reason);
-      await this.safely(`clean up ${cleanup.name}`, () => this.fleet.terminate(cleanup.name, cleanup.reason));
+      await this.safely(`clean up ${cleanup.name}`, () => this.cluster.terminate(cleanup.name, cleanup.reason, signal));
     }
-    for (const drain of plan.drains) {
-      await this.safely(`drain ${drain.name}`, async () => {
-        const result = await (await this.fleet.gcs()).drainNode(drain.nodeId, 'IDLE_TERMINATION', `rayfleet watcher: ${drain.reason}`);
-        this.options.metrics?.drains.inc({ group: drain.group, accepted: String(result.accepted) });
-        if (!result.accepted) {
-          // Ray knows better than our snapshot: the node got work. It stays.
-          await this.fleet.record({ type: 'drain-rejected', node: drain.name, group: drain.group, reason: result.rejectionReason, data: { ...numbers, idleMs: drain.idleMs } });
-          return;
-        }
-        await this.fleet.record({ type: 'drain', node: drain.name, group: drain.group, reason: drain.reason, data: { ...numbers, idleMs: drain.idleMs } });
-        await this.fleet.terminate(drain.name, 'drained: idle');
-      });
-    }
+    // Drains in parallel: idle → stopped for several nodes costs about one drain.
+    await Promise.all(
+      plan.drains.map((drain) =>
+        this.safely(`drain ${drain.name}`, async () => {
+          const outcome = await this.cluster.drainThenStop({ name: drain.name, group: drain.group, nodeId: drain.nodeId, idleMs: drain.idleMs }, drain.reason, numbers, signal);
+          this.metrics?.drains.inc({ group: drain.group, accepted: String(outcome.stopped) });
+        }),
+      ),
+    );
     await Promise.all(
       plan.launches.map(async (launch) => {
         if (launch.cause !== 'min') {
           this.lastScaleUpAtMs = observation.atMs;
-          await this.fleet.record({ type: 'scale-up', group: launch.group, reason: launch.reason, data: { ...numbers, count: launch.count } });
+          await this.cluster.record({ type: 'scale-up', group: launch.group, count: launch.count, reason: launch.reason, numbers });
         }
         try {
-          await this.fleet.launchWorkers(this.fleet.group(launch.group), launch.count, `watcher: ${launch.reason}`, undefined);
-          this.options.metrics?.launches.inc({ group: launch.group, cause: launch.cause }, launch.count);
+          await this.cluster.launchWorkers(launch.group, launch.count, `watcher: ${launch.reason}`, signal);
+          this.metrics?.launches.inc({ group: launch.group, cause: launch.cause }, launch.count);
         } catch (error) {
-          // The fleet recorded the launch-failed event with the provider's error; the group backs off.
-          this.bumpFailures(launch.group, messageOf(error));
-          this.options.metrics?.launchFailures.inc({ group: launch.group });
+          // The launcher journaled the launch-failed event with the provider's error; the group backs off.
+          addFailure(this.failures, launch.group, this.clock.now(), messageOf(error));
+          this.metrics?.launchFailures.inc({ group: launch.group });
         }
       }),
     );
   }
 
   private async launchFailed(group: string, node: string, reason: string): Promise<void> {
-    this.bumpFailures(group, reason);
-    this.options.metrics?.launchFailures.inc({ group });
-    await this.fleet.record({ type: 'launch-failed', node, group, reason, data: { failures: this.failures.get(group)?.failures ?? 1 } });
-  }
-
-  private bumpFailures(group: string, reason: string): void {
-    addFailure(this.failures, group, Date.now(), reason);
+    addFailure(this.failures, group, this.clock.now(), reason);
+    this.metrics?.launchFailures.inc({ group });
+    await this.cluster.record({ type: 'launch-failed', node, group, reason, failures: this.failures.get(group)?.failures ?? 1 });
   }
 
   /** Records a worker's first tick alive in Ray, which also ends its group's back-off. */
   private async noteRegistrations(observation: Observation): Promise<void> {
     for (const worker of observation.workers) {
+      if (worker.phase === 'registered' && !this.registeredAtMs.has(worker.name)) this.registeredAtMs.set(worker.name, observation.atMs);
+      if (worker.phase !== 'dead') worker.registeredAtMs = this.registeredAtMs.get(worker.name);
       if (this.previousPhases.get(worker.name) === 'launching' && worker.phase === 'registered') {
         this.failures.delete(worker.group);
-        await this.fleet.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', data: { waitedMs: observation.atMs - worker.createdAtMs } });
+        await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
       }
     }
-    if (observation.rayOk) this.previousPhases = new Map(observation.workers.map((worker) => [worker.name, worker.phase]));
+    if (!observation.rayOk) return;
+    this.previousPhases = new Map(observation.workers.map((worker) => [worker.name, worker.phase]));
+    // A name that comes back is a new node: its registration is counted afresh.
+    for (const name of this.registeredAtMs.keys()) if (!this.previousPhases.has(name)) this.registeredAtMs.delete(name);
   }
 
   private async noteProblems(observation: Observation): Promise<void> {
     const problems = observation.problems.join('; ');
     this.failedTicks = observation.providerOk && observation.rayOk ? 0 : this.failedTicks + 1;
-    if (this.failedTicks > 0) this.options.metrics?.tickFailures.inc();
+    if (this.failedTicks > 0) this.metrics?.tickFailures.inc();
     if (problems === this.lastProblems) return;
     this.lastProblems = problems;
-    await this.fleet.record(
+    await this.cluster.record(
       problems === ''
-        ? { type: 'watcher', reason: 'sees the cluster again through the GCS', data: { source: observation.source } }
-        : { type: 'failure', reason: `cannot see the cluster fully: ${problems}; using ${observation.source}`, data: { source: observation.source, providerOk: observation.providerOk, rayOk: observation.rayOk } },
+        ? { type: 'watcher', reason: 'sees the cluster again through the GCS', source: observation.source }
+        : { type: 'failure', reason: `cannot see the cluster fully: ${problems}; using ${observation.source}`, source: observation.source },
     );
   }
 
@@ -190,42 +191,50 @@ export class Watcher {
     const text = [...new Set(plan.infeasible.map(describeShape))].join(', ');
     if (text === this.lastInfeasible) return;
     this.lastInfeasible = text;
-    if (text !== '') await this.fleet.record({ type: 'infeasible', reason: `no worker group can hold ${text}`, data: { shapes: plan.infeasible.length, source: observation.source } });
+    if (text !== '') await this.cluster.record({ type: 'infeasible', reason: `no worker group can hold ${text} (demand from ${observation.source})`, shapes: plan.infeasible.length });
+  }
+
+  /** Why demand waits, journaled when the reasons change (not every tick): the answer to "why did it not scale?". */
+  private async noteWithheld(plan: Plan, observation: Observation, extra: Array<{ cause: WithheldCause; reason: string }> = []): Promise<void> {
+    const entries = [...extra, ...plan.withheld.map((reason) => ({ cause: withheldCause(reason), reason }))];
+    const text = entries.map((entry) => entry.reason).join('; ');
+    if (text === this.lastWithheld) return;
+    this.lastWithheld = text;
+    const numbers = { ...plan.numbers, source: observation.source };
+    for (const entry of entries) await this.cluster.record({ type: 'withheld', cause: entry.cause, reason: entry.reason, numbers });
+  }
+
+  /** Paused: the plan is journaled as withheld, and nothing is done. */
+  private async withholdAll(plan: Plan, observation: Observation): Promise<void> {
+    const actions = [
+      ...plan.launches.map((launch) => `would launch ${launch.count} in ${launch.group}: ${launch.reason}`),
+      ...plan.drains.map((drain) => `would drain ${drain.name}: ${drain.reason}`),
+      ...plan.cleanups.map((cleanup) => `would clean up ${cleanup.name}: ${cleanup.reason}`),
+    ];
+    await this.noteWithheld(plan, observation, actions.map((reason) => ({ cause: 'paused' as const, reason: `paused: ${reason}` })));
   }
 
   private async safely(what: string, work: () => Promise<void>): Promise<void> {
     try {
       await work();
     } catch (error) {
-      await this.fleet.record({ type: 'failure', reason: `${what}: ${messageOf(error)}` });
+      await this.cluster.record({ type: 'failure', reason: `${what}: ${messageOf(error)}` });
     }
   }
 
-  private async dashboard(): Promise<DashboardClient> {
-    this.dashboardClient ??= new DashboardClient({
-      baseUrl: this.settings.dashboardMetricApi?.replace(/\/api\/?$/, '') ?? (await this.fleet.endpoints()).dashboardUrl,
-      authToken: await this.fleet.authToken(),
-    });
-    return this.dashboardClient;
-  }
-
-  private defaultGroup(): WorkerGroupSpec {
-    const groups = this.fleet.spec.workerGroups;
-    return groups.find((group) => group.name === DEFAULT_GROUP) ?? (groups[0] as WorkerGroupSpec);
-  }
-
-  private async writeStatus(observation: Observation, plan: Plan, tickSeconds: number): Promise<void> {
+  private statusOf(spec: ClusterSpec, observation: Observation, plan: Plan, tickSeconds: number): WatcherStatus {
     const history = this.history();
-    const status: WatcherStatus = {
+    return {
       pid: process.pid,
-      startedAt: this.startedAt.toISOString(),
+      startedAt: new Date(this.startedAtMs).toISOString(),
       lastTickAt: new Date(observation.atMs).toISOString(),
       tickSeconds,
       source: observation.source,
       problems: observation.problems,
-      settings: this.settings,
+      settings: spec.watcher,
+      paused: spec.watcher.paused === true,
       demand: observation.demand,
-      groups: this.fleet.spec.workerGroups.map((group) => {
+      groups: spec.workerGroups.map((group) => {
         const workers = observation.workers.filter((worker) => worker.group === group.name);
         const backoffUntil = history.backoffUntilMs[group.name];
         return {
@@ -243,9 +252,5 @@ export class Watcher {
       withheld: plan.withheld,
       lastPlan: { launches: plan.launches, drains: plan.drains, cleanups: plan.cleanups },
     };
-    const file = watcherPaths(this.fleet.paths.root).status;
-    await writeFile(`${file}.tmp`, JSON.stringify(status, null, 2));
-    await rename(`${file}.tmp`, file);
   }
 }
-

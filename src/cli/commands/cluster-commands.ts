@@ -1,14 +1,13 @@
 // up, down, restart: a cluster's whole life, under their names and the old toolkit's (start-ray, stop-ray, restart-ray).
 import { Command, Option } from 'commander';
+import type { ClusterStatus } from '../../fleet/cluster-status.js';
+import type { Fleet } from '../../fleet/fleet.js';
 import type { SpecOverrides } from '../../spec/overrides.js';
 import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
-import { startBackgroundWatcher } from './watcher-commands.js';
-import { runningWatcherPid, stopWatcherService } from '../../watcher/watcher-service.js';
-import type { Fleet } from '../../fleet/fleet.js';
 
 interface UpOptions extends CommonOptions {
   numWorkers?: number;
@@ -19,6 +18,10 @@ interface UpOptions extends CommonOptions {
   image?: string;
   watcher: boolean;
   json?: boolean;
+}
+
+interface DownOptions extends CommonOptions {
+  force?: boolean;
 }
 
 function addNodeShapeOptions(command: Command): Command {
@@ -46,45 +49,49 @@ function overridesOf(options: UpOptions): SpecOverrides {
   };
 }
 
-/** The watcher comes with the cluster unless the spec or --no-watcher says otherwise. */
-async function startWatcherIfWanted(fleet: Fleet, options: UpOptions): Promise<string> {
+async function describeWatcher(fleet: Fleet): Promise<string> {
   if (!fleet.spec.watcher.enabled) return 'watcher: off';
-  // On Cloudera AI the watcher runs inside the head application, where the GCS is reachable.
-  if (fleet.spec.provider.type === 'cai') return 'watcher: in the head application';
-  const running = await runningWatcherPid(fleet.paths.root);
-  if (running !== undefined) return `watcher: running (pid ${running})`;
-  return `watcher: started (pid ${await startBackgroundWatcher(fleet, { cluster: fleet.name, config: options.config })})`;
+  const place = await fleet.watcher.place();
+  if (place.runs === 'in-head') return 'watcher: in the head application';
+  if (place.runs === 'nowhere') return 'watcher: not running (start it with `rayfleet watcher start`)';
+  return `watcher: running (pid ${place.pid})${fleet.spec.watcher.paused === true ? ', paused' : ''}`;
+}
+
+async function printUp(fleet: Fleet, status: ClusterStatus, options: UpOptions, withHints: boolean): Promise<void> {
+  if (options.json === true) {
+    printJson(status);
+    return;
+  }
+  printStatus(status);
+  printLine(await describeWatcher(fleet));
+  if (!withHints) return;
+  printLine(`\nRay dashboard: ${status.dashboardUrl}`);
+  printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
 }
 
 export function upCommand(): Command {
   const command = new Command('up')
     .alias('start-ray')
-    .description('start the cluster: the head, then every group\'s minimum of workers in parallel; returns once all are in Ray');
+    .description(
+      "start the cluster: the head, then every group's minimum of workers in parallel, then the watcher; returns once all are in Ray. " +
+        'On a running cluster, applies what can change live (groups\' min and max, new groups, watcher settings) and refuses the rest with a diff',
+    );
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
-    await withFleet(fleet, async () => {
-      const status = await fleet.up(interruptSignal);
-      const watcher = await startWatcherIfWanted(fleet, options);
-      if (options.json === true) printJson(status);
-      else {
-        printStatus(status);
-        printLine(watcher);
-        printLine(`\nRay dashboard: ${status.dashboardUrl}`);
-        printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
-      }
-    });
+    await withFleet(fleet, async () => printUp(fleet, await fleet.up(interruptSignal), options, true));
   });
   return command;
 }
 
 export function downCommand(): Command {
-  const command = new Command('down').alias('stop-ray').description('stop every node of the cluster (and nothing else)');
-  withCommonOptions(command).action(async (options: CommonOptions) => {
+  const command = new Command('down')
+    .alias('stop-ray')
+    .description('stop the watcher, then every node of the cluster (and nothing else)')
+    .option('--force', "go on when the cluster's saved record is damaged: stop what the provider lists for this spec");
+  withCommonOptions(command).action(async (options: DownOptions) => {
     const fleet = await openFleet(options);
     await withFleet(fleet, async () => {
-      // The watcher first, or it would replace the nodes being stopped.
-      await stopWatcherService(fleet.paths.root);
-      await fleet.down();
+      await fleet.down(interruptSignal, { force: options.force === true });
       printLine(`cluster ${fleet.name} is down`);
     });
   });
@@ -92,19 +99,10 @@ export function downCommand(): Command {
 }
 
 export function restartCommand(): Command {
-  const command = new Command('restart').alias('restart-ray').description('down, then up with the same spec');
+  const command = new Command('restart').alias('restart-ray').description('down, then up with the spec as the file, env and flags give it now');
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
-    await withFleet(fleet, async () => {
-      await stopWatcherService(fleet.paths.root);
-      const status = await fleet.restart(interruptSignal);
-      const watcher = await startWatcherIfWanted(fleet, options);
-      if (options.json === true) printJson(status);
-      else {
-        printStatus(status);
-        printLine(watcher);
-      }
-    });
+    await withFleet(fleet, async () => printUp(fleet, await fleet.restart(interruptSignal), options, false));
   });
   return command;
 }

@@ -21,7 +21,7 @@ export function eventsCommand(): Command {
     await withFleet(fleet, async () => {
       const since = options.since === undefined ? undefined : new Date(Date.now() - parseDuration(options.since));
       const { events, skippedLines } = await fleet.events({ since });
-      if (skippedLines.length > 0) process.stderr.write(`warning: skipped torn journal line(s) ${skippedLines.join(', ')} of ${fleet.journal.filePath}\n`);
+      if (skippedLines.length > 0) process.stderr.write(`warning: skipped torn journal line(s) ${skippedLines.join(', ')} of ${fleet.paths.journal}\n`);
       if (options.json === true) printJson(events);
       else printLine(formatTable(['TIME', 'TYPE', 'WHAT'], events.map((event) => [event.time, event.type, summarizeEvent(event)])));
     });

@@ -1,7 +1,8 @@
 // watch, watcher start|stop|status|logs, and the old start-watcher, stop-watcher, watcher-status.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { RayfleetError } from '../../errors.js';
 import { Fleet } from '../../fleet/fleet.js';
+import { formatChanges, type LiveSpecPatch } from '../../fleet/spec-changes.js';
 import { followFile } from '../../fs/follow-file.js';
 import { summarizeEvent } from '../../journal/event.js';
 import { createLogger } from '../../log/logger.js';
@@ -11,10 +12,7 @@ import type { SpecOverrides } from '../../spec/overrides.js';
 import type { WatcherSpec } from '../../spec/schema.js';
 import { formatDuration } from '../../spec/durations.js';
 import { describeShape } from '../../watcher/resource-shapes.js';
-import { Watcher } from '../../watcher/watcher.js';
 import { WatcherMetrics } from '../../watcher/watcher-metrics.js';
-import { runningWatcherPid, startWatcherService, stopWatcherService } from '../../watcher/watcher-service.js';
-import { readWatcherStatus, watcherPaths } from '../../watcher/watcher-status.js';
 import { formatTable } from '../format-table.js';
 import { parsePositiveWholeNumber, parseWholeNumber } from '../option-parsers.js';
 import { loadCommandSpec, openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
@@ -22,6 +20,8 @@ import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 
 export interface WatchOptions extends CommonOptions {
+  /** The cluster's state directory, as the fleet that starts a background watcher tells it. */
+  stateDir?: string;
   checkInterval?: string;
   pendingThreshold?: number;
   maxWorkers?: number;
@@ -44,91 +44,79 @@ function addWatchOptions(command: Command): Command {
     .option('--pending-threshold <n>', 'no scale-up while at most this many requests wait', parseWholeNumber)
     .option('--max-workers <n>', 'workers of all groups together, at most', parseWholeNumber)
     .option('--cooldown <duration>', 'no new scale-up within this long of the last one')
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (127.0.0.1)', parsePositiveWholeNumber);
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port (127.0.0.1)', parsePositiveWholeNumber)
+    .addOption(new Option('--state-dir <dir>', "the cluster's state directory (set by the fleet that starts it)").hideHelp());
 }
 
 function overridesOf(options: WatchOptions): SpecOverrides {
   return { checkInterval: options.checkInterval, pendingThreshold: options.pendingThreshold, maxWorkers: options.maxWorkers, cooldown: options.cooldown };
 }
 
-/** The same options again, for the background `watch` process. */
-function forwardedArgs(options: WatchOptions, cluster: string): string[] {
-  const args = ['-c', cluster];
-  if (options.config !== undefined) args.push('--config', options.config);
-  if (options.checkInterval !== undefined) args.push('--check-interval', options.checkInterval);
-  if (options.pendingThreshold !== undefined) args.push('--pending-threshold', String(options.pendingThreshold));
-  if (options.maxWorkers !== undefined) args.push('--max-workers', String(options.maxWorkers));
-  if (options.cooldown !== undefined) args.push('--cooldown', options.cooldown);
-  if (options.metricsPort !== undefined) args.push('--metrics-port', String(options.metricsPort));
-  return args;
-}
-
-/** Watcher settings spec keys and their resolved fields. */
-const WATCHER_FIELDS = [
-  ['interval', 'intervalMs'],
-  ['pendingThreshold', 'pendingThreshold'],
-  ['cooldown', 'cooldownMs'],
-  ['idleTimeout', 'idleTimeoutMs'],
-  ['maxWorkers', 'maxWorkers'],
-  ['headAddress', 'headAddress'],
-  ['dashboardMetricApi', 'dashboardMetricApi'],
-] as const;
+/** The watcher settings a spec key under `watcher.` resolves to. */
+const WATCHER_FIELDS: Record<string, keyof WatcherSpec> = {
+  interval: 'intervalMs',
+  pendingThreshold: 'pendingThreshold',
+  cooldown: 'cooldownMs',
+  idleTimeout: 'idleTimeoutMs',
+  maxWorkers: 'maxWorkers',
+  headAddress: 'headAddress',
+  dashboardMetricApi: 'dashboardMetricApi',
+};
 
 /**
- * The cluster's own watcher settings (saved by `up`), except what this invocation's flags and environment set:
- * inside a CML head there is no rayfleet.yaml, and the saved spec is the truth.
+ * What this invocation's flags and WATCHER_* variables set, as a live change of the running cluster's saved spec: the
+ * one rule for every command that brings settings (inside a CML head there is no rayfleet.yaml, and the saved spec is the truth).
  */
-function watcherSettings(saved: WatcherSpec, loaded: LoadedSpec): WatcherSpec {
-  const settings: WatcherSpec = { ...saved };
-  for (const [key, field] of WATCHER_FIELDS) {
-    if (loaded.origins.has(`watcher.${key}`)) Object.assign(settings, { [field]: loaded.spec.watcher[field] });
+function livePatchOf(loaded: LoadedSpec): LiveSpecPatch {
+  const watcher: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(WATCHER_FIELDS)) {
+    if (loaded.origins.has(`watcher.${key}`)) watcher[field] = loaded.spec.watcher[field];
   }
-  return settings;
+  return { watcher: watcher as LiveSpecPatch['watcher'] };
+}
+
+async function openWatchedFleet(options: WatchOptions): Promise<Fleet> {
+  const loaded = await loadCommandSpec(options, overridesOf(options));
+  const fleet = await Fleet.open({ spec: loaded.spec, logger: createLogger(process.env.RAYFLEET_LOG_LEVEL ?? 'info'), stateDir: options.stateDir });
+  if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
+  const changes = await fleet.applyLiveChanges(livePatchOf(loaded), 'cli');
+  if (changes.length > 0) process.stderr.write(`applied to the running cluster:\n${formatChanges(changes)}\n`);
+  return fleet;
 }
 
 async function runForeground(options: WatchOptions): Promise<void> {
-  const loaded = await loadCommandSpec(options, overridesOf(options));
-  const logger = createLogger(process.env.RAYFLEET_LOG_LEVEL ?? 'info');
-  const fleet = await Fleet.open({ spec: loaded.spec, logger });
-  if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
-  const settings = watcherSettings(fleet.spec.watcher, loaded);
+  const fleet = await openWatchedFleet(options);
   const metrics = new WatcherMetrics();
   const server = options.metricsPort === undefined ? undefined : await startMetricsServer(metrics.registry, options.metricsPort);
   try {
-    logger.info({ cluster: fleet.name, settings, metricsPort: server?.port }, 'watcher starting');
-    await new Watcher({ fleet, settings, logger, metrics }).run(interruptSignal);
+    await fleet.watcher.run(interruptSignal, { metrics });
   } finally {
     await server?.close();
     fleet.close();
   }
 }
 
-/** Starts the background watcher of a cluster that is up; used by `watcher start` and by `up`. */
-export async function startBackgroundWatcher(fleet: Fleet, options: WatchOptions): Promise<number> {
-  return startWatcherService(fleet.paths.root, forwardedArgs(options, fleet.name));
-}
-
 async function startBackground(options: WatchOptions): Promise<void> {
-  const fleet = await openFleet(options, overridesOf(options), false);
+  const fleet = await openWatchedFleet(options);
   await withFleet(fleet, async () => {
-    if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`);
-    const pid = await startBackgroundWatcher(fleet, options);
-    printLine(`watcher of ${fleet.name} started (pid ${pid}), log: ${watcherPaths(fleet.paths.root).log}`);
+    const place = await fleet.watcher.start({ metricsPort: options.metricsPort });
+    if (place.runs === 'here') printLine(`watcher of ${fleet.name} runs (pid ${place.pid}), log: ${fleet.watcher.logPath}`);
+    else printLine(`the watcher of ${fleet.name} runs inside its head application`);
   });
 }
 
 async function stopBackground(options: CommonOptions): Promise<void> {
   const fleet = await openFleet(options, {}, false);
   await withFleet(fleet, async () => {
-    printLine((await stopWatcherService(fleet.paths.root)) ? `watcher of ${fleet.name} stopped` : `no watcher of ${fleet.name} was running`);
+    printLine((await fleet.watcher.stop()) ? `watcher of ${fleet.name} stopped` : `no watcher of ${fleet.name} was running`);
   });
 }
 
 async function showStatus(options: StatusOptions): Promise<void> {
   const fleet = await openFleet(options, {}, false);
   await withFleet(fleet, async () => {
-    const pid = await runningWatcherPid(fleet.paths.root);
-    const status = await readWatcherStatus(fleet.paths.root);
+    const pid = await fleet.watcher.pid();
+    const status = await fleet.watcher.status();
     const { events } = await fleet.events({ last: 20 });
     if (options.json === true) {
       printJson({ cluster: fleet.name, running: pid !== undefined, pid, status: status ?? null, events });
@@ -136,6 +124,7 @@ async function showStatus(options: StatusOptions): Promise<void> {
     }
     printLine(pid === undefined ? `watcher of ${fleet.name}: not running` : `watcher of ${fleet.name}: running (pid ${pid})`);
     if (status !== undefined) {
+      if (status.paused) printLine('paused: it observes and journals what it would do, and does nothing');
       printLine(`demand source: ${status.source}; last tick ${status.lastTickAt} (${formatDuration(status.tickSeconds * 1000)})`);
       for (const problem of status.problems) printLine(`problem: ${problem}`);
       const shapes = status.demand.shapes.map((entry) => `${entry.count}×${describeShape(entry.shape)}`).join(', ') || 'none';
@@ -158,7 +147,7 @@ async function showStatus(options: StatusOptions): Promise<void> {
 async function showLogs(options: LogsOptions): Promise<void> {
   const fleet = await openFleet(options, {}, false);
   try {
-    for await (const line of followFile(watcherPaths(fleet.paths.root).log, { follow: options.follow, tail: options.tail, signal: interruptSignal })) printLine(line);
+    for await (const line of followFile(fleet.watcher.logPath, { follow: options.follow, tail: options.tail, signal: interruptSignal })) printLine(line);
   } finally {
     fleet.close();
   }

@@ -1,0 +1,80 @@
+// The ports a cluster gets at `up`: what the spec sets (which must be free), else the old defaults when free, else free ones.
+import { RayfleetError } from '../errors.js';
+import { findFreePort, isPortFree } from '../net/ports.js';
+import { DEFAULT_HEAD_PORTS, type ClusterSpec, type HeadPorts } from '../spec/schema.js';
+import type { ClusterPorts } from './cluster-record.js';
+
+const PORT_FIELDS = ['gcsPort', 'dashboardPort', 'clientPort', 'servePort'] as const;
+
+/** Docker offsets tried, in steps that keep the published ports readable (6479, 8365 …), before giving up. */
+const OFFSET_STEP = 100;
+const MAX_OFFSET_TRIES = 50;
+
+export interface PortCheck {
+  isFree(port: number): Promise<boolean>;
+  freePort(): Promise<number>;
+}
+
+const machinePorts: PortCheck = { isFree: isPortFree, freePort: findFreePort };
+
+/**
+ * Where nodes share this machine (local), every unset port is chosen on its own; a Docker head keeps the container's
+ * ports and moves its published ones by one offset; a Cloudera AI head has a pod of its own, and the defaults.
+ */
+export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = machinePorts): Promise<ClusterPorts> {
+  const { provider, head } = spec;
+  if (provider.type === 'local') {
+    const chosen: Partial<HeadPorts> = {};
+    const taken = new Set<number>();
+    for (const field of PORT_FIELDS) {
+      const declared = head[field];
+      if (declared !== undefined) {
+        if (!(await check.isFree(declared))) throw portInUse(declared, `head.${field}`);
+        chosen[field] = declared;
+      } else {
+        const fallback = DEFAULT_HEAD_PORTS[field];
+        chosen[field] = !taken.has(fallback) && (await check.isFree(fallback)) ? fallback : await freeDistinctPort(check, taken);
+      }
+      taken.add(chosen[field]);
+    }
+    return { ...(chosen as HeadPorts), portOffset: 0 };
+  }
+  const ports = { ...DEFAULT_HEAD_PORTS, ...definedPorts(head) };
+  if (provider.type === 'cai') return { ...ports, portOffset: 0 };
+  const published = (offset: number) => PORT_FIELDS.map((field) => ports[field] + offset);
+  if (provider.portOffset !== undefined) {
+    for (const [index, port] of published(provider.portOffset).entries()) {
+      if (!(await check.isFree(port))) throw portInUse(port, `provider.portOffset (${provider.portOffset}) + head.${PORT_FIELDS[index] ?? ''}`);
+    }
+    return { ...ports, portOffset: provider.portOffset };
+  }
+  for (let attempt = 0; attempt < MAX_OFFSET_TRIES; attempt += 1) {
+    const offset = attempt * OFFSET_STEP;
+    if ((await Promise.all(published(offset).map((port) => check.isFree(port)))).every(Boolean)) return { ...ports, portOffset: offset };
+  }
+  throw new RayfleetError('PORT_IN_USE', `no free offset for the head's published ports (tried 0 to ${(MAX_OFFSET_TRIES - 1) * OFFSET_STEP})`, {
+    details: 'Set provider.portOffset in rayfleet.yaml to an offset whose ports are free.',
+  });
+}
+
+/** The spec's head with the chosen ports: what providers and endpoints are built from. */
+export function headPortsOf(ports: ClusterPorts): HeadPorts {
+  return { gcsPort: ports.gcsPort, dashboardPort: ports.dashboardPort, clientPort: ports.clientPort, servePort: ports.servePort };
+}
+
+function definedPorts(head: Partial<HeadPorts>): Partial<HeadPorts> {
+  return Object.fromEntries(PORT_FIELDS.filter((field) => head[field] !== undefined).map((field) => [field, head[field]]));
+}
+
+async function freeDistinctPort(check: PortCheck, taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await check.freePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
+function portInUse(port: number, field: string): RayfleetError {
+  return new RayfleetError('PORT_IN_USE', `port ${port} (${field}) is already in use on this machine`, {
+    details: `Another process listens on ${port}. Stop it, or leave ${field} out of rayfleet.yaml so rayfleet picks a free port.`,
+  });
+}

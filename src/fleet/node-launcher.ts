@@ -1,0 +1,104 @@
+// Launching a cluster's nodes: the requests and environment of each, the lowest free index of a group, and the group's
+// max and maxWorkers, all decided under the cluster's launch lock so no two launchers (a command, the watcher) collide.
+import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
+import type { NewEvent } from '../journal/event.js';
+import { HEAD_GROUP, headName, nextFreeIndices, workerName } from '../providers/node-names.js';
+import type { Instance, LaunchRequest, NodeProvider, NodeResources } from '../providers/node-provider.js';
+import type { ClusterSpec, NodeShape } from '../spec/schema.js';
+import { groupNamed } from '../spec/worker-groups.js';
+
+export interface NodeLauncherContext {
+  cluster: string;
+  /** The spec now: a live change of a group's max counts from the next launch on. */
+  spec: () => Promise<ClusterSpec>;
+  provider: () => Promise<NodeProvider>;
+  /** Runs `work` holding the cluster's launch lock. */
+  withLaunchLock: <T>(signal: AbortSignal | undefined, work: () => Promise<T>) => Promise<T>;
+  /** What every node's Ray processes need to reach the cluster (its auth token, by path). */
+  authEnv: () => Promise<Record<string, string>>;
+  record: (event: NewEvent) => Promise<void>;
+  /** Stops a node that ended on its own, freeing its name. */
+  terminate: (name: string, reason: string, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface LaunchWorkersOptions {
+  /** Launch as many as the group's max and maxWorkers leave room for (the watcher, `up`), instead of refusing (add-worker). */
+  upToLimits?: boolean;
+  signal?: AbortSignal | undefined;
+  /** Names are added here as they are launched, so a caller can stop them if something fails later. */
+  started?: string[];
+}
+
+export class NodeLauncher {
+  constructor(private readonly context: NodeLauncherContext) {}
+
+  async launchHead(reason: string, signal?: AbortSignal): Promise<Instance> {
+    const spec = await this.context.spec();
+    const name = headName(this.context.cluster);
+    const request: LaunchRequest = { name, role: 'head', group: HEAD_GROUP, index: 0, resources: toResources(spec.head), env: await this.nodeEnv(name, HEAD_GROUP) };
+    return this.launch(request, reason, signal);
+  }
+
+  /** Launches `count` workers of a group at its lowest free indices, in parallel, without waiting for Ray. */
+  async launchWorkers(groupName: string, count: number, reason: string, options: LaunchWorkersOptions = {}): Promise<Instance[]> {
+    const { signal, started = [] } = options;
+    const provider = await this.context.provider();
+    return this.context.withLaunchLock(signal, async () => {
+      const spec = await this.context.spec();
+      const group = groupNamed(spec, groupName);
+      const instances = await provider.list(signal);
+      // Stopped nodes hold their index until removed; clear them so their names are free again.
+      for (const ended of instances.filter((instance) => instance.group === group.name && instance.state === 'stopped')) {
+        await this.context.terminate(ended.name, 'ended on its own', signal);
+      }
+      const live = instances.filter((instance) => instance.role === 'worker' && instance.state !== 'stopped');
+      const inGroup = live.filter((instance) => instance.group === group.name);
+      const room = Math.max(0, Math.min(group.max - inGroup.length, spec.watcher.maxWorkers - live.length));
+      if (count > room && options.upToLimits !== true) {
+        throw new RayfleetError('USAGE', `group ${group.name} has ${inGroup.length} of at most ${group.max} workers (${live.length} of maxWorkers ${spec.watcher.maxWorkers} in all); adding ${count} would pass its limit`, {
+          details: `Raise workerGroups[${group.name}].max (or watcher.maxWorkers) in rayfleet.yaml, then \`rayfleet up\` to apply it.`,
+        });
+      }
+      const indices = nextFreeIndices(inGroup.map((instance) => instance.index), Math.min(count, room));
+      const authEnv = await this.context.authEnv();
+      return Promise.all(
+        indices.map((index) => {
+          const name = workerName(this.context.cluster, group.name, index);
+          started.push(name);
+          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: toResources(group), env: nodeEnv(name, group.name, authEnv) };
+          return this.launch(request, reason, signal);
+        }),
+      );
+    });
+  }
+
+  private async nodeEnv(name: string, group: string): Promise<Record<string, string>> {
+    return nodeEnv(name, group, await this.context.authEnv());
+  }
+
+  private async launch(request: LaunchRequest, reason: string, signal: AbortSignal | undefined): Promise<Instance> {
+    try {
+      const instance = await (await this.context.provider()).launch(request, signal);
+      await this.context.record({ type: 'launch', node: request.name, group: request.group, reason, cpus: request.resources.cpus, gpus: request.resources.gpus });
+      return instance;
+    } catch (error) {
+      await this.context.record({ type: 'launch-failed', node: request.name, group: request.group, reason: messageOf(error), code: isRayfleetError(error) ? error.code : 'UNKNOWN' });
+      throw error;
+    }
+  }
+}
+
+function nodeEnv(name: string, group: string, authEnv: Record<string, string>): Record<string, string> {
+  return {
+    ...authEnv,
+    // How Ray's GCS reports each node back as ours: never match nodes by IP.
+    RAY_CLOUD_INSTANCE_ID: name,
+    RAY_NODE_TYPE_NAME: group,
+    // rayfleet drains a node before it stops it; Ray's own drain on SIGTERM would only add 30 s (2.60) to every stop.
+    RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S: '0',
+  };
+}
+
+function toResources(shape: NodeShape): NodeResources {
+  return { cpus: shape.cpus, gpus: shape.gpus, memoryBytes: shape.memoryBytes, objectStoreMemoryBytes: shape.objectStoreMemoryBytes, custom: shape.resources };
+}

@@ -1,0 +1,76 @@
+// How this machine talks to a cluster's Ray: where the head is, its auth token, and the GCS and dashboard clients.
+import { RayfleetError } from '../errors.js';
+import { readOrCreateAuthToken, rayAuthEnv } from '../ray/auth-token.js';
+import { DashboardClient } from '../ray/dashboard-client.js';
+import { GcsClient, type RayNodeState } from '../ray/gcs-client.js';
+import type { NodeProvider } from '../providers/node-provider.js';
+import type { ProviderSpec } from '../spec/schema.js';
+import type { ClusterPorts } from './cluster-record.js';
+import { headEndpoints, type HeadEndpoints } from './head-endpoints.js';
+
+export interface RayConnectionOptions {
+  cluster: string;
+  providerType: ProviderSpec['type'];
+  ports: ClusterPorts;
+  authTokenPath: string;
+  provider: () => Promise<NodeProvider>;
+}
+
+export class RayConnection {
+  private gcsClient: GcsClient | undefined;
+  /** The head's endpoints once a provider that learns them at run time (cai) has told them. */
+  private knownEndpoints: HeadEndpoints | undefined;
+
+  constructor(private readonly options: RayConnectionOptions) {}
+
+  /** Where this machine reaches the head; asks the provider when only the running head knows its address. */
+  async endpoints(signal?: AbortSignal): Promise<HeadEndpoints> {
+    if (this.knownEndpoints !== undefined) return this.knownEndpoints;
+    const { providerType, ports, cluster } = this.options;
+    const provider = await this.options.provider();
+    if (provider.headHost === undefined) return headEndpoints(providerType, ports);
+    const host = await provider.headHost(signal);
+    if (host === undefined) {
+      throw new RayfleetError('RAY_UNREACHABLE', `the head of ${cluster} has not published its address yet`, {
+        details: 'It does once Ray is up on it; `rayfleet status` shows whether its application is running.',
+      });
+    }
+    // Asked of the project once per connection (status would otherwise read it twice); close() forgets it with the GCS client.
+    this.knownEndpoints = headEndpoints(providerType, ports, host);
+    return this.knownEndpoints;
+  }
+
+  /** The cluster's Ray auth token, made on first use. */
+  async authToken(): Promise<string> {
+    return readOrCreateAuthToken(this.options.authTokenPath);
+  }
+
+  /** The environment that gives a Ray process the token (by path, never by value). */
+  async authEnv(): Promise<Record<string, string>> {
+    await this.authToken();
+    return rayAuthEnv(this.options.authTokenPath);
+  }
+
+  /** The client of this cluster's GCS, with its auth token; closed by close(). */
+  async gcs(): Promise<GcsClient> {
+    this.gcsClient ??= new GcsClient({ address: (await this.endpoints()).gcsAddress, authToken: await this.authToken() });
+    return this.gcsClient;
+  }
+
+  /** The dashboard's HTTP API, at `baseUrl` when given (RAY_DASHBOARD_METRIC_API), else the head's. */
+  async dashboard(baseUrl?: string): Promise<DashboardClient> {
+    return new DashboardClient({ baseUrl: baseUrl ?? (await this.endpoints()).dashboardUrl, authToken: await this.authToken() });
+  }
+
+  /** Every node Ray's GCS knows, alive and recently dead. */
+  async rayNodes(signal?: AbortSignal): Promise<RayNodeState[]> {
+    return (await (await this.gcs()).getClusterResourceState({ signal })).nodeStates;
+  }
+
+  /** Releases the connection, so a short command can exit; it reconnects if used again. */
+  close(): void {
+    this.gcsClient?.close();
+    this.gcsClient = undefined;
+    this.knownEndpoints = undefined;
+  }
+}

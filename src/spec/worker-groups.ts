@@ -1,0 +1,20 @@
+// Finding a spec's worker groups by name, and the default one that the old toolkit's flags and `add-worker` mean.
+import { RayfleetError } from '../errors.js';
+import { DEFAULT_GROUP } from '../providers/node-names.js';
+import type { ClusterSpec, WorkerGroupSpec } from './schema.js';
+
+/** The group named `worker`, else the first: the schema guarantees at least one. */
+export function defaultGroup(spec: Pick<ClusterSpec, 'workerGroups'>): WorkerGroupSpec {
+  const group = spec.workerGroups.find((candidate) => candidate.name === DEFAULT_GROUP) ?? spec.workerGroups[0];
+  if (group === undefined) throw new RayfleetError('SPEC_INVALID', 'the spec has no worker group');
+  return group;
+}
+
+/** The group of that name; USAGE naming the groups there are when there is none. */
+export function groupNamed(spec: Pick<ClusterSpec, 'workerGroups'>, name: string): WorkerGroupSpec {
+  const group = spec.workerGroups.find((candidate) => candidate.name === name);
+  if (group === undefined) {
+    throw new RayfleetError('USAGE', `no worker group named ${name}; the groups are ${spec.workerGroups.map((candidate) => candidate.name).join(', ')}`);
+  }
+  return group;
+}
