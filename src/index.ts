@@ -1,12 +1,22 @@
 // The public library API of rayfleet: exactly what is exported here; everything else is private.
 export { Fleet, type FleetOptions, type AddWorkersOptions, type RemoveWorkerOptions } from './fleet/fleet.js';
+export type { FleetWatcher, WatcherPlace, BackgroundWatcherOptions, ForegroundWatcherOptions } from './fleet/fleet-watcher.js';
 export type { ClusterStatus, NodeStatus, RayView, ClusterTotals } from './fleet/cluster-status.js';
+export type { ClusterPorts } from './fleet/cluster-record.js';
+export type { HeadEndpoints } from './fleet/head-endpoints.js';
+export type { SpecChange, LiveSpecPatch } from './fleet/spec-changes.js';
 export { loadSpec, type LoadSpecOptions, type LoadedSpec } from './spec/load-spec.js';
 export type { SpecOverrides } from './spec/overrides.js';
-export { clusterSpecJsonSchema, type ClusterSpec, type HeadSpec, type WorkerGroupSpec, type WatcherSpec, type ProviderSpec, type NodeShape } from './spec/schema.js';
+export { clusterSpecJsonSchema, type ClusterSpec, type HeadSpec, type HeadPorts, type WorkerGroupSpec, type WatcherSpec, type ProviderSpec, type NodeShape } from './spec/schema.js';
 export type { NodeProvider, Instance, InstanceState, LaunchRequest, LogOptions, NodeResources, NodeRole } from './providers/node-provider.js';
 export { LocalProvider, type LocalProviderOptions } from './providers/local/local-provider.js';
+export { MemoryProvider, type MemoryProviderOptions } from './providers/memory/memory-provider.js';
+export { Watcher, type WatcherOptions } from './watcher/watcher.js';
+export type { WatcherCluster, WatcherGcs, WatcherDashboard, DrainTarget, DrainOutcome } from './watcher/watcher-cluster.js';
+export type { WatcherStatus } from './watcher/watcher-status.js';
+export { systemClock, type Clock } from './time/clock.js';
+export { VirtualClock } from './time/virtual-clock.js';
 export { ensureRuntime, type Runtime, type RuntimeOptions } from './ray/runtime.js';
 export { Journal, type JournalRead } from './journal/journal.js';
-export type { JournalEvent, EventType } from './journal/event.js';
+export type { JournalEvent, EventType, NewEvent } from './journal/event.js';
 export { RayfleetError, ExitCode, type ErrorCode, isRayfleetError } from './errors.js';
