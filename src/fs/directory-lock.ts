@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RayfleetError } from '../errors.js';
 import { failpoint } from '../fault/failpoints.js';
-import { currentBootId, currentPidNamespace, processStartedAtMs } from '../process/proc-stat.js';
+import { bootTimeMs, currentBootId, currentPidNamespace, processStartedAtMs } from '../process/proc-stat.js';
 import { currentIdentity, isSameProcess } from '../process/process-identity.js';
 import { pollUntil } from '../wait/poll-until.js';
 
@@ -186,7 +186,11 @@ function isLive(holder: LockHolder): boolean {
   const { owner } = holder;
   if (owner.releasedAt !== undefined) return false;
   if (holder.local) return isSameProcess(owner);
-  return Date.now() - Date.parse(owner.heartbeatAt) <= STALE_HEARTBEAT_MS;
+  const heartbeatMs = Date.parse(owner.heartbeatAt);
+  // This host's name, last heard of before this host booted: its previous boot, gone with it (a host of the same name elsewhere would be beating now).
+  const bootMs = bootTimeMs();
+  if (owner.host === hostname() && bootMs !== undefined && heartbeatMs < bootMs) return false;
+  return Date.now() - heartbeatMs <= STALE_HEARTBEAT_MS;
 }
 
 /**

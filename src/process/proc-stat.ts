@@ -46,7 +46,13 @@ let cachedBootTimeMs: number | undefined;
 /** When a process started, by the wall clock (to the second: the boot time is kept in seconds). */
 export function processStartedAtMs(pid: number): number | undefined {
   const stat = readProcStat(pid);
-  if (stat === undefined) return undefined;
+  const bootMs = bootTimeMs();
+  if (stat === undefined || bootMs === undefined) return undefined;
+  return bootMs + (stat.startTicks * 1000) / TICKS_PER_SECOND;
+}
+
+/** When this machine booted, by the wall clock, to the second. */
+export function bootTimeMs(): number | undefined {
   if (cachedBootTimeMs === undefined) {
     let text: string;
     try {
@@ -58,7 +64,7 @@ export function processStartedAtMs(pid: number): number | undefined {
     if (line === undefined) return undefined;
     cachedBootTimeMs = Number(line.slice('btime '.length)) * 1000;
   }
-  return cachedBootTimeMs + (stat.startTicks * 1000) / TICKS_PER_SECOND;
+  return cachedBootTimeMs;
 }
 
 let cachedBootId: string | undefined;
