@@ -1,0 +1,42 @@
+// Errors as the API answers them: JSON `{code, message, details}` with the HTTP status that fits the code.
+import type { ErrorCode } from '../errors.js';
+import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
+
+export type ErrorStatus = 400 | 401 | 404 | 409 | 500 | 501 | 503;
+
+export interface ErrorAnswer {
+  code: string;
+  message: string;
+  details: string | null;
+  issues?: Array<{ path: string; message: string }>;
+}
+
+const statusByCode: Partial<Record<ErrorCode, ErrorStatus>> = {
+  USAGE: 400,
+  SPEC_INVALID: 400,
+  UNAUTHORIZED: 401,
+  CLUSTER_NOT_FOUND: 404,
+  NODE_NOT_FOUND: 404,
+  ROUTE_NOT_FOUND: 404,
+  NODE_BUSY: 409,
+  GROUP_AT_MAX: 409,
+  DRAIN_REJECTED: 409,
+  LOCK_HELD: 409,
+  CLUSTER_EXISTS: 409,
+  NOT_SUPPORTED: 501,
+  RAY_UNREACHABLE: 503,
+  DOCKER_UNREACHABLE: 503,
+  CAI_UNAVAILABLE: 503,
+};
+
+/** The status and body for any thrown value; what is not ours is a 500 that names no internals. */
+export function errorAnswer(error: unknown): { status: ErrorStatus; body: ErrorAnswer } {
+  if (isRayfleetError(error)) {
+    return { status: statusByCode[error.code] ?? 500, body: { code: error.code, message: error.message, details: error.details ?? null } };
+  }
+  return { status: 500, body: { code: 'INTERNAL', message: `unexpected failure: ${messageOf(error)}`, details: null } };
+}
+
+export function apiError(code: ErrorCode, message: string, details?: string): RayfleetError {
+  return new RayfleetError(code, message, details === undefined ? {} : { details });
+}

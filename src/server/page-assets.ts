@@ -1,0 +1,35 @@
+// The page's script and styles, bundled at build into dist/page (uPlot included): served from the package, never a CDN.
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+
+const ASSETS = {
+  'dashboard.js': 'text/javascript; charset=utf-8',
+  'dashboard.css': 'text/css; charset=utf-8',
+} as const;
+
+export type AssetName = keyof typeof ASSETS;
+
+export function isAssetName(name: string): name is AssetName {
+  return Object.hasOwn(ASSETS, name);
+}
+
+/** dist/page beside the built server (dist/server), or, running from the sources, the last build's. */
+function assetsDir(): string | undefined {
+  const candidates = [new URL('../page/', import.meta.url), new URL('../../dist/page/', import.meta.url)].map((url) => fileURLToPath(url));
+  return candidates.find((dir) => existsSync(`${dir}dashboard.js`));
+}
+
+const cache = new Map<AssetName, Buffer>();
+
+/** The asset's bytes and type, or undefined when the package was built without them. */
+export async function readAsset(name: AssetName): Promise<{ body: Buffer; contentType: string } | undefined> {
+  let body = cache.get(name);
+  if (body === undefined) {
+    const dir = assetsDir();
+    if (dir === undefined) return undefined;
+    body = await readFile(`${dir}${name}`);
+    cache.set(name, body);
+  }
+  return { body, contentType: ASSETS[name] };
+}
