@@ -6,8 +6,11 @@ import { caiCommand } from './commands/cai-commands.js';
 import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
 import { envCommand } from './commands/env-command.js';
 import { eventsCommand } from './commands/events-command.js';
+import { jobCommand } from './commands/job-commands.js';
 import { logsCommand, logsRayCommand } from './commands/logs-command.js';
+import { runCommand } from './commands/run-command.js';
 import { runtimeCommand } from './commands/runtime-command.js';
+import { serveCommand } from './commands/serve-commands.js';
 import { specCommand } from './commands/spec-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
@@ -36,6 +39,9 @@ export function buildProgram(): Command {
     watcherCommand(),
     ...oldWatcherCommands(),
     caiCommand(),
+    jobCommand(),
+    runCommand(),
+    serveCommand(),
   ]) {
     program.addCommand(command);
   }
