@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printJson, printLine } from '../output.js';
+import { describePorts } from './status-command.js';
 
 interface EnvOptions extends CommonOptions {
   json?: boolean;
@@ -18,8 +19,14 @@ export function envCommand(): Command {
     const fleet = await openFleet(options, {}, false);
     await withFleet(fleet, async () => {
       const env = await fleet.connectionEnv();
-      if (options.json === true) printJson(env);
-      else for (const [name, value] of Object.entries(env)) printLine(`export ${name}=${shellQuote(value)}`);
+      const endpoints = await fleet.endpoints();
+      // The JSON is the environment alone, so a script can hand it to a driver as it is.
+      if (options.json === true) {
+        printJson(env);
+        return;
+      }
+      printLine(`# cluster ${fleet.name}: ${describePorts(endpoints.ports)}; Serve at ${endpoints.serveUrl}`);
+      for (const [name, value] of Object.entries(env)) printLine(`export ${name}=${shellQuote(value)}`);
     });
   });
   return command;

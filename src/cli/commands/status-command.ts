@@ -36,6 +36,7 @@ function round(value: number): string {
 
 export function printStatus(status: ClusterStatus): void {
   printLine(`cluster ${status.cluster} (${status.provider})  address ${status.address}  dashboard ${status.dashboardUrl}`);
+  printLine(`ports: ${describePorts(status.ports)}`);
   if (status.rayError !== undefined) printLine(`Ray cannot be asked: ${status.rayError}`);
   const rows = status.nodes.map((node) => [
     node.name,
@@ -51,4 +52,10 @@ export function printStatus(status: ClusterStatus): void {
   const { totals } = status;
   const cpus = totals.resources.CPU ?? 0;
   printLine(`total: ${totals.nodes} node(s), ${totals.alive} alive in Ray, CPU ${round(cpus - (totals.available.CPU ?? 0))}/${round(cpus)} used`);
+}
+
+/** The head's ports as `up` chose them; a Docker head's are published with its offset added. */
+export function describePorts(ports: ClusterStatus['ports']): string {
+  const offset = ports.portOffset === 0 ? '' : ` (published +${ports.portOffset})`;
+  return `gcs ${ports.gcsPort}, dashboard ${ports.dashboardPort}, client ${ports.clientPort}, serve ${ports.servePort}${offset}`;
 }
