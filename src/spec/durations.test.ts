@@ -45,6 +45,8 @@ describe('formatDuration', () => {
     [65_000, '1m5s'],
     [3_600_000, '1h'],
     [5_400_000, '1h30m'],
+    [3_601_000, '1h1s'],
+    [5_405_000, '1h30m5s'],
   ])('shows %d ms as %s', (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });

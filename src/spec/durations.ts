@@ -22,6 +22,8 @@ export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);
   if (seconds < 60) return `${seconds}s`;
   const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m${seconds % 60 === 0 ? '' : `${seconds % 60}s`}`;
-  return `${Math.floor(minutes / 60)}h${minutes % 60 === 0 ? '' : `${minutes % 60}m`}`;
+  const secondsPart = seconds % 60 === 0 ? '' : `${seconds % 60}s`;
+  if (minutes < 60) return `${minutes}m${secondsPart}`;
+  // The seconds stay, so 1h1s does not read as 1h (in "1h1s is longer than 1h", say).
+  return `${Math.floor(minutes / 60)}h${minutes % 60 === 0 ? '' : `${minutes % 60}m`}${secondsPart}`;
 }

@@ -200,8 +200,77 @@ describe('loadSpec: env and flags', () => {
     expect(await problems(file, { overrides: { numWorkers: 6, maxWorkers: 4 } })).toEqual(["flag --max-workers watcher.maxWorkers: the groups' mins add up to 6, more than maxWorkers 4"]);
   });
 
+  it.each([
+    ['0', '0ms is shorter than 100ms, the least it may be'],
+    ['50ms', '50ms is shorter than 100ms, the least it may be'],
+    ['2h', '2h is longer than 1h, the most it may be'],
+    // Past 2^31 ms a timer fires at once: the value that used to turn into a 1 ms busy loop.
+    ['2147484s', '596h31m24s is longer than 1h, the most it may be'],
+  ])('refuses watcher.interval %s from env or flag, naming which', async (value, problem) => {
+    expect(await problems(file, { env: { WATCHER_CHECK_INTERVAL: value } })).toEqual([`env WATCHER_CHECK_INTERVAL watcher.interval: ${problem}`]);
+    expect(await problems(file, { overrides: { checkInterval: value } })).toEqual([`flag --check-interval watcher.interval: ${problem}`]);
+  });
+
+  it('takes watcher.interval at both ends of its range', async () => {
+    const dir = await specDir(file);
+    expect((await loadSpec({ cwd: dir, env: { WATCHER_CHECK_INTERVAL: '100ms' } })).spec.watcher.intervalMs).toBe(100);
+    expect((await loadSpec({ cwd: dir, overrides: { checkInterval: '1h' } })).spec.watcher.intervalMs).toBe(3_600_000);
+  });
+
   it('says the spec came from defaults, env and flags when there is no file', async () => {
     const error = await failure({ cwd: await mkdtemp(path.join(root, 'empty-')), env: { WATCHER_MAX_WORKERS: 'ten' } });
     expect(error.message).toBe('the spec from defaults, env and flags is invalid:\n  env WATCHER_MAX_WORKERS watcher.maxWorkers: expected number, got "ten"');
+  });
+});
+
+describe('loadSpec: hostile YAML', () => {
+  /** Nine aliases of nine aliases of … : a few hundred bytes that expand to 9^9 strings ("billion laughs"). */
+  const aliasBomb = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    .concat(Array.from({ length: 8 }, (_, level) => `${'bcdefghi'[level]}: &${'bcdefghi'[level]} [${Array(9).fill(`*${'abcdefgh'[level]}`).join(', ')}]`))
+    .join('\n');
+
+  it('refuses an alias bomb with SPEC_INVALID, saying what it is', async () => {
+    expect(await problems(aliasBomb)).toEqual([
+      'F:1:1 YAML aliases (*name) expand to more than 100 copies of their anchors (&name): an "alias bomb"; write the values out instead',
+    ]);
+  });
+
+  it('still reads the few aliases a person writes', async () => {
+    const dir = await specDir('head: &shape { cpus: 2, gpus: 0 }\nworkerGroups:\n  - { name: worker, cpus: 2 }\n  - name: twin\n    <<: *shape\n');
+    expect((await failure({ cwd: dir })).message).toContain('workerGroups.1.<<: unknown field');
+    const plain = await specDir('x-cpus: &cpus 2\n');
+    expect((await failure({ cwd: plain })).message).toContain('x-cpus: unknown field');
+    const used = await specDir('head: { cpus: &cpus 3 }\nworkerGroups:\n  - { name: worker, cpus: *cpus }\n');
+    expect((await loadSpec({ cwd: used })).spec.workerGroups[0]?.cpus).toBe(3);
+  });
+
+  it('refuses an alias without its anchor', async () => {
+    const [problem] = await problems('name: *nowhere\n');
+    expect(problem).toMatch(/^F:\d+:\d+ .*nowhere/);
+  });
+
+  it.each([
+    ['deep [ nesting', `name: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`, 'F:1:39 mappings and lists nested more than 32 deep'],
+    ['deep { nesting', `name: ${'{a: '.repeat(50_000)}1${'}'.repeat(50_000)}\n`, 'F:1:135 mappings and lists nested more than 32 deep'],
+    ['deep block nesting', Array.from({ length: 40 }, (_, level) => `${'  '.repeat(level)}k${level}:`).join('\n'), 'F:33:65 mappings and lists nested more than 32 deep'],
+    ['a mapping of 5,000 keys', Array.from({ length: 5_000 }, (_, index) => `k${index}: ${index}`).join('\n'), 'F:1:1 a mapping or list of 5000 entries; a spec\'s may hold at most 256'],
+  ])('refuses %s quickly, at its place', async (_label, text, problem) => {
+    const started = performance.now();
+    expect(await problems(text)).toEqual([problem]);
+    // Unchecked, the parser took 1 to 11 s over each of these (and about 50 s over 20,000 keys); checked, milliseconds.
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('refuses a file past 256 KiB without reading all of it', async () => {
+    const dir = await specDir(`# ${'x'.repeat(10 * 2 ** 20)}\n`);
+    const error = await failure({ cwd: dir });
+    expect(error.code).toBe('SPEC_INVALID');
+    expect(error.message).toContain(`the file is ${10 * 2 ** 20 + 3} bytes; a spec may be at most 262144`);
+  });
+
+  it('lists the first 20 of many problems and counts the rest', async () => {
+    const lines = await problems(Array.from({ length: 200 }, (_, index) => `typo${index}: 1`).join('\n'));
+    expect(lines).toHaveLength(21);
+    expect(lines.at(-1)).toBe('… and 180 more');
   });
 });

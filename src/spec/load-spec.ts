@@ -1,11 +1,12 @@
 // Loading the spec: find rayfleet.yaml, parse it keeping positions, apply env and flags, validate, and point every error at its line.
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isNode, isScalar, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { RayfleetError } from '../errors.js';
 import { applyOverrides, type Origins, type SpecOverrides } from './overrides.js';
 import { clusterSpecSchema, type ClusterSpec } from './schema.js';
+import { YAML_LIMITS, checkYamlLimits } from './yaml-limits.js';
 
 export interface LoadSpecOptions {
   /** Where the search for rayfleet.yaml starts, and what a relative configPath is relative to; process.cwd() by default. */
@@ -26,6 +27,8 @@ export interface LoadedSpec {
 }
 
 const SPEC_FILE_NAMES = ['rayfleet.yaml', 'rayfleet.yml'];
+/** Problems listed in one error; a file with more is mostly wrong, and each costs a walk of the document to place. */
+const MAX_PROBLEMS_LISTED = 20;
 
 /** One thing wrong, at a path in the spec; `atKey` when the key itself is wrong rather than its value. */
 interface Problem {
@@ -39,26 +42,74 @@ export async function loadSpec(options: LoadSpecOptions = {}): Promise<LoadedSpe
   const specPath = options.configPath === undefined ? await findSpecFile(cwd) : await requireFile(path.resolve(cwd, options.configPath));
   const file = specPath === undefined ? undefined : displayPath(specPath);
   const lineCounter = new LineCounter();
-  const document = parseDocument(specPath === undefined ? '' : await readFile(specPath, 'utf8'), { lineCounter, prettyErrors: false });
+  const text = specPath === undefined ? '' : await readSpecText(specPath);
   const at = (offset: number): string => {
     const { line, col } = lineCounter.linePos(offset);
     return file === undefined ? '(defaults)' : `${file}:${line}:${col}`;
   };
 
+  // The bounds first: the parser itself is what a hostile file would keep busy.
+  const limitProblem = checkYamlLimits(text);
+  if (limitProblem !== undefined) throw invalid(file, [`${file ?? '(defaults)'}:${lineAndColumn(text, limitProblem.offset)} ${limitProblem.message}`]);
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
   if (document.errors.length > 0) throw invalid(file, document.errors.map((error) => `${at(error.pos[0])} ${error.message}`));
-  const raw: unknown = document.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = document.toJS({ maxAliasCount: YAML_LIMITS.maxAliasCount }) ?? {};
+  } catch (error) {
+    // The yaml package throws (a ReferenceError) for an alias without its anchor, and for aliases that expand past maxAliasCount.
+    throw invalid(file, [`${at(0)} ${aliasMessage(error)}`]);
+  }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw invalid(file, [`${at(offsetOf(document, [], false))} the spec must be a mapping of fields (name:, head:, workerGroups:, …)`]);
   }
   const origins = applyOverrides(raw as Record<string, unknown>, options.env ?? {}, options.overrides ?? {});
   const parsed = clusterSpecSchema.safeParse(raw, { error: typeMessage });
   if (!parsed.success) {
-    throw invalid(
-      file,
-      parsed.error.issues.flatMap(problemsOf).map((problem) => `${originOf(problem, origins) ?? at(offsetOf(document, problem.path, problem.atKey))} ${problem.path.join('.')}: ${problem.message}`),
-    );
+    const problems = parsed.error.issues.flatMap(problemsOf);
+    const listed = problems
+      .slice(0, MAX_PROBLEMS_LISTED)
+      .map((problem) => `${originOf(problem, origins) ?? at(offsetOf(document, problem.path, problem.atKey))} ${problem.path.join('.')}: ${problem.message}`);
+    if (problems.length > listed.length) listed.push(`… and ${problems.length - listed.length} more`);
+    throw invalid(file, listed);
   }
   return { spec: parsed.data, path: specPath, origins };
+}
+
+/** The file's text, read no further than the size bound, so a huge file (or one that grows) is refused without being held in memory. */
+async function readSpecText(filePath: string): Promise<string> {
+  const handle = await open(filePath, 'r');
+  try {
+    const buffer = Buffer.alloc(YAML_LIMITS.maxBytes + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > YAML_LIMITS.maxBytes) {
+      const { size } = await handle.stat();
+      throw invalid(displayPath(filePath), [`${displayPath(filePath)}: the file is ${Math.max(size, length)} bytes; a spec may be at most ${YAML_LIMITS.maxBytes}`]);
+    }
+    return buffer.subarray(0, length).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `line:col` of an offset, counted here because a text refused before parsing has no LineCounter filled in. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return `${line}:${offset - before.lastIndexOf('\n')}`;
+}
+
+function aliasMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/excessive alias count/i.test(message)) {
+    return `YAML aliases (*name) expand to more than ${YAML_LIMITS.maxAliasCount} copies of their anchors (&name): an "alias bomb"; write the values out instead`;
+  }
+  return message;
 }
 
 async function isFile(filePath: string): Promise<boolean> {
