@@ -33,12 +33,31 @@ export function nextFreeIndices(taken: Iterable<number>, count: number): number[
   return picked;
 }
 
-/** Every name rayfleet gives a node: the cluster's and group's names are `[a-z][a-z0-9-]*`, then `head` or an index. */
-const NODE_NAME = /^[a-z][a-z0-9-]{0,30}-(head|[a-z][a-z0-9-]{0,30}-[1-9][0-9]{0,5})$/;
+/** The spec's rule for cluster and group names (schema.ts): a letter a-z, then a-z, 0-9 and -, at most 31 characters. */
+const NAME_PART = '[a-z][a-z0-9-]{0,30}';
+/** Every name rayfleet gives a node: `<cluster>-head`, or `<cluster>-<group>-<n>` with n from 1, no leading zero. */
+const NODE_NAME = new RegExp(`^${NAME_PART}-(head|${NAME_PART}-[1-9][0-9]{0,5})$`);
+const GROUP_NODE_SUFFIX = new RegExp(`^(${NAME_PART})-[1-9][0-9]{0,5}$`);
 
-/** Refuses, before it reaches a path or a request, a name that no node can have (`../../x`, a typo with a slash). */
-export function assertNodeName(name: string): void {
-  if (!NODE_NAME.test(name)) {
-    throw new RayfleetError('NODE_NOT_FOUND', `"${name}" is not a node name`, { details: 'Node names are <cluster>-head and <cluster>-<group>-<n>, e.g. ray-head, ray-worker-1; `rayfleet status` lists them.' });
-  }
+/** Whether a node of the cluster (of any cluster, when none is given) could have this name. */
+export function isNodeName(name: string, cluster?: string): boolean {
+  if (!NODE_NAME.test(name)) return false;
+  if (cluster === undefined) return true;
+  if (!name.startsWith(`${cluster}-`)) return false;
+  const rest = name.slice(cluster.length + 1);
+  // "head" names the head node, never a group (the schema refuses a group of that name).
+  return rest === 'head' || GROUP_NODE_SUFFIX.exec(rest)?.[1] !== HEAD_GROUP;
+}
+
+/**
+ * Refuses, before it reaches a path or a request, a name that no node of the cluster can have (`../../x`, a typo
+ * with a slash, another cluster's node). NODE_NOT_FOUND (exit 3), not USAGE: a name that cannot exist names no node,
+ * and a script then sees one code for `logs ray-worker-99` and `logs ../x` alike.
+ */
+export function assertNodeName(name: string, cluster?: string): void {
+  if (isNodeName(name, cluster)) return;
+  const example = cluster ?? 'ray';
+  throw new RayfleetError('NODE_NOT_FOUND', `${JSON.stringify(name)} is not the name of a node${cluster === undefined ? '' : ` of cluster ${cluster}`}`, {
+    details: `Node names are <cluster>-head and <cluster>-<group>-<n>, e.g. ${headName(example)}, ${workerName(example, DEFAULT_GROUP, 1)}; \`rayfleet status\` lists them.`,
+  });
 }

@@ -71,4 +71,68 @@ describe('DockerEngine', () => {
     expect(seen.slice(1).map((line) => line.split('?')[0])).toEqual(['GET /v1.41/containers/json', 'GET /v1.41/containers/json']);
     expect(decodeURIComponent(seen[1] ?? '')).toContain('filters={"label":["rayfleet.cluster=a"]}');
   });
+
+  /** A stand-in engine on a unix socket; `route` answers everything but /_ping. */
+  async function standInEngine(route: http.RequestListener): Promise<string> {
+    directory = await mkdtemp(path.join(os.tmpdir(), 'rf-engine-'));
+    const socketPath = path.join(directory, 'docker.sock');
+    server = http.createServer((request, response) => {
+      if (request.url === '/_ping') response.writeHead(200, { 'api-version': '1.41' }).end('OK');
+      else route(request, response);
+    });
+    await new Promise<void>((resolve) => server?.listen(socketPath, resolve));
+    return socketPath;
+  }
+
+  it('follows a log that stays quiet longer than the request timeout, to the end of the container', async () => {
+    const quietMs = 600;
+    let release: (() => void) | undefined;
+    const socketPath = await standInEngine((request, response) => {
+      expect(request.url).toContain('follow=true');
+      response.writeHead(200, { 'content-type': 'application/vnd.docker.raw-stream' });
+      response.write(logFrame('started\n'));
+      // The container says nothing for a while, then one more line, then it ends (and the engine ends the stream).
+      release = () => response.end(logFrame('still here\n'));
+    });
+    const engine = new DockerEngine({ kind: 'unix', socketPath }, { requestTimeoutMs: 100 });
+    const lines: string[] = [];
+    for await (const line of engine.containerLogs('node', { follow: true })) {
+      lines.push(line);
+      if (line === 'started') setTimeout(() => release?.(), quietMs);
+    }
+    expect(lines).toEqual(['started', 'still here']);
+  });
+
+  it('still times out an engine that does not answer at all, follow or not', async () => {
+    const socketPath = await standInEngine(() => undefined);
+    const engine = new DockerEngine({ kind: 'unix', socketPath }, { requestTimeoutMs: 100 });
+    const error = await rayfleetErrorOf(async () => {
+      for await (const _line of engine.containerLogs('node', { follow: true })) expect.unreachable();
+    });
+    expect(error.message).toContain('no answer within 0.1 s');
+    expect((await rayfleetErrorOf(() => engine.listContainers([]))).message).toContain('no answer within 0.1 s');
+  });
+
+  it('ends a followed log when the caller aborts', async () => {
+    const socketPath = await standInEngine((_request, response) => {
+      response.writeHead(200).write(logFrame('one\n'));
+    });
+    const engine = new DockerEngine({ kind: 'unix', socketPath }, { requestTimeoutMs: 100 });
+    const controller = new AbortController();
+    const lines: string[] = [];
+    for await (const line of engine.containerLogs('node', { follow: true, signal: controller.signal })) {
+      lines.push(line);
+      controller.abort();
+    }
+    expect(lines).toEqual(['one']);
+  });
 });
+
+/** One stdout frame of the engine's multiplexed log stream. */
+function logFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header.writeUInt8(1, 0);
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}

@@ -8,6 +8,7 @@ import type { ContainerCreateBody, ContainerInspect, ContainerSummary, NetworkIn
 export const MIN_API_VERSION = '1.40';
 export const MAX_API_VERSION = '1.43';
 const DEFAULT_SOCKET = '/var/run/docker.sock';
+/** How long the engine may stay silent before a request counts as lost; a followed log stream is exempt once it has begun. */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Where the engine listens, from DOCKER_HOST as the docker CLI reads it: unix:///path or tcp://host:port. */
@@ -48,6 +49,16 @@ interface RequestOptions {
   signal?: AbortSignal | undefined;
   /** Statuses the caller handles itself, returned instead of thrown. */
   allow?: number[];
+  /**
+   * The answer is a stream that may stay quiet as long as the container does (`logs --follow`): once its headers
+   * have come, the silence timeout no longer applies, and only the container's end or the caller's signal ends it.
+   */
+  endless?: boolean;
+}
+
+export interface DockerEngineOptions {
+  /** How long the engine may stay silent before a request fails; 60 s when absent. */
+  requestTimeoutMs?: number;
 }
 
 interface Reply {
@@ -57,10 +68,12 @@ interface Reply {
 
 export class DockerEngine {
   readonly endpoint: EngineEndpoint;
+  private readonly requestTimeoutMs: number;
   private version: Promise<string> | undefined;
 
-  constructor(endpoint: EngineEndpoint = parseDockerHost(process.env.DOCKER_HOST)) {
+  constructor(endpoint: EngineEndpoint = parseDockerHost(process.env.DOCKER_HOST), options: DockerEngineOptions = {}) {
     this.endpoint = endpoint;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }
 
   /** The negotiated API version, asked of the engine once (GET /_ping answers with its own in a header). */
@@ -149,7 +162,7 @@ export class DockerEngine {
   async *containerLogs(id: string, options: { follow?: boolean; tail?: number; signal?: AbortSignal } = {}): AsyncIterable<string> {
     const path = `/containers/${encodeURIComponent(id)}/logs`;
     const query = { stdout: true, stderr: true, follow: options.follow === true, tail: options.tail ?? 'all' };
-    const { response } = await this.send('GET', path, { query, signal: options.signal }, true);
+    const { response } = await this.send('GET', path, { query, signal: options.signal, endless: options.follow === true }, true);
     if (response.statusCode !== 200) {
       let text = '';
       for await (const chunk of response) text += String(chunk);
@@ -189,11 +202,15 @@ export class DockerEngine {
           path: target,
           headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
           signal: options.signal,
-          timeout: REQUEST_TIMEOUT_MS,
+          timeout: this.requestTimeoutMs,
         },
-        (response) => resolve({ response }),
+        (response) => {
+          // The timeout is the socket's: left on, it would end a followed log after a quiet minute of the container.
+          if (options.endless === true) request.setTimeout(0);
+          resolve({ response });
+        },
       );
-      request.on('timeout', () => request.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1000} s`)));
+      request.on('timeout', () => request.destroy(new Error(`no answer within ${this.requestTimeoutMs / 1000} s`)));
       request.on('error', (error) => {
         if (options.signal?.aborted === true) {
           reject(new RayfleetError('INTERRUPTED', `${method} ${path} was interrupted`, { cause: error }));

@@ -1,5 +1,6 @@
 // The docker backend: one container per node on a network of the cluster's own, found again by its labels.
 import { RayfleetError } from '../../errors.js';
+import { assertNodeName } from '../node-names.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider, type NodeResources } from '../node-provider.js';
 import type { ContainerSummary } from './docker-types.js';
 import type { DockerEngine } from './docker-engine.js';
@@ -68,6 +69,7 @@ export class DockerProvider implements NodeProvider {
   }
 
   async *logs(name: string, options: LogOptions = {}): AsyncIterable<string> {
+    assertNodeName(name, this.options.cluster);
     const held = await this.find(name, options.signal);
     if (held === undefined) throw new RayfleetError('NODE_NOT_FOUND', `no container named ${name} in cluster ${this.options.cluster}`);
     yield* this.options.engine.containerLogs(held.Id, options);
