@@ -1,58 +1,196 @@
-// Benchmark: the planner alone on a large cluster: 10,000 nodes, 1,000 pending shapes, 50 groups.
+// Benchmark: rayfleet's planner and Ray's own autoscaler v2 scheduler on the same large clusters, timed, with what each launches.
+//
+// For 100, 1,000 and 10,000 nodes (100 pending shapes per 1,000 nodes, 50 worker groups), both sides get one
+// scenario: the same node types, the same registered nodes with the same free resources and idle times, the same
+// launches in flight (at their type's full capacity on both sides: Ray models an ALLOCATED instance so) and the
+// same demand. Ray's side is `ResourceDemandScheduler.schedule` from the managed venv (bench/ray-scheduler.py).
+//
+//   npm run bench:planner                      all sizes; Ray once at 10,000 nodes (about 7 minutes)
+//   BENCH_RAY_10K=0 npm run bench:planner      Ray up to 1,000 nodes only
+//   BENCH_RAY=0 npm run bench:planner          rayfleet only
+//   BENCH_SIZES=100,1000 npm run bench:planner
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { formatTable } from '../src/cli/format-table.js';
-import type { WorkerGroupSpec } from '../src/spec/schema.js';
+import { ensureRuntime } from '../src/ray/runtime.js';
+import { DEFAULT_RAY_VERSION, type WorkerGroupSpec } from '../src/spec/schema.js';
 import type { Observation, WorkerView } from '../src/watcher/observation.js';
-import { planScaling } from '../src/watcher/planner.js';
+import { planScaling, type Plan, type PlannerConfig } from '../src/watcher/planner.js';
 
-const NODES = 10_000;
-const SHAPES = 1_000;
+const SIZES = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
+const WITH_RAY = process.env.BENCH_RAY !== '0';
+const RAY_AT_10K = process.env.BENCH_RAY_10K !== '0';
 const GROUPS = 50;
-const ROUNDS = 5;
+const SHAPES_PER_1000_NODES = 100;
+const IDLE_TIMEOUT_S = 60;
+const RAYFLEET_ROUNDS = 21;
+/** Ray's scheduler takes seconds at 1,000 nodes and minutes at 10,000: fewer rounds there, one at the largest size. */
+const RAY_ROUNDS = (nodes: number): number => (nodes <= 100 ? 7 : nodes <= 1000 ? 3 : 1);
 
-function scenario(): { observation: Observation; groups: WorkerGroupSpec[] } {
-  const groups: WorkerGroupSpec[] = Array.from({ length: GROUPS }, (_, index) => ({
-    name: `g${index}`,
-    cpus: 1 + (index % 8),
-    gpus: index % 10 === 0 ? 1 : 0,
-    resources: {},
-    min: 0,
-    max: 400,
-  }));
-  const now = Date.now();
-  const workers: WorkerView[] = Array.from({ length: NODES }, (_, index) => {
-    const group = groups[index % GROUPS] as WorkerGroupSpec;
-    const used = index % 10 === 0 ? 0 : group.cpus;
+interface ScenarioWorker {
+  name: string;
+  group: string;
+  index: number;
+  phase: 'registered' | 'launching';
+  total: Record<string, number>;
+  available: Record<string, number>;
+  idle: boolean;
+  idleMs: number;
+}
+
+interface Scenario {
+  nodes: number;
+  idleTimeoutS: number;
+  groups: Array<{ name: string; cpus: number; gpus: number; min: number; max: number }>;
+  workers: ScenarioWorker[];
+  shapes: Array<{ shape: Record<string, number>; count: number }>;
+}
+
+/**
+ * 50 groups of 1 to 8 CPUs, every tenth with a GPU; nodes spread over them round-robin: one in 53 in flight, one
+ * in 7 free (idle for 0.5 to 150 s), one in 7 half busy, the rest full; 100 shapes per 1,000 nodes of 1 to 6 CPUs,
+ * one in 25 a {CPU: 1, GPU: 1}, each wanted 1 to 4 times.
+ */
+function scenario(nodes: number): Scenario {
+  const groups = Array.from({ length: GROUPS }, (_, index) => ({ name: `g${index}`, cpus: 1 + (index % 8), gpus: index % 10 === 0 ? 1 : 0, min: 0, max: 400 }));
+  const workers = Array.from({ length: nodes }, (_, index): ScenarioWorker => {
+    const group = groups[index % GROUPS] as Scenario['groups'][number];
     const total: Record<string, number> = group.gpus > 0 ? { CPU: group.cpus, GPU: group.gpus } : { CPU: group.cpus };
-    return {
-      name: `n${index}`,
-      group: group.name,
-      index: Math.floor(index / GROUPS) + 1,
-      phase: index % 50 === 7 ? 'launching' : 'registered',
-      createdAtMs: now - 10_000,
-      ray: { nodeId: `id${index}`, idle: used === 0, idleMs: used === 0 ? (index % 7) * 20_000 : 0, total, available: { ...total, CPU: group.cpus - used }, labels: {} },
-    };
+    const used = index % 7 === 3 ? 0 : index % 7 === 5 ? Math.floor(group.cpus / 2) : group.cpus;
+    const available: Record<string, number> = { ...total, CPU: group.cpus - used };
+    if (group.gpus > 0 && used === group.cpus) available.GPU = 0;
+    const idle = used === 0;
+    return { name: `n${index}`, group: group.name, index: Math.floor(index / GROUPS) + 1, phase: index % 53 === 7 ? 'launching' : 'registered', total, available, idle, idleMs: idle ? (index % 11) * 15_000 + 500 : 0 };
   });
-  const shapes = Array.from({ length: SHAPES }, (_, index) => ({ shape: (index % 25 === 0 ? { CPU: 1, GPU: 1 } : { CPU: 1 + (index % 6) }) as Record<string, number>, count: 1 + (index % 4) }));
+  const shapes = Array.from({ length: (nodes / 1000) * SHAPES_PER_1000_NODES }, (_, index) => ({
+    shape: index % 25 === 0 ? { CPU: 1, GPU: 1 } : ({ CPU: 1 + (index % 6) } as Record<string, number>),
+    count: 1 + (index % 4),
+  }));
+  return { nodes, idleTimeoutS: IDLE_TIMEOUT_S, groups, workers, shapes };
+}
+
+function rayfleetInput(input: Scenario, now: number): { observation: Observation; config: PlannerConfig } {
+  const workers = input.workers.map((worker): WorkerView => {
+    const view: WorkerView = { name: worker.name, group: worker.group, index: worker.index, phase: worker.phase, createdAtMs: now - 600_000, registeredAtMs: now - 600_000 };
+    if (worker.phase === 'registered') view.ray = { nodeId: worker.name, idle: worker.idle, idleMs: worker.idleMs, total: worker.total, available: worker.available, labels: {} };
+    return view;
+  });
+  const groups: WorkerGroupSpec[] = input.groups.map((group) => ({ ...group, resources: {} }));
   return {
-    groups,
-    observation: { atMs: now, source: 'gcs', workers, headAvailable: {}, headTotal: {}, demand: { shapes, gangs: [], constraints: [] }, providerOk: true, rayOk: true, problems: [] },
+    observation: { atMs: now, source: 'gcs', workers, headAvailable: {}, headTotal: {}, demand: { shapes: input.shapes, gangs: [], constraints: [] }, providerOk: true, rayOk: true, problems: [] },
+    config: {
+      groups,
+      watcher: { enabled: true, paused: false, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: input.idleTimeoutS * 1000, maxWorkers: 100_000 },
+      launchTimeoutMs: 120_000,
+    },
   };
 }
 
-const { observation, groups } = scenario();
-const config = { groups, watcher: { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 100_000 }, launchTimeoutMs: 120_000 };
-const samples: number[] = [];
-let plan = planScaling(observation, config, { lastScaleUpAtMs: undefined, backoffUntilMs: {} });
-for (let round = 0; round < ROUNDS; round += 1) {
-  const started = performance.now();
-  plan = planScaling(observation, config, { lastScaleUpAtMs: undefined, backoffUntilMs: {} });
-  samples.push(performance.now() - started);
+interface Side {
+  wallMs: number[];
+  cpuMs: number[];
+  /** Nodes to launch, by group. */
+  launches: Record<string, number>;
+  drains: number;
 }
-samples.sort((a, b) => a - b);
-const units = observation.demand.shapes.reduce((sum, entry) => sum + entry.count, 0);
-process.stdout.write(
-  `${formatTable(
-    ['nodes', 'shapes (requests)', 'groups', 'median ms', 'min ms', 'launches', 'drains'],
-    [[String(NODES), `${SHAPES} (${units})`, String(GROUPS), (samples[Math.floor(ROUNDS / 2)] ?? 0).toFixed(1), (samples[0] ?? 0).toFixed(1), String(plan.launches.reduce((sum, launch) => sum + launch.count, 0)), String(plan.drains.length)]],
-  )}\n`,
-);
+
+function runRayfleet(input: Scenario): Side {
+  const { observation, config } = rayfleetInput(input, Date.now());
+  const history = { lastScaleUpAtMs: undefined, backoffUntilMs: {} };
+  const wallMs: number[] = [];
+  const cpuMs: number[] = [];
+  let plan: Plan = planScaling(observation, config, history);
+  for (let round = 0; round < RAYFLEET_ROUNDS; round += 1) {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    plan = planScaling(observation, config, history);
+    wallMs.push(performance.now() - started);
+    const used = process.cpuUsage(cpu);
+    cpuMs.push((used.user + used.system) / 1000);
+  }
+  const launches: Record<string, number> = {};
+  for (const launch of plan.launches) launches[launch.group] = (launches[launch.group] ?? 0) + launch.count;
+  return { wallMs, cpuMs, launches, drains: plan.drains.length };
+}
+
+async function runRay(input: Scenario, python: string, dir: string): Promise<Side> {
+  const file = path.join(dir, `scenario-${input.nodes}.json`);
+  await writeFile(file, JSON.stringify(input));
+  const script = fileURLToPath(new URL('./ray-scheduler.py', import.meta.url));
+  // Ray logs to stderr; its JSON answer is stdout.
+  const { stdout } = await execa(python, [script, file, String(RAY_ROUNDS(input.nodes))]);
+  const answer = JSON.parse(stdout) as { wallMs: number[]; cpuMs: number[]; launches: Record<string, number>; terminations: number };
+  return { wallMs: answer.wallMs, cpuMs: answer.cpuMs, launches: answer.launches, drains: answer.terminations };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+function launched(side: Side, input: Scenario): { nodes: number; cpus: number; gpus: number } {
+  const totals = { nodes: 0, cpus: 0, gpus: 0 };
+  for (const [name, count] of Object.entries(side.launches)) {
+    const group = input.groups.find((candidate) => candidate.name === name);
+    totals.nodes += count;
+    totals.cpus += count * (group?.cpus ?? 0);
+    totals.gpus += count * (group?.gpus ?? 0);
+  }
+  return totals;
+}
+
+const ms = (value: number): string => (Number.isNaN(value) ? '-' : value < 10 ? value.toFixed(2) : value.toFixed(1));
+const what = (totals: { nodes: number; cpus: number; gpus: number }): string => `${totals.nodes} / ${totals.cpus} / ${totals.gpus}`;
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-bench-planner-'));
+  try {
+    const python = WITH_RAY ? (await ensureRuntime({ rayVersion: DEFAULT_RAY_VERSION, onProgress: (line) => process.stderr.write(`${line}\n`) })).python : undefined;
+    const rows: string[][] = [];
+    const growth: Array<{ nodes: number; rayfleetMs: number }> = [];
+    for (const nodes of SIZES) {
+      const input = scenario(nodes);
+      const ours = runRayfleet(input);
+      const withRay = python !== undefined && (nodes < 10_000 || RAY_AT_10K);
+      if (withRay) process.stderr.write(`Ray's scheduler at ${nodes} nodes, ${RAY_ROUNDS(nodes)} round(s)…\n`);
+      const ray = withRay ? await runRay(input, python, dir) : undefined;
+      const requests = input.shapes.reduce((total, entry) => total + entry.count, 0);
+      const oursCpu = median(ours.cpuMs);
+      const rayCpu = ray === undefined ? Number.NaN : median(ray.cpuMs);
+      growth.push({ nodes, rayfleetMs: oursCpu });
+      rows.push([
+        String(nodes),
+        `${input.shapes.length} (${requests})`,
+        ms(median(ours.wallMs)),
+        ms(oursCpu),
+        ray === undefined ? '-' : ms(median(ray.wallMs)),
+        ms(rayCpu),
+        ray === undefined ? '-' : `${Math.round(rayCpu / oursCpu)}×`,
+        what(launched(ours, input)),
+        ray === undefined ? '-' : what(launched(ray, input)),
+        `${ours.drains} / ${ray === undefined ? '-' : ray.drains}`,
+      ]);
+    }
+    process.stdout.write(
+      `${formatTable(
+        ['nodes', 'shapes (requests)', 'rayfleet ms', 'rayfleet CPU ms', 'Ray ms', 'Ray CPU ms', 'Ray/rayfleet', 'rayfleet launches nodes/CPUs/GPUs', 'Ray launches nodes/CPUs/GPUs', 'drains rayfleet/Ray'],
+        rows,
+      )}\n`,
+    );
+    const first = growth[0];
+    const last = growth.at(-1);
+    if (first !== undefined && last !== undefined && last.nodes > first.nodes) {
+      process.stdout.write(`rayfleet's CPU time grows ${(last.rayfleetMs / first.rayfleetMs).toFixed(1)}× for ${last.nodes / first.nodes}× the nodes.\n`);
+    }
+    process.stdout.write(
+      `${GROUPS} groups; medians of ${RAYFLEET_ROUNDS} rounds for rayfleet, ${SIZES.map((size) => RAY_ROUNDS(size)).join('/')} for Ray (wall and CPU time of the one call, input already built).\n`,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,99 +1,206 @@
-// The nodes a plan packs demand into, existing or planned, indexed by their free resources so best fit stays fast on large clusters.
+// The nodes a plan packs demand into, existing or opened, indexed by their free resources so best fit stays fast on large clusters.
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
-import { fits, subtract, weight } from './resource-shapes.js';
+import { EPSILON, fits, shapeKey } from './resource-shapes.js';
 
 /** Free capacity of one node during packing. */
 export interface Bin {
   name: string;
   group: string | undefined;
   free: ResourceShape;
-  planned: boolean;
+  /** A node that runs (a worker or the head), a launch in flight, or a node this plan launches. */
+  kind: 'node' | 'in-flight' | 'new';
   /** Placement groups that already have a bundle here (STRICT_SPREAD must avoid them). */
-  gangs: Set<string>;
+  gangs: ReadonlySet<string>;
 }
 
-function keyOf(free: ResourceShape): string {
-  return Object.keys(free)
-    .sort()
-    .map((name) => `${name}=${Math.round((free[name] ?? 0) * 1e6)}`)
-    .join(',');
+/** Where a bin sits in its bucket: kept on the side, so a bin is a plain value for everyone but `Bins`. */
+interface Place {
+  key: string;
+  at: number;
+}
+
+/** The placement groups of a bin that holds none: one set for all of them, since packing never changes a bin's. */
+export const NO_GANGS: ReadonlySet<string> = new Set();
+
+/** How much a unit left over weighs in best fit: GPUs most, then CPUs; Ray sizes memory from the machine, so it does not count. */
+const LEFTOVER_WEIGHT: Record<string, number> = { GPU: 1e6, CPU: 1e3, memory: 0, object_store_memory: 0 };
+/** Unbounded resources (memory a group leaves to Ray) compare as this much. */
+const BOUNDLESS = 1e12;
+
+/** A bin's bucket: its free resources, and the placement groups it holds, which decide where STRICT_SPREAD may go. */
+export function keyOf(bin: Bin): string {
+  return bin.gangs.size === 0 ? shapeKey(bin.free) : `${shapeKey(bin.free)}|${[...bin.gangs].sort().join(',')}`;
 }
 
 export class Bins {
-  private readonly all: Bin[] = [];
   /** Bins with the same free resources share a bucket: best fit looks at each distinct bucket once. */
-  private readonly buckets = new Map<string, Set<Bin>>();
+  private readonly buckets = new Map<string, Bin[]>();
+  private readonly places = new WeakMap<Bin, Place>();
+  private count = 0;
+  /** Bucket key after a take, by key before, shape and times: alike bins taking alike units need it worked out once. */
+  private readonly transitions = new Map<string, Map<ResourceShape, Map<number, string>>>();
+  /** What to do to go back, newest last, while a mark is open: a gang placed in part is taken back out. */
+  private readonly undo: Array<() => void> = [];
+  private marks = 0;
 
-  constructor(bins: Bin[] = []) {
-    for (const bin of bins) this.add(bin);
+  constructor(bins: Iterable<Bin> = []) {
+    for (const bin of bins) this.index(bin, keyOf(bin));
   }
 
-  list(): readonly Bin[] {
-    return this.all;
+  get size(): number {
+    return this.count;
   }
 
-  add(bin: Bin): void {
-    this.all.push(bin);
-    this.index(bin);
+  /** Adds a bin; `key` is its bucket key when the caller knows it (`keyOf`), to spare working it out. */
+  add(bin: Bin, key = keyOf(bin)): void {
+    this.index(bin, key);
+    if (this.marks > 0) this.undo.push(() => this.unindex(bin));
   }
 
   /**
-   * The bin the shape fits best: the one left with the least of what the shape asks for. Only the asked
-   * resources count, so the same demand packs the same way whether its nodes are planned or launching.
-   * Bins `avoid` refuses are skipped.
+   * The bin the shape fits best: for work that needs no GPU, a bin without free GPUs first (GPU nodes are kept
+   * for GPU work, as Ray's scheduler does); then the one left with the least of what the shape asks for; on a
+   * tie, the smaller bucket key. Bins in one bucket are alike in all that packing looks at, so the choice depends
+   * on the bins' states alone, never on names or on the order things happened: two packings over the same bins
+   * choose alike. Bins `avoid` refuses are skipped.
    */
   bestFit(shape: ResourceShape, avoid?: (bin: Bin) => boolean): Bin | undefined {
-    const asked = Object.keys(shape);
+    const asked = Object.keys(shape).filter((name) => (shape[name] ?? 0) > EPSILON);
+    const conserveGpu = (shape.GPU ?? 0) <= EPSILON;
     let best: Bin | undefined;
-    let bestLeftover = Number.POSITIVE_INFINITY;
-    for (const bucket of this.buckets.values()) {
-      const first = bucket.values().next().value;
+    let bestScore = Number.POSITIVE_INFINITY;
+    let bestKey = '';
+    for (const [key, bucket] of this.buckets) {
+      const first = bucket[bucket.length - 1];
       if (first === undefined || !fits(shape, first.free)) continue;
-      const leftover = weight(Object.fromEntries(asked.map((name) => [name, Math.min(first.free[name] ?? Number.POSITIVE_INFINITY, 1e12) - (shape[name] ?? 0)])));
-      if (leftover >= bestLeftover) continue;
-      const usable = avoid === undefined ? first : [...bucket].find((bin) => !avoid(bin));
+      let score = conserveGpu && (first.free.GPU ?? 0) > EPSILON ? 1e18 : 0;
+      for (const name of asked) {
+        const free = first.free[name];
+        score += (LEFTOVER_WEIGHT[name] ?? 1) * (Math.min(free ?? BOUNDLESS, BOUNDLESS) - (shape[name] ?? 0));
+      }
+      if (score > bestScore || (score === bestScore && key >= bestKey)) continue;
+      const usable = avoid === undefined ? first : bucket.findLast((bin) => !avoid(bin));
       if (usable === undefined) continue;
       best = usable;
-      bestLeftover = leftover;
+      bestScore = score;
+      bestKey = key;
     }
     return best;
   }
 
-  /** Takes the shape out of the bin's free resources. */
-  take(bin: Bin, shape: ResourceShape): void {
+  /** How many units of the shape the bin can still take (at least 1 when the shape fits). */
+  room(bin: Bin, shape: ResourceShape): number {
+    let room = Number.POSITIVE_INFINITY;
+    for (const [name, amount] of Object.entries(shape)) {
+      if (amount <= EPSILON) continue;
+      const free = bin.free[name];
+      if (free === undefined) {
+        if (name === 'memory' || name === 'object_store_memory') continue;
+        return 0;
+      }
+      room = Math.min(room, Math.floor((free + EPSILON) / amount));
+    }
+    return room;
+  }
+
+  /** Up to `count` bins alike to this one (free resources and placement groups the same), itself first. */
+  alike(bin: Bin, count: number): Bin[] {
+    const peers = [bin];
+    const bucket = this.buckets.get(this.places.get(bin)?.key ?? '');
+    if (bucket === undefined) return peers;
+    for (let at = bucket.length - 1; at >= 0 && peers.length < count; at -= 1) {
+      const peer = bucket[at];
+      if (peer !== undefined && peer !== bin) peers.push(peer);
+    }
+    return peers;
+  }
+
+  /** Takes `times` units of the shape out of the bin's free resources. */
+  take(bin: Bin, shape: ResourceShape, times = 1): void {
+    const before = this.marks > 0 ? { ...bin.free } : undefined;
+    const oldKey = this.places.get(bin)?.key ?? keyOf(bin);
     this.unindex(bin);
-    subtract(bin.free, shape);
-    this.index(bin);
-  }
-
-  /** Remembers every bin's free resources; the returned function puts them back and drops bins added since. */
-  snapshot(): () => void {
-    const count = this.all.length;
-    const frees = this.all.map((bin) => ({ ...bin.free }));
-    return () => {
-      this.all.length = count;
-      this.buckets.clear();
-      this.all.forEach((bin, index) => {
-        bin.free = frees[index] ?? bin.free;
-        this.index(bin);
+    for (const name in shape) {
+      const free = bin.free[name];
+      if (free !== undefined) bin.free[name] = free - (shape[name] ?? 0) * times;
+    }
+    this.index(bin, this.keyAfter(oldKey, bin, shape, times));
+    if (before !== undefined) {
+      this.undo.push(() => {
+        this.unindex(bin);
+        bin.free = before;
+        this.index(bin, oldKey);
       });
-    };
+    }
   }
 
-  private index(bin: Bin): void {
-    const key = keyOf(bin.free);
+  private keyAfter(oldKey: string, bin: Bin, shape: ResourceShape, times: number): string {
+    if (bin.gangs.size > 0) return keyOf(bin);
+    let byShape = this.transitions.get(oldKey);
+    if (byShape === undefined) {
+      byShape = new Map();
+      this.transitions.set(oldKey, byShape);
+    }
+    let byTimes = byShape.get(shape);
+    if (byTimes === undefined) {
+      byTimes = new Map();
+      byShape.set(shape, byTimes);
+    }
+    let key = byTimes.get(times);
+    if (key === undefined) {
+      key = keyOf(bin);
+      byTimes.set(times, key);
+    }
+    return key;
+  }
+
+  /** Opens a point to come back to: until it is rolled back or released, every add and take can be undone. */
+  mark(): number {
+    this.marks += 1;
+    return this.undo.length;
+  }
+
+  /** Undoes every add and take since the mark, and closes it. */
+  rollback(mark: number): void {
+    while (this.undo.length > mark) this.undo.pop()?.();
+    this.release();
+  }
+
+  /** Keeps what happened since the mark, and closes it. */
+  release(): void {
+    this.marks -= 1;
+    if (this.marks === 0) this.undo.length = 0;
+  }
+
+  private index(bin: Bin, key: string): void {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
-      bucket = new Set();
+      bucket = [];
       this.buckets.set(key, bucket);
     }
-    bucket.add(bin);
+    const place = this.places.get(bin);
+    if (place === undefined) this.places.set(bin, { key, at: bucket.length });
+    else {
+      place.key = key;
+      place.at = bucket.length;
+    }
+    bucket.push(bin);
+    this.count += 1;
   }
 
+  /** Takes the bin out of its bucket: the bucket's last bin moves into its place. */
   private unindex(bin: Bin): void {
-    const key = keyOf(bin.free);
-    const bucket = this.buckets.get(key);
-    bucket?.delete(bin);
-    if (bucket?.size === 0) this.buckets.delete(key);
+    const place = this.places.get(bin);
+    const bucket = place === undefined ? undefined : this.buckets.get(place.key);
+    if (place === undefined || bucket === undefined || bucket[place.at] !== bin) return;
+    const last = bucket.pop() as Bin;
+    if (last !== bin) {
+      bucket[place.at] = last;
+      const moved = this.places.get(last);
+      if (moved !== undefined) moved.at = place.at;
+    }
+    if (bucket.length === 0) this.buckets.delete(place.key);
+    place.at = -1;
+    this.count -= 1;
   }
 }

@@ -44,6 +44,16 @@ export interface WorkerView {
   index: number;
   phase: WorkerPhase;
   createdAtMs: number;
+  /**
+   * When the watcher first saw the node alive in Ray. Ray counts idle time from the raylet's start, before work
+   * could reach the node, so no worker is drained sooner than idleTimeout after this (createdAtMs when unknown).
+   */
+  registeredAtMs?: number;
+  /**
+   * The provider says the node ended or failed while Ray still shows it alive (on local: the leader process died,
+   * the raylet runs). Such a node leaves only through an accepted drain, never by a bare terminate.
+   */
+  providerEnded?: 'stopped' | 'failed';
   /** Ray's view, when the node is alive there. */
   ray?: {
     nodeId: string;

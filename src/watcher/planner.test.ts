@@ -11,7 +11,7 @@ function group(name: string, cpus: number, min: number, max: number, gpus = 0): 
   return { name, cpus, gpus, resources: {}, min, max, objectStoreMemoryBytes: 1e8 };
 }
 
-const watcher: WatcherSpec = { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10 };
+const watcher: WatcherSpec = { enabled: true, paused: false, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10 };
 
 function config(groups: WorkerGroupSpec[], overrides: Partial<WatcherSpec> = {}): PlannerConfig {
   return { groups, watcher: { ...watcher, ...overrides }, launchTimeoutMs: 120_000 };

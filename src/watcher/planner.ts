@@ -1,9 +1,10 @@
 // The watcher's decisions, as a pure function: from one observation, the spec and the history, what to launch, drain and clean up, and why.
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
-import type { Observation, WorkerView } from './observation.js';
-import { Bins, type Bin } from './bins.js';
-import { add, describeShape, fits, groupCapacity, isDemandForNewNodes, isUnused, subtract, weight } from './resource-shapes.js';
+import type { GangDemand, Observation, WorkerView } from './observation.js';
+import { Bins, NO_GANGS, keyOf, type Bin } from './bins.js';
+import { Packer, slotsFor, type GroupSlots, type Unplaced } from './packing.js';
+import { EPSILON, add, fits, isDemandForNewNodes, isUnused, shapeKey, weight } from './resource-shapes.js';
 
 export interface PlannerConfig {
   groups: WorkerGroupSpec[];
@@ -54,19 +55,15 @@ export interface Plan {
   numbers: Record<string, number>;
 }
 
-interface Packing {
-  bins: Bins;
-  planned: Map<string, number>;
-  touched: Set<string>;
-  placedOnNew: Map<string, Map<string, number>>;
-}
+/**
+ * Packing rounds at most. The plan is a fixed point: it packs the demand again with its own launches counted as
+ * in flight until a round adds nothing, so the next tick, which sees those launches in flight, plans none. Nearly
+ * every plan settles in two rounds; the cap bounds the time when one does not.
+ */
+const MAX_ROUNDS = 8;
 
-interface Unplaced {
-  ok: false;
-  why: 'infeasible' | 'capped';
-  details: string[];
-}
-type Placement = { ok: true; bin: Bin } | Unplaced;
+type Cause = PlannedLaunch['cause'];
+const CAUSES: Cause[] = ['demand', 'constraint', 'min'];
 
 export function planScaling(observation: Observation, config: PlannerConfig, history: PlannerHistory): Plan {
   const plan: Plan = { launches: [], drains: [], cleanups: [], infeasible: [], withheld: [], numbers: {} };
@@ -90,237 +87,351 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     live.push(worker);
   }
 
-  const packing: Packing = { bins: new Bins(initialBins(observation, live, config)), planned: new Map(), touched: new Set(), placedOnNew: new Map() };
-  const groupsByName = new Map(config.groups.map((group) => [group.name, group]));
-  const liveInGroup = (group: string): number => live.filter((worker) => worker.group === group).length;
-  const totalWorkers = (): number => live.length + [...packing.planned.values()].reduce((sum, count) => sum + count, 0);
-  const canAdd = (group: WorkerGroupSpec, why: string[]): boolean => {
-    if ((history.backoffUntilMs[group.name] ?? 0) > now) {
-      why.push(`group ${group.name} backs off for ${Math.ceil(((history.backoffUntilMs[group.name] ?? 0) - now) / 1000)} s after failed launches`);
-      return false;
-    }
-    if (liveInGroup(group.name) + (packing.planned.get(group.name) ?? 0) >= group.max) {
-      why.push(`group ${group.name} is at its max ${group.max}`);
-      return false;
-    }
-    if (totalWorkers() >= config.watcher.maxWorkers) {
-      why.push(`the cluster is at maxWorkers ${config.watcher.maxWorkers}`);
-      return false;
-    }
-    return true;
-  };
-
   const { demand } = observation;
-  const shapes = demand.shapes.filter((entry) => entry.count > 0 && isDemandForNewNodes(entry.shape));
-  const gangs = demand.gangs.filter((gang) => gang.bundles.length > 0);
-  const pending = shapes.reduce((sum, entry) => sum + entry.count, 0) + gangs.reduce((sum, gang) => sum + gang.bundles.length, 0);
+  const shapes = mergeShapes(demand.shapes.filter((entry) => entry.count > 0 && isDemandForNewNodes(entry.shape)));
+  const gangs = [...demand.gangs.filter((gang) => gang.bundles.length > 0)].sort((a, b) => b.bundles.length - a.bundles.length);
+  const constraints = mergeShapes(demand.constraints.filter((entry) => entry.count > 0));
+  const pending = shapes.reduce((total, entry) => total + entry.count, 0) + gangs.reduce((total, gang) => total + gang.bundles.length, 0);
+  const coolingDown = history.lastScaleUpAtMs !== undefined && now - history.lastScaleUpAtMs < config.watcher.cooldownMs;
+  let packDemand = pending > 0;
+  if (pending > 0 && pending <= config.watcher.pendingThreshold) {
+    plan.withheld.push(`${pending} pending request(s), not more than pendingThreshold ${config.watcher.pendingThreshold}`);
+    packDemand = false;
+  } else if (pending > 0 && coolingDown) {
+    plan.withheld.push(`cooldown: the last scale-up was ${Math.round((now - (history.lastScaleUpAtMs ?? now)) / 1000)} s ago, cooldown is ${Math.round(config.watcher.cooldownMs / 1000)} s`);
+    packDemand = false;
+  }
+
+  const units = [...shapes.map((entry) => entry.shape), ...gangs.flatMap((gang) => (gang.strategy === 'STRICT_PACK' ? [sum(gang.bundles)] : gang.bundles))];
+  const counts = new Map<string, GroupCounts>();
+  for (const worker of live) {
+    const group = counts.get(worker.group) ?? { live: 0, staying: 0, inFlight: 0, leaving: 0 };
+    counts.set(worker.group, group);
+    group.live += 1;
+    if (isLeaving(worker)) group.leaving += 1;
+    else if (worker.phase !== 'draining') group.staying += 1;
+    if (worker.phase === 'launching') group.inFlight += 1;
+  }
+  const context: RoundContext = {
+    observation,
+    config,
+    history,
+    liveWorkers: live.length,
+    counts,
+    shapes: packDemand ? shapes : [],
+    gangs: packDemand ? gangs : [],
+    constraints: coolingDown ? [] : constraints,
+    roomy: roomyBins(live, units, 'available'),
+    roomyTotal: roomyBins(live, constraints.map((entry) => entry.shape), 'total'),
+  };
+  const added = new Map<string, Record<Cause, number>>();
+  const minReasons = new Map<string, string>();
+  let round: Round;
+  let rounds = 0;
+  for (;;) {
+    rounds += 1;
+    round = packRound(context, added);
+    let fresh = 0;
+    for (const [group, byCause] of round.planned) {
+      const total = added.get(group) ?? { demand: 0, constraint: 0, min: 0 };
+      for (const cause of CAUSES) total[cause] += byCause[cause];
+      added.set(group, total);
+      fresh += byCause.demand + byCause.constraint + byCause.min;
+    }
+    for (const [group, reason] of round.minReasons) if (!minReasons.has(group)) minReasons.set(group, reason);
+    if (fresh === 0 || rounds === MAX_ROUNDS) break;
+  }
+
+  plan.infeasible = round.infeasible;
+  for (const reason of round.withheld) if (!plan.withheld.includes(reason)) plan.withheld.push(reason);
+  for (const cause of CAUSES) {
+    for (const slot of round.slots.values()) {
+      const count = added.get(slot.spec.name)?.[cause] ?? 0;
+      if (count === 0) continue;
+      const group = slot.spec.name;
+      const placed = [...(round.packer.placedOnNew.get(group) ?? new Map<string, number>())].map(([shape, times]) => `${times}×${shape}`).join(', ');
+      const reason =
+        cause === 'min' ? (minReasons.get(group) ?? `group ${group} is below min ${slot.spec.min}`) : `${cause === 'demand' ? `pending ${placed}` : 'request_resources() needs capacity'} → ${count} new ${group} node(s)`;
+      plan.launches.push({ group, count, cause, reason });
+    }
+  }
   plan.numbers = {
     pendingRequests: pending,
     pendingShapes: shapes.length,
     pendingGangs: gangs.length,
-    constraintBundles: demand.constraints.reduce((sum, entry) => sum + entry.count, 0),
+    constraintBundles: demand.constraints.reduce((total, entry) => total + entry.count, 0),
     workers: live.length,
-    launching: live.filter((worker) => worker.phase === 'launching').length,
+    launching: [...counts.values()].reduce((total, group) => total + group.inFlight, 0),
+    leaving: [...counts.values()].reduce((total, group) => total + group.leaving, 0),
+    planRounds: rounds,
   };
 
-  const coolingDown = history.lastScaleUpAtMs !== undefined && now - history.lastScaleUpAtMs < config.watcher.cooldownMs;
-  if (pending > 0 && pending <= config.watcher.pendingThreshold) {
-    plan.withheld.push(`${pending} pending request(s), not more than pendingThreshold ${config.watcher.pendingThreshold}`);
-  } else if (pending > 0 && coolingDown) {
-    plan.withheld.push(`cooldown: the last scale-up was ${Math.round((now - (history.lastScaleUpAtMs ?? now)) / 1000)} s ago, cooldown is ${Math.round(config.watcher.cooldownMs / 1000)} s`);
-  } else if (pending > 0) {
-    const record = (placement: { ok: true } | Unplaced, shape: ResourceShape): void => {
-      if (placement.ok) return;
-      if (placement.why === 'infeasible') plan.infeasible.push(shape);
-      else for (const detail of placement.details) if (!plan.withheld.includes(detail)) plan.withheld.push(detail);
-    };
-    for (const gang of [...gangs].sort((a, b) => b.bundles.length - a.bundles.length)) {
-      record(placeGang(packing, gang.id, gang.strategy, gang.bundles, config.groups, canAdd), gang.bundles[0] ?? {});
-    }
-    const units = shapes.flatMap((entry) => Array.from({ length: entry.count }, () => entry.shape)).sort((a, b) => weight(b) - weight(a));
-    for (const shape of units) record(placeShape(packing, shape, config.groups, canAdd), shape);
-  }
-  addLaunches(plan, packing, 'demand');
-
-  if (demand.constraints.length > 0 && !coolingDown) {
-    // request_resources() asks for capacity, busy or free: pack it into every node's total.
-    const constraintPacking: Packing = { bins: new Bins(totalBins(observation, live, packing, groupsByName)), planned: packing.planned, touched: new Set(), placedOnNew: new Map() };
-    const units = demand.constraints.flatMap((entry) => Array.from({ length: entry.count }, () => entry.shape)).sort((a, b) => weight(b) - weight(a));
-    for (const shape of units) {
-      const placement = placeShape(constraintPacking, shape, config.groups, canAdd);
-      if (!placement.ok && placement.why === 'infeasible') plan.infeasible.push(shape);
-    }
-    addLaunches(plan, constraintPacking, 'constraint');
-  }
-
-  for (const group of config.groups) {
-    const staying = live.filter((worker) => worker.group === group.name && worker.phase !== 'draining').length + (packing.planned.get(group.name) ?? 0);
-    let missing = group.min - staying;
-    const why: string[] = [];
-    let added = 0;
-    while (missing > 0 && canAdd(group, why)) {
-      packing.planned.set(group.name, (packing.planned.get(group.name) ?? 0) + 1);
-      missing -= 1;
-      added += 1;
-    }
-    if (added > 0) plan.launches.push({ group: group.name, count: added, cause: 'min', reason: `group ${group.name} has ${staying} of min ${group.min}` });
-    for (const reason of why) if (!plan.withheld.includes(reason)) plan.withheld.push(reason);
-  }
-
   if (canTerminate && observation.source === 'gcs') {
-    const remaining = new Map(config.groups.map((group) => [group.name, live.filter((worker) => worker.group === group.name && worker.phase !== 'draining').length]));
-    const idle = live
-      .filter((worker) => worker.phase === 'registered' && worker.ray !== undefined && worker.ray.idle && worker.ray.idleMs >= config.watcher.idleTimeoutMs)
-      .filter((worker) => worker.ray !== undefined && isUnused(worker.ray.total, worker.ray.available) && !packing.touched.has(worker.name))
-      .sort((a, b) => b.index - a.index);
-    for (const worker of idle) {
-      const group = groupsByName.get(worker.group);
-      const count = remaining.get(worker.group) ?? 0;
-      if (group === undefined || count <= group.min || (packing.planned.get(group.name) ?? 0) > 0) continue;
-      remaining.set(worker.group, count - 1);
-      plan.drains.push({
-        name: worker.name,
-        nodeId: worker.ray?.nodeId ?? '',
-        group: worker.group,
-        idleMs: worker.ray?.idleMs ?? 0,
-        reason: `idle ${Math.round((worker.ray?.idleMs ?? 0) / 1000)} s > idleTimeout ${Math.round(config.watcher.idleTimeoutMs / 1000)} s, group ${worker.group} keeps ${count - 1} of min ${group.min}`,
-      });
-    }
+    const needed = (name: string): boolean => round.packer.touched.has(name) || round.constraintPacker?.touched.has(name) === true;
+    const launching = (group: string): boolean => {
+      const byCause = added.get(group);
+      return byCause !== undefined && byCause.demand + byCause.constraint + byCause.min > 0;
+    };
+    planDrains(plan, observation, live, config, round.staying, launching, needed);
   }
   return plan;
 }
 
-function initialBins(observation: Observation, live: WorkerView[], config: PlannerConfig): Bin[] {
-  const capacities = new Map(config.groups.map((group) => [group.name, groupCapacity(group)]));
-  const bins: Bin[] = [{ name: 'head', group: undefined, free: { ...observation.headAvailable }, planned: false, gangs: new Set() }];
-  for (const worker of live) {
-    if (worker.phase === 'registered' && worker.ray !== undefined) {
-      bins.push({ name: worker.name, group: worker.group, free: { ...worker.ray.available }, planned: false, gangs: gangLabels(worker.ray.labels) });
-    } else if (worker.phase === 'launching') {
-      // A launch in flight is capacity on its way: count it, or every tick would launch again for the same demand.
-      bins.push({ name: worker.name, group: worker.group, free: { ...(capacities.get(worker.group) ?? {}) }, planned: false, gangs: new Set() });
+interface GroupCounts {
+  live: number;
+  /** Not draining, not ended in the provider's eyes. */
+  staying: number;
+  /** Launched, not yet in Ray. */
+  inFlight: number;
+  /** Alive in Ray, ended in the provider's eyes. */
+  leaving: number;
+}
+
+interface RoundContext {
+  observation: Observation;
+  config: PlannerConfig;
+  history: PlannerHistory;
+  liveWorkers: number;
+  counts: Map<string, GroupCounts>;
+  shapes: MergedShape[];
+  gangs: GangDemand[];
+  constraints: MergedShape[];
+  /** Registered workers with room for some unit of demand, and (whole) for some constraint, as bins: the same every round. */
+  roomy: KeyedBin[];
+  roomyTotal: KeyedBin[];
+}
+
+interface Round {
+  packer: Packer;
+  constraintPacker: Packer | undefined;
+  slots: Map<string, GroupSlots>;
+  /** Per group, the workers that stay: not draining, not ended in the provider's eyes, and what earlier rounds added. */
+  staying: Map<string, number>;
+  planned: Map<string, Record<Cause, number>>;
+  minReasons: Map<string, string>;
+  withheld: string[];
+  infeasible: ResourceShape[];
+}
+
+/** One packing of all demand, constraints and mins, with the nodes earlier rounds planned counted as launches in flight. */
+function packRound(context: RoundContext, added: Map<string, Record<Cause, number>>): Round {
+  const { observation, config, history } = context;
+  const slots = slotsFor(config.groups);
+  const staying = new Map<string, number>();
+  /** Launches in flight, and what earlier rounds planned: capacity on its way, at the group's size. */
+  const inFlight: Array<{ slot: GroupSlots; count: number; kind: 'in-flight' | 'new' }> = [];
+  let liveWorkers = context.liveWorkers;
+  for (const slot of slots.values()) {
+    const group = context.counts.get(slot.spec.name) ?? { live: 0, staying: 0, inFlight: 0, leaving: 0 };
+    const byCause = added.get(slot.spec.name);
+    const more = byCause === undefined ? 0 : byCause.demand + byCause.constraint + byCause.min;
+    slot.live = group.live + more;
+    liveWorkers += more;
+    staying.set(slot.spec.name, group.staying + more);
+    // A launch in flight is capacity on its way: count it, or every tick would launch again for the same demand.
+    if (group.inFlight > 0) inFlight.push({ slot, count: group.inFlight, kind: 'in-flight' });
+    if (more > 0) inFlight.push({ slot, count: more, kind: 'new' });
+  }
+  const addInFlight = (bins: Bins): void => {
+    for (const { slot, count, kind } of inFlight) {
+      const key = keyOf({ name: '', group: undefined, free: slot.capacity, kind, gangs: NO_GANGS });
+      for (let index = 1; index <= count; index += 1) bins.add({ name: `${kind} ${slot.spec.name} ${index}`, group: slot.spec.name, free: { ...slot.capacity }, kind, gangs: NO_GANGS }, key);
     }
-  }
-  return bins;
-}
-
-/** Every node's whole capacity (for request_resources), with the nodes the demand pass planned. */
-function totalBins(observation: Observation, live: WorkerView[], packing: Packing, groups: Map<string, WorkerGroupSpec>): Bin[] {
-  const capacityOf = (group: string): ResourceShape => {
-    const spec = groups.get(group);
-    return spec === undefined ? {} : groupCapacity(spec);
   };
-  const bins: Bin[] = [{ name: 'head', group: undefined, free: { ...observation.headTotal }, planned: false, gangs: new Set() }];
-  for (const worker of live) {
-    if (worker.phase === 'draining') continue;
-    bins.push({ name: worker.name, group: worker.group, free: worker.ray !== undefined ? { ...worker.ray.total } : capacityOf(worker.group), planned: false, gangs: new Set() });
+  const limits = { now: observation.atMs, maxWorkers: config.watcher.maxWorkers, backoffUntilMs: history.backoffUntilMs };
+  const withheld: string[] = [];
+  const infeasible: ResourceShape[] = [];
+  const record = (failure: Unplaced, shape: ResourceShape, times: number): void => {
+    if (failure.why === 'infeasible') for (let index = 0; index < times; index += 1) infeasible.push(shape);
+    else for (const detail of failure.details) if (!withheld.includes(detail)) withheld.push(detail);
+  };
+
+  const headBin = (free: ResourceShape): Bin => ({ name: 'head', group: undefined, free: { ...free }, kind: 'node', gangs: NO_GANGS });
+  const demandBins = new Bins([headBin(observation.headAvailable)]);
+  for (const { bin, key } of context.roomy) demandBins.add({ ...bin, free: { ...bin.free } }, key);
+  addInFlight(demandBins);
+  const packer = new Packer(demandBins, slots, limits, liveWorkers);
+  for (const gang of context.gangs) {
+    const placed = packer.placeGang(gang.id, gang.strategy, gang.bundles);
+    if (!placed.ok) record(placed, gang.bundles[0] ?? {}, 1);
   }
-  for (const [group, count] of packing.planned) {
-    for (let index = 0; index < count; index += 1) bins.push({ name: `new ${group} ${index}`, group, free: capacityOf(group), planned: true, gangs: new Set() });
+  for (const entry of context.shapes) {
+    const placed = packer.placeShape(entry.shape, entry.count);
+    if (placed.failure !== undefined) record(placed.failure, entry.shape, placed.left);
   }
-  return bins;
+  const planned = new Map<string, Record<Cause, number>>();
+  const count = (cause: Cause, group: string, times: number): void => {
+    if (times <= 0) return;
+    const byCause = planned.get(group) ?? { demand: 0, constraint: 0, min: 0 };
+    byCause[cause] += times;
+    planned.set(group, byCause);
+  };
+  for (const slot of slots.values()) count('demand', slot.spec.name, slot.planned);
+
+  let constraintPacker: Packer | undefined;
+  if (context.constraints.length > 0) {
+    // request_resources() asks for capacity, busy or free: pack it into every staying node's total, and the nodes the demand opened.
+    const before = new Map([...slots].map(([group, slot]) => [group, slot.planned]));
+    const totals = new Bins([headBin(observation.headTotal)]);
+    for (const { bin, key } of context.roomyTotal) totals.add({ ...bin, free: { ...bin.free } }, key);
+    addInFlight(totals);
+    for (const bin of packer.opened) {
+      const capacity = bin.group === undefined ? undefined : slots.get(bin.group)?.capacity;
+      if (capacity !== undefined) totals.add({ ...bin, free: { ...capacity }, gangs: NO_GANGS });
+    }
+    constraintPacker = new Packer(totals, slots, limits, liveWorkers);
+    for (const entry of context.constraints) {
+      const placed = constraintPacker.placeShape(entry.shape, entry.count);
+      if (placed.failure?.why === 'infeasible') record(placed.failure, entry.shape, placed.left);
+    }
+    for (const [group, slot] of slots) count('constraint', group, slot.planned - (before.get(group) ?? 0));
+  }
+
+  const minReasons = new Map<string, string>();
+  for (const slot of slots.values()) {
+    const group = slot.spec;
+    const have = (staying.get(group.name) ?? 0) + slot.planned;
+    const why: string[] = [];
+    let more = 0;
+    while (have + more < group.min && packer.canAdd(slot, why)) {
+      slot.planned += 1;
+      more += 1;
+    }
+    if (more > 0) {
+      count('min', group.name, more);
+      minReasons.set(group.name, `group ${group.name} has ${have} of min ${group.min}`);
+    }
+    for (const reason of why) if (!withheld.includes(reason)) withheld.push(reason);
+  }
+  return { packer, constraintPacker, slots, staying, planned, minReasons, withheld, infeasible };
 }
 
-function gangLabels(labels: Record<string, string>): Set<string> {
-  return new Set(Object.keys(labels).filter((label) => label.startsWith('_PG_')));
+/** A node Ray runs but the provider says ended: it is drained when it can be, and replaced meanwhile. */
+function isLeaving(worker: WorkerView): boolean {
+  return worker.providerEnded !== undefined && worker.phase === 'registered';
 }
 
 /**
- * Best fit into a node that exists or is planned (the one left with the least, keeping GPUs free for GPU work);
- * else a new node of the group that suits the shape best. Best fit, unlike first fit, packs the same demand
- * the same way whether its nodes are planned or already launching, so the next tick does not launch again.
+ * Scale-down. A worker is drained only when Ray says it is idle and unused, it registered at least idleTimeout ago
+ * (Ray counts idle time from the raylet's start, before work could reach it), no pending demand fits on it (it may
+ * be about to get that work) and this plan packed nothing into it. A healthy worker also needs idleTimeout of idle
+ * time and its group above min with nothing launching; one the provider says ended goes as soon as it is unused.
  */
-function placeShape(packing: Packing, shape: ResourceShape, groups: WorkerGroupSpec[], canAdd: (group: WorkerGroupSpec, why: string[]) => boolean, avoid?: (bin: Bin) => boolean): Placement {
-  const bin = packing.bins.bestFit(shape, avoid);
-  if (bin !== undefined) {
-    packing.bins.take(bin, shape);
-    packing.touched.add(bin.name);
-    return { ok: true, bin };
+function planDrains(
+  plan: Plan,
+  observation: Observation,
+  live: WorkerView[],
+  config: PlannerConfig,
+  staying: Map<string, number>,
+  launching: (group: string) => boolean,
+  needed: (name: string) => boolean,
+): void {
+  const groups = new Map(config.groups.map((group) => [group.name, group]));
+  const idleTimeoutMs = config.watcher.idleTimeoutMs;
+  const pendingFits = pendingFitter(observation);
+  const drainable = (worker: WorkerView): worker is WorkerView & { ray: NonNullable<WorkerView['ray']> } =>
+    worker.phase === 'registered' &&
+    worker.ray !== undefined &&
+    worker.ray.idle &&
+    observation.atMs - (worker.registeredAtMs ?? worker.createdAtMs) >= idleTimeoutMs &&
+    isUnused(worker.ray.total, worker.ray.available) &&
+    !needed(worker.name) &&
+    !pendingFits(worker.ray.available);
+  for (const worker of live) {
+    if (!isLeaving(worker) || !drainable(worker)) continue;
+    plan.drains.push({
+      name: worker.name,
+      nodeId: worker.ray.nodeId,
+      group: worker.group,
+      idleMs: worker.ray.idleMs,
+      reason: `the provider says it ${worker.providerEnded === 'failed' ? 'failed' : 'stopped'} while Ray still runs it: drained before it is stopped`,
+    });
   }
-  return openNode(packing, shape, groups, canAdd);
+  const remaining = new Map(staying);
+  const idle = live.filter((worker) => !isLeaving(worker) && drainable(worker) && worker.ray.idleMs >= idleTimeoutMs).sort((a, b) => b.index - a.index);
+  for (const worker of idle) {
+    const group = groups.get(worker.group);
+    const count = remaining.get(worker.group) ?? 0;
+    if (group === undefined || count <= group.min || launching(group.name) || worker.ray === undefined) continue;
+    remaining.set(worker.group, count - 1);
+    plan.drains.push({
+      name: worker.name,
+      nodeId: worker.ray.nodeId,
+      group: worker.group,
+      idleMs: worker.ray.idleMs,
+      reason: `idle ${Math.round(worker.ray.idleMs / 1000)} s > idleTimeout ${Math.round(idleTimeoutMs / 1000)} s, group ${worker.group} keeps ${count - 1} of min ${group.min}`,
+    });
+  }
 }
 
-function openNode(packing: Packing, shape: ResourceShape, groups: WorkerGroupSpec[], canAdd: (group: WorkerGroupSpec, why: string[]) => boolean): Placement {
-  const wantsGpu = (shape.GPU ?? 0) > 0;
-  const holding = groups
-    .filter((group) => fits(shape, groupCapacity(group)))
-    // GPU nodes are dear: work that needs no GPU goes to a group without one when it can.
-    .sort((a, b) => (wantsGpu ? 0 : Number(a.gpus > 0) - Number(b.gpus > 0)) || a.gpus - b.gpus || a.cpus - b.cpus);
-  if (holding.length === 0) return { ok: false, why: 'infeasible', details: [`no worker group can hold ${describeShape(shape)}`] };
-  const why: string[] = [];
-  const group = holding.find((candidate) => canAdd(candidate, why));
-  if (group === undefined) return { ok: false, why: 'capped', details: why };
-  const count = (packing.planned.get(group.name) ?? 0) + 1;
-  packing.planned.set(group.name, count);
-  const bin: Bin = { name: `new ${group.name} ${count}`, group: group.name, free: groupCapacity(group), planned: true, gangs: new Set() };
-  subtract(bin.free, shape);
-  packing.bins.add(bin);
-  const placed = packing.placedOnNew.get(group.name) ?? new Map<string, number>();
-  placed.set(describeShape(shape), (placed.get(describeShape(shape)) ?? 0) + 1);
-  packing.placedOnNew.set(group.name, placed);
-  return { ok: true, bin };
-}
-
-/** All bundles of a gang or none: a placement group half placed holds resources and runs nothing. */
-function placeGang(
-  packing: Packing,
-  gangId: string,
-  strategy: 'STRICT_SPREAD' | 'STRICT_PACK' | 'ANY',
-  bundles: ResourceShape[],
-  groups: WorkerGroupSpec[],
-  canAdd: (group: WorkerGroupSpec, why: string[]) => boolean,
-): { ok: true } | Unplaced {
-  const saved = snapshot(packing);
-  const units = strategy === 'STRICT_PACK' ? [bundles.reduce((sum, bundle) => add(sum, bundle), {})] : bundles;
-  const used = new Set<string>();
-  for (const bundle of units) {
-    const placement =
-      strategy === 'STRICT_SPREAD'
-        ? placeShape(packing, bundle, groups, canAdd, (bin) => used.has(bin.name) || bin.gangs.has(gangId))
-        : placeShape(packing, bundle, groups, canAdd);
-    if (!placement.ok) {
-      restore(packing, saved);
-      return placement;
+/** Whether any pending request or bundle, whatever its kind, fits into the given free resources (memoised by their value). */
+function pendingFitter(observation: Observation): (available: ResourceShape) => boolean {
+  const pending = new Map<string, ResourceShape>();
+  const note = (shape: ResourceShape): void => {
+    if (Object.values(shape).some((amount) => amount > EPSILON)) pending.set(shapeKey(shape), shape);
+  };
+  for (const entry of observation.demand.shapes) if (entry.count > 0) note(entry.shape);
+  for (const gang of observation.demand.gangs) for (const bundle of gang.bundles) note(bundle);
+  const seen = new Map<string, boolean>();
+  return (available) => {
+    if (pending.size === 0) return false;
+    const key = shapeKey(available);
+    let result = seen.get(key);
+    if (result === undefined) {
+      result = [...pending.values()].some((shape) => fits(shape, available));
+      seen.set(key, result);
     }
-    used.add(placement.bin.name);
-  }
-  return { ok: true };
-}
-
-interface PackingSnapshot {
-  restoreBins: () => void;
-  planned: Map<string, number>;
-  touched: Set<string>;
-  placedOnNew: Map<string, Map<string, number>>;
-}
-
-function snapshot(packing: Packing): PackingSnapshot {
-  return {
-    restoreBins: packing.bins.snapshot(),
-    planned: new Map(packing.planned),
-    touched: new Set(packing.touched),
-    placedOnNew: new Map([...packing.placedOnNew].map(([group, placed]) => [group, new Map(placed)])),
+    return result;
   };
 }
 
-function restore(packing: Packing, saved: PackingSnapshot): void {
-  saved.restoreBins();
-  packing.planned.clear();
-  for (const [group, count] of saved.planned) packing.planned.set(group, count);
-  packing.touched.clear();
-  for (const name of saved.touched) packing.touched.add(name);
-  packing.placedOnNew.clear();
-  for (const [group, placed] of saved.placedOnNew) packing.placedOnNew.set(group, placed);
+/** Equal shapes as one entry, largest first (GPUs, then CPUs), a fixed order on ties: the order packing goes in. */
+interface MergedShape {
+  shape: ResourceShape;
+  count: number;
+  key: string;
 }
 
-function addLaunches(plan: Plan, packing: Packing, cause: 'demand' | 'constraint'): void {
-  const already = new Map<string, number>();
-  for (const launch of plan.launches) already.set(launch.group, (already.get(launch.group) ?? 0) + launch.count);
-  for (const [group, count] of packing.planned) {
-    const fresh = count - (already.get(group) ?? 0);
-    if (fresh <= 0) continue;
-    const placed = [...(packing.placedOnNew.get(group) ?? new Map<string, number>())].map(([shape, times]) => `${times}×${shape}`).join(', ');
-    const what = cause === 'demand' ? `pending ${placed}` : 'request_resources() needs capacity';
-    plan.launches.push({ group, count: fresh, cause, reason: `${what} → ${fresh} new ${group} node(s)` });
+function mergeShapes(entries: Array<{ shape: ResourceShape; count: number }>): MergedShape[] {
+  const merged = new Map<string, MergedShape>();
+  for (const entry of entries) {
+    const key = shapeKey(entry.shape);
+    const known = merged.get(key);
+    if (known === undefined) merged.set(key, { shape: entry.shape, count: entry.count, key });
+    else known.count += entry.count;
   }
+  return [...merged.values()].sort((a, b) => weight(b.shape) - weight(a.shape) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function sum(bundles: ResourceShape[]): ResourceShape {
+  return bundles.reduce((total, bundle) => add(total, bundle), {});
+}
+
+interface KeyedBin {
+  bin: Bin;
+  key: string;
+}
+
+/**
+ * Registered workers as bins of their free resources (`available`) or their whole capacity (`total`), those with
+ * room for some unit only: a node no unit fits now fits none later (packing only takes room away), so leaving it
+ * out changes nothing but the time.
+ */
+function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available' | 'total'): KeyedBin[] {
+  const distinct = [...new Map(units.map((unit) => [shapeKey(unit), unit])).values()];
+  const bins: KeyedBin[] = [];
+  if (distinct.length === 0) return bins;
+  for (const worker of live) {
+    if (worker.phase !== 'registered' || worker.ray === undefined || isLeaving(worker)) continue;
+    const free = worker.ray[room];
+    if (!distinct.some((unit) => fits(unit, free))) continue;
+    const bin: Bin = { name: worker.name, group: worker.group, free, kind: 'node', gangs: room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS };
+    bins.push({ bin, key: keyOf(bin) });
+  }
+  return bins;
+}
+
+function gangLabels(labels: Record<string, string>): ReadonlySet<string> {
+  const gangs = Object.keys(labels).filter((label) => label.startsWith('_PG_'));
+  return gangs.length === 0 ? NO_GANGS : new Set(gangs);
 }

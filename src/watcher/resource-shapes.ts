@@ -6,7 +6,7 @@ import type { WorkerGroupSpec } from '../spec/schema.js';
 const MACHINE_SIZED = ['memory', 'object_store_memory'];
 
 /** A tolerance for Ray's fractional resources (0.1 CPU ten times is not always 1.0 in floating point). */
-const EPSILON = 1e-9;
+export const EPSILON = 1e-9;
 
 /** What one node of the group offers to Ray's scheduler. */
 export function groupCapacity(group: WorkerGroupSpec): ResourceShape {
@@ -18,7 +18,13 @@ export function groupCapacity(group: WorkerGroupSpec): ResourceShape {
 }
 
 export function fits(shape: ResourceShape, free: ResourceShape): boolean {
-  return Object.entries(shape).every(([name, amount]) => amount <= EPSILON || (free[name] ?? (MACHINE_SIZED.includes(name) ? Number.POSITIVE_INFINITY : 0)) + EPSILON >= amount);
+  for (const name in shape) {
+    const amount = shape[name] ?? 0;
+    if (amount <= EPSILON) continue;
+    const have = free[name] ?? (MACHINE_SIZED.includes(name) ? Number.POSITIVE_INFINITY : 0);
+    if (have + EPSILON < amount) return false;
+  }
+  return true;
 }
 
 export function subtract(free: ResourceShape, shape: ResourceShape): void {
@@ -40,22 +46,33 @@ export function add(a: ResourceShape, b: ResourceShape): ResourceShape {
  */
 export function isDemandForNewNodes(shape: ResourceShape): boolean {
   const names = Object.keys(shape).filter((name) => (shape[name] ?? 0) > 0);
-  return names.length > 0 && names.every((name) => !/_group_/.test(name) && !name.startsWith('node:'));
-}
-
-/** Resources minus the placement-group bundle ones, for comparing a node's free and total. */
-export function withoutBundleResources(shape: ResourceShape): ResourceShape {
-  return Object.fromEntries(Object.entries(shape).filter(([name]) => !/_group_/.test(name) && !name.startsWith('node:')));
+  return names.length > 0 && names.every((name) => !isBundleOrPin(name));
 }
 
 /** Whether everything the node has is free (its bundle resources aside). */
 export function isUnused(total: ResourceShape, available: ResourceShape): boolean {
-  return Object.entries(withoutBundleResources(total)).every(([name, amount]) => (available[name] ?? 0) + EPSILON >= amount);
+  for (const name in total) {
+    if (isBundleOrPin(name)) continue;
+    if ((available[name] ?? 0) + EPSILON < (total[name] ?? 0)) return false;
+  }
+  return true;
+}
+
+function isBundleOrPin(name: string): boolean {
+  return name.includes('_group_') || name.startsWith('node:');
 }
 
 /** A size to order shapes by, largest first: GPUs weigh most, then CPUs, then the rest. */
 export function weight(shape: ResourceShape): number {
   return (shape.GPU ?? 0) * 1e6 + (shape.CPU ?? 0) * 1e3 + Object.keys(shape).length;
+}
+
+/** One string per distinct shape, whatever the order of its names: for grouping equal shapes and free capacities. */
+export function shapeKey(shape: ResourceShape): string {
+  return Object.keys(shape)
+    .sort()
+    .map((name) => `${name}=${Math.round((shape[name] ?? 0) * 1e6)}`)
+    .join(',');
 }
 
 export function describeShape(shape: ResourceShape): string {
