@@ -12,7 +12,7 @@ import { readClusterRecord, writeClusterRecord, type ClusterRecord } from './clu
 import { createProvider } from './create-provider.js';
 import { NodeLauncher } from './node-launcher.js';
 import { NodeReadiness } from './node-readiness.js';
-import { RayConnection } from './ray-connection.js';
+import { RayConnection, type FleetGcs } from './ray-connection.js';
 import { stopNode } from './drain-and-stop.js';
 import type { ClusterPaths } from './state-dir.js';
 
@@ -23,6 +23,13 @@ export interface ClusterHandleOptions {
   logger: Logger;
   progress: (line: string) => void;
   nodeStartTimeoutMs: number;
+  backend?: FleetBackend | undefined;
+}
+
+/** A backend given whole instead of made from the spec: the memory provider and a stand-in GCS, for tests and the simulator. */
+export interface FleetBackend {
+  provider: NodeProvider;
+  gcs: FleetGcs;
 }
 
 export class ClusterHandle {
@@ -37,6 +44,7 @@ export class ClusterHandle {
   /** When the record file last changed, so a long-lived reader re-reads it only after a live change. */
   private recordMtimeMs = -1;
   private providerInstance: NodeProvider | undefined;
+  private readonly backend: FleetBackend | undefined;
 
   constructor(options: ClusterHandleOptions) {
     this.paths = options.paths;
@@ -50,7 +58,9 @@ export class ClusterHandle {
       ports: options.record.ports,
       authTokenPath: options.paths.authToken,
       provider: () => this.provider(),
+      gcs: options.backend?.gcs,
     });
+    this.backend = options.backend;
     const record = (event: NewEvent) => this.record(event);
     this.launcher = new NodeLauncher({
       cluster: options.record.spec.name,
@@ -78,6 +88,7 @@ export class ClusterHandle {
 
   /** The backend of this cluster: the truth of which nodes exist. */
   async provider(): Promise<NodeProvider> {
+    if (this.backend !== undefined) return this.backend.provider;
     this.providerInstance ??= createProvider({
       spec: this.current.spec,
       ports: this.current.ports,
@@ -86,6 +97,11 @@ export class ClusterHandle {
       onProgress: this.progress,
     });
     return this.providerInstance;
+  }
+
+  /** Whether this machine runs the nodes' Ray (local processes), so `up` makes the managed venv ready first. */
+  get runsRayHere(): boolean {
+    return this.backend === undefined && this.current.spec.provider.type === 'local';
   }
 
   /** The managed venv local nodes run, installed on first use. */

@@ -8,7 +8,7 @@ export type { RemoveWorkerOptions } from './remove-worker.js';
 import type { Instance, LogOptions } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
-import { ClusterHandle } from './cluster-handle.js';
+import { ClusterHandle, type FleetBackend } from './cluster-handle.js';
 import { readClusterEvents } from './cluster-events.js';
 import { chooseClusterPorts } from './cluster-ports.js';
 import { provisionalRecord, readClusterRecord, type ClusterRecord } from './cluster-record.js';
@@ -29,6 +29,8 @@ export interface FleetOptions {
   nodeStartTimeoutMs?: number;
   /** The cluster's state directory, where it is not the spec's (the background watcher is told it). */
   stateDir?: string;
+  /** The nodes' backend and GCS given whole, instead of made from the spec's provider: the memory provider in tests and the simulator. */
+  backend?: FleetBackend;
 }
 
 export interface AddWorkersOptions {
@@ -236,6 +238,7 @@ export class Fleet {
       logger: this.options.logger ?? silentLogger,
       progress: this.options.onProgress ?? (() => undefined),
       nodeStartTimeoutMs: this.options.nodeStartTimeoutMs ?? DEFAULT_NODE_START_TIMEOUT_MS,
+      backend: this.options.backend,
     });
   }
 
@@ -244,7 +247,7 @@ export class Fleet {
     const record: ClusterRecord = { createdAt: new Date().toISOString(), spec: this.declaredSpec, ports: await chooseClusterPorts(this.declaredSpec) };
     this.cluster.close();
     this.cluster = this.handleFor(record);
-    if (record.spec.provider.type === 'local') await this.cluster.runtime(signal);
+    if (this.cluster.runsRayHere) await this.cluster.runtime(signal);
     await this.cluster.save();
     this.running = true;
   }

@@ -14,7 +14,12 @@ export interface RayConnectionOptions {
   ports: ClusterPorts;
   authTokenPath: string;
   provider: () => Promise<NodeProvider>;
+  /** A GCS other than the head's (the simulator's, a test's stand-in); the head's over gRPC when absent. */
+  gcs?: FleetGcs;
 }
+
+/** The GCS calls a fleet makes: nodes and demand, and drains. */
+export type FleetGcs = Pick<GcsClient, 'getClusterResourceState' | 'drainNode'>;
 
 export class RayConnection {
   private gcsClient: GcsClient | undefined;
@@ -52,7 +57,8 @@ export class RayConnection {
   }
 
   /** The client of this cluster's GCS, with its auth token; closed by close(). */
-  async gcs(): Promise<GcsClient> {
+  async gcs(): Promise<FleetGcs> {
+    if (this.options.gcs !== undefined) return this.options.gcs;
     this.gcsClient ??= new GcsClient({ address: (await this.endpoints()).gcsAddress, authToken: await this.authToken() });
     return this.gcsClient;
   }

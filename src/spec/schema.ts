@@ -204,7 +204,7 @@ const watcherSchema = z
     maxWorkers: wholeNumber(DEFAULT_MAX_WORKERS, 'workers of all groups together, at most (WATCHER_MAX_WORKERS)'),
     launchTimeout: duration("a launch not alive in Ray after this long has failed (default by provider: local 2m, docker 3m, cai 15m)").optional(),
     paused: z.boolean().default(false).describe('observe only: journal what the watcher would do, and do nothing'),
-    headAddress: z.string().optional().describe('host:port of the head, where it is not this machine (RAY_HEAD_ADDRESS)'),
+    headAddress: z.string().optional().describe('the Ray client address (host:port) of a head started elsewhere, for `env` where no cluster is up here (RAY_HEAD_ADDRESS)'),
     dashboardMetricApi: z.string().optional().describe("base URL of the dashboard's API for the fallback view (RAY_DASHBOARD_METRIC_API)"),
   })
   .transform(

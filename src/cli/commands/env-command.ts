@@ -18,6 +18,14 @@ export function envCommand(): Command {
   withCommonOptions(command).action(async (options: EnvOptions) => {
     const fleet = await openFleet(options, {}, false);
     await withFleet(fleet, async () => {
+      const remote = fleet.declaredSpec.watcher.headAddress;
+      if (remote !== undefined && !(await fleet.exists())) {
+        // A cluster started elsewhere, as the old toolkit's RAY_HEAD_ADDRESS named it (a Ray client address, host:port).
+        const env = { RAY_ADDRESS: remote.startsWith('ray://') ? remote : `ray://${remote}` };
+        if (options.json === true) printJson(env);
+        else printLine(`# cluster ${fleet.name} is not up here: its head at RAY_HEAD_ADDRESS\nexport RAY_ADDRESS=${shellQuote(env.RAY_ADDRESS)}`);
+        return;
+      }
       const env = await fleet.connectionEnv();
       const endpoints = await fleet.endpoints();
       // The JSON is the environment alone, so a script can hand it to a driver as it is.
