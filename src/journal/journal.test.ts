@@ -1,7 +1,8 @@
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { nodeOf } from './event.js';
 import { Journal } from './journal.js';
 
@@ -11,6 +12,20 @@ async function newJournal(): Promise<Journal> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-journal-'));
   dirs.push(dir);
   return new Journal(path.join(dir, 'journal.jsonl'), 'ray');
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** A launch event; the journal only passes it through. */
+function launch(node: string): Parameters<Journal['append']>[0] {
+  return { type: 'launch', node, group: 'worker', reason: 'test', cpus: 1, gpus: 0 };
+}
+
+/** Appends text without its newline from a separate process, as a writer killed mid-line leaves it. */
+function tearFromAnotherProcess(filePath: string, text: string): void {
+  execFileSync(process.execPath, ['-e', 'require("node:fs").appendFileSync(process.argv[1], process.argv[2])', filePath, text]);
 }
 
 afterAll(async () => {
@@ -52,6 +67,36 @@ describe('Journal', () => {
     const { events, skippedLines } = await afterRestart.read();
     expect(events.map((event) => event.type)).toEqual(['launch', 'terminate']);
     expect(skippedLines).toEqual([2]);
+  });
+
+  it('heals a line another process tore while this long-lived journal was open, on every append', async () => {
+    const journal = await newJournal();
+    await journal.append(launch('ray-worker-1'));
+    // Another writer (a second rayfleet, the watcher) dies mid-write, after this instance has appended already.
+    tearFromAnotherProcess(journal.filePath, '{"v":1,"time":"2026-01-01T00:0');
+    await journal.append(launch('ray-worker-2'));
+    tearFromAnotherProcess(journal.filePath, '{"v":1,"type":"launch-fai');
+    await journal.append(launch('ray-worker-3'));
+    await journal.append(launch('ray-worker-4'));
+    const { events, skippedLines } = await journal.read();
+    expect(events.map(nodeOf)).toEqual(['ray-worker-1', 'ray-worker-2', 'ray-worker-3', 'ray-worker-4']);
+    expect(skippedLines).toEqual([2, 4]);
+  });
+
+  it('heals in the same single write as the event, and makes a missing directory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-journal-'));
+    dirs.push(dir);
+    const journal = new Journal(path.join(dir, 'state', 'deeper', 'journal.jsonl'), 'ray');
+    await journal.append(launch('ray-worker-1'));
+    await appendFile(journal.filePath, '{"torn":');
+    const probe = await open(journal.filePath, 'r');
+    const write = vi.spyOn(Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => unknown }, 'write');
+    await probe.close();
+    await journal.append(launch('ray-worker-2'));
+    expect(write).toHaveBeenCalledTimes(1);
+    const [written] = write.mock.calls[0] ?? [];
+    expect(String(written)).toMatch(/^\n\{"v":1,.*"ray-worker-2".*\}\n$/);
+    expect((await readFile(journal.filePath, 'utf8')).split('\n').slice(1)).toEqual(['{"torn":', expect.stringContaining('ray-worker-2'), '']);
   });
 
   it('reports lines that hold no event by number', async () => {

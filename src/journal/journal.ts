@@ -1,5 +1,5 @@
 // The append-only event journal of one cluster: a JSONL file, one event a line, readable after any crash.
-import { appendFile, mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { eventSchema, type JournalEvent, type NewEvent } from './event.js';
 
@@ -21,20 +21,36 @@ export class Journal {
     private readonly cluster: string,
   ) {}
 
-  private endChecked = false;
-
-  /** Appends one event in a single write, so concurrent writers interleave whole lines. */
+  /**
+   * Appends one event in a single O_APPEND write, so concurrent writers interleave whole lines. Every append looks
+   * at the file's last byte first: a line torn by any writer's crash (this process's or another's, at any time) is
+   * ended by a newline at the front of this same write, and this event stands on a line of its own.
+   */
   async append(event: NewEvent, now: Date = new Date()): Promise<JournalEvent> {
     // Parsed as it will be read back: defaults filled, and a malformed event fails here rather than vanish on read.
     const full: JournalEvent = eventSchema.parse({ v: 1, time: now.toISOString(), cluster: this.cluster, ...event });
-    if (!this.endChecked) {
-      await mkdir(path.dirname(this.filePath), { recursive: true });
-      // A crash mid-write leaves a line without its newline; end it so the next event stands on a line of its own.
-      if (!(await endsWithNewline(this.filePath))) await appendFile(this.filePath, '\n');
-      this.endChecked = true;
+    const line = `${JSON.stringify(full)}\n`;
+    const handle = await this.openForAppend();
+    try {
+      const bytes = Buffer.from((await endsTorn(handle)) ? `\n${line}` : line);
+      let written = 0;
+      // One write(2) for the whole line on any local filesystem; a short write (a full disk) is finished rather than left torn.
+      while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+    } finally {
+      await handle.close();
     }
-    await appendFile(this.filePath, `${JSON.stringify(full)}\n`);
     return full;
+  }
+
+  /** O_APPEND for the write, readable for the last-byte check; the directory is made on the first append only. */
+  private async openForAppend(): Promise<FileHandle> {
+    try {
+      return await open(this.filePath, 'a+');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(path.dirname(this.filePath), { recursive: true });
+      return open(this.filePath, 'a+');
+    }
   }
 
   /** Every readable event in order; lines torn by a crash are skipped and reported, never fatal. */
@@ -71,18 +87,17 @@ export function selectEvents(events: JournalEvent[], options: ReadOptions): Jour
   return options.last === undefined ? selected : selected.slice(-options.last);
 }
 
-async function endsWithNewline(filePath: string): Promise<boolean> {
-  const handle = await open(filePath, 'r').catch(() => undefined);
-  if (handle === undefined) return true;
-  try {
-    const { size } = await handle.stat();
-    if (size === 0) return true;
-    const last = Buffer.alloc(1);
-    await handle.read(last, 0, 1, size - 1);
-    return last[0] === 0x0a;
-  } finally {
-    await handle.close();
-  }
+/**
+ * Whether the file ends inside a line: fstat, then a 1-byte pread of the last byte, whatever the journal's size.
+ * A writer that appends between this look and our write can still meet a torn tail unhealed, or heal it twice (a
+ * blank line, which readers skip); the window is two syscalls wide, where a once-per-process check left it open for good.
+ */
+async function endsTorn(handle: FileHandle): Promise<boolean> {
+  const { size } = await handle.stat();
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  const { bytesRead } = await handle.read(last, 0, 1, size - 1);
+  return bytesRead === 1 && last[0] !== 0x0a;
 }
 
 function parseLine(line: string): JournalEvent | undefined {
