@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:f
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runScript, startForeignGroup, waitUntilGone } from '../../test/support/processes.js';
+import { killScripts, runScript, startForeignGroup, waitUntilGone } from '../../test/support/processes.js';
 import { bootTimeMs, currentBootId, currentPidNamespace } from '../process/proc-stat.js';
 import { currentIdentity } from '../process/process-identity.js';
 import { HEARTBEAT_MS, STALE_HEARTBEAT_MS, lockHolder, lockOwner, refreshLock, tryLock, unlock, withDirectoryLock, type LockOwner } from './directory-lock.js';
@@ -25,6 +25,7 @@ describe('directory lock', () => {
   });
   afterEach(() => {
     for (const cleanup of cleanups.splice(0)) cleanup();
+    killScripts();
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
@@ -79,7 +80,7 @@ describe('directory lock', () => {
   });
 
   it('takes over a dead owner, a reused pid and an owner from another boot, and keeps a live one', async () => {
-    const foreign = startForeignGroup();
+    const foreign = await startForeignGroup();
     cleanups.push(foreign.kill);
     const reused = { pid: foreign.pid, startTicks: currentIdentity(foreign.pid)!.startTicks - 3 };
     // Rebooted: this host's name, another boot, last heard of before this boot.
@@ -146,7 +147,7 @@ describe('directory lock', () => {
   });
 
   it('keeps a lock left by a version that wrote only a pid while its writer lives, but not for a later process with that pid', async () => {
-    const foreign = startForeignGroup();
+    const foreign = await startForeignGroup();
     cleanups.push(foreign.kill);
     const legacy = freshDir();
     await mkdir(legacy, { recursive: true });

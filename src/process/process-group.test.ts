@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isRunning, killGroup, startForeignGroup, waitUntilGone } from '../../test/support/processes.js';
+import { groupMembers, isRunning, killGroup, startForeignGroup, waitUntilGone } from '../../test/support/processes.js';
 import { currentBootId, readProcStat } from './proc-stat.js';
 import { currentIdentity } from './process-identity.js';
 import { isGroupAlive, isLeaderAlive, startGatedProcessGroup, startProcessGroup, stopProcessGroup, type ProcessHandle } from './process-group.js';
@@ -20,8 +20,8 @@ describe('process groups', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function foreign(options?: Parameters<typeof startForeignGroup>[0]): ReturnType<typeof startForeignGroup> {
-    const group = startForeignGroup(options);
+  async function foreign(options?: Parameters<typeof startForeignGroup>[0]): ReturnType<typeof startForeignGroup> {
+    const group = await startForeignGroup(options);
     cleanups.push(group.kill);
     return group;
   }
@@ -36,7 +36,7 @@ describe('process groups', () => {
   });
 
   it('never signals a live process whose start time differs from the record (a reused pid)', async () => {
-    const group = foreign({ withChild: true });
+    const group = await foreign({ withChild: true });
     const { startTicks } = currentIdentity(group.pid)!;
     const stale: ProcessHandle = { pid: group.pid, startTicks: startTicks - 7, bootId: currentBootId() };
     expect(isLeaderAlive(stale)).toBe(false);
@@ -47,7 +47,7 @@ describe('process groups', () => {
   });
 
   it('never signals a process recorded in another boot (a rebooted machine)', async () => {
-    const group = foreign();
+    const group = await foreign();
     const identity = currentIdentity(group.pid)!;
     await stopProcessGroup({ ...identity, bootId: 'another-boot' }, 100);
     expect(isRunning(group.pid)).toBe(true);
@@ -55,7 +55,7 @@ describe('process groups', () => {
 
   it('once the leader is gone, leaves a group whose members do not carry the marker', async () => {
     // A foreign group whose leader exited: its member has pgid = the old pid, as ours would.
-    const child = startForeignGroup({ withChild: true, env: { MARK: 'theirs' } });
+    const child = await startForeignGroup({ withChild: true, env: { MARK: 'theirs' } });
     cleanups.push(child.kill);
     const identity = currentIdentity(child.pid)!;
     process.kill(child.pid, 'SIGKILL');
@@ -69,6 +69,7 @@ describe('process groups', () => {
   it('stops what is left of a group whose leader died when the members carry the marker', async () => {
     const handle = await startProcessGroup({ command: '/bin/sh', args: ['-c', 'sleep 300 & exec sleep 300'], env: { ...process.env, MARK: 'ours' }, logPath: path.join(dir, 'b.log') });
     cleanups.push(() => killGroup(handle.pid));
+    await waitFor(async () => groupMembers(handle.pid).length === 2);
     const marked = { ...handle, marker: { name: 'MARK', value: 'ours' } };
     process.kill(handle.pid, 'SIGKILL');
     await waitUntilGone([handle.pid]);
@@ -106,8 +107,10 @@ describe('process groups', () => {
   });
 
   it('an abort during the grace period ends the wait and leaves the group stopping', async () => {
-    const handle = await startProcessGroup({ command: '/bin/sh', args: ['-c', "trap '' TERM; sleep 300 & wait"], env: process.env, logPath: path.join(dir, 'f.log') });
+    const ready = path.join(dir, 'f.ready');
+    const handle = await startProcessGroup({ command: '/bin/sh', args: ['-c', `trap '' TERM; sleep 300 & echo > ${ready}; wait`], env: process.env, logPath: path.join(dir, 'f.log') });
     cleanups.push(() => killGroup(handle.pid));
+    await waitFor(async () => (await readFile(ready, 'utf8').catch(() => undefined)) !== undefined);
     const controller = new AbortController();
     const stopping = stopProcessGroup(handle, 60_000, controller.signal);
     setTimeout(() => controller.abort(), 200);

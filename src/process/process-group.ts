@@ -71,6 +71,8 @@ export async function startGatedProcessGroup(options: StartOptions): Promise<Gat
   }
   const { child, pid } = await spawnGroup('/bin/sh', ['-c', GATE_SCRIPT, options.command, ...options.args], options, 'pipe');
   const gate = child.stdio[3] as Writable;
+  // The far end closes as the shell execs or exits (a reset, at times): that is the gate working, not an error.
+  gate.on('error', () => undefined);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const handle = handleOf(pid);
   return {

@@ -6,17 +6,23 @@ import { tryLock, unlock } from '../../src/fs/directory-lock.js';
 const [lockDir, mode, barrierDir, roundsText, id] = process.argv.slice(2);
 if (lockDir === undefined || mode === undefined) throw new Error('usage: lock-child LOCK_DIR take|hold|race [BARRIER_DIR ROUNDS ID]');
 
-/** Busy-waits on the file, so every racer leaves the barrier within microseconds of the others. */
-function spinUntil(file: string): void {
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** A racer whose test has gone away stops waiting after this. */
+const BARRIER_TIMEOUT_MS = 60_000;
+
+/** Waits on the file in 0.2 ms steps (blocking, no timer), so every racer leaves the barrier within a fraction of a millisecond of the others. */
+function waitForFile(file: string): void {
+  const deadline = Date.now() + BARRIER_TIMEOUT_MS;
   while (!existsSync(file)) {
-    // Spinning on purpose: a timer would spread the racers over milliseconds.
+    if (Date.now() > deadline) process.exit(3);
+    Atomics.wait(pause, 0, 0, 0.2);
   }
 }
 
 if (mode === 'race') {
   if (barrierDir === undefined || roundsText === undefined || id === undefined) throw new Error('race needs BARRIER_DIR ROUNDS ID');
   for (let round = 1; round <= Number(roundsText); round += 1) {
-    spinUntil(path.join(barrierDir, `go-${round}`));
+    waitForFile(path.join(barrierDir, `go-${round}`));
     let outcome: string;
     try {
       outcome = (await tryLock(lockDir)).acquired ? 'acquired' : 'refused';
@@ -25,7 +31,7 @@ if (mode === 'race') {
     }
     writeFileSync(path.join(barrierDir, `result-${round}-${id}`), outcome);
     if (outcome === 'acquired') {
-      spinUntil(path.join(barrierDir, `end-${round}`));
+      waitForFile(path.join(barrierDir, `end-${round}`));
       await unlock(lockDir);
       writeFileSync(path.join(barrierDir, `unlocked-${round}`), id);
     }

@@ -25,12 +25,20 @@ export function processesOfNodes(nodeNames: string[]): number[] {
 
 /** Live (not zombie) processes whose environment has `name=value`. */
 export function processesWithEnv(name: string, value: string): number[] {
-  const wanted = `${name}=${value}`;
+  return processesWhere((variables) => variables.includes(`${name}=${value}`));
+}
+
+/** Live processes whose variable `name` starts with `prefix` (every node under a test's directory). */
+export function processesWithEnvPrefix(name: string, prefix: string): number[] {
+  return processesWhere((variables) => variables.some((variable) => variable.startsWith(`${name}=${prefix}`)));
+}
+
+function processesWhere(matches: (variables: string[]) => boolean): number[] {
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry))
     .filter((entry) => {
       try {
-        return isRunning(Number(entry)) && readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(wanted);
+        return isRunning(Number(entry)) && matches(readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0'));
       } catch {
         return false;
       }
@@ -46,17 +54,29 @@ export function isRunning(pid: number): boolean {
 
 /**
  * A process that is not rayfleet's: `sleep` as the leader of a process group of its own (as a reused pid would be),
- * optionally with a child in that group. Kill it with `kill()` at the end of the test.
+ * optionally with a child in that group; resolves once every member runs. Kill it with `kill()` at the end of the test.
  */
-export function startForeignGroup(options: { withChild?: boolean; env?: Record<string, string> } = {}): { pid: number; child: ChildProcess; kill: () => void } {
-  const script = options.withChild === true ? 'sleep 300 & exec sleep 300' : 'exec sleep 300';
-  const child = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, ...options.env } });
+export async function startForeignGroup(options: { withChild?: boolean; env?: Record<string, string> } = {}): Promise<{ pid: number; child: ChildProcess; kill: () => void }> {
+  const withChild = options.withChild === true;
+  const child = spawn('/bin/sh', ['-c', withChild ? 'sleep 300 & exec sleep 300' : 'exec sleep 300'], { detached: true, stdio: 'ignore', env: { ...process.env, ...options.env } });
   const pid = child.pid ?? -1;
-  return {
-    pid,
-    child,
-    kill: () => killGroup(pid),
-  };
+  await pollUntil(async () => (groupMembers(pid).length === (withChild ? 2 : 1) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('sleep') ? true : undefined), {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+    describe: () => `the foreign group ${pid} to start`,
+  });
+  return { pid, child, kill: () => killGroup(pid) };
+}
+
+/** The live processes of a process group. */
+export function groupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => {
+      const stat = readProcStat(pid);
+      return stat !== undefined && stat.pgid === pgid && stat.state !== 'Z';
+    });
 }
 
 /** SIGKILL to a whole group a test started, gone or not: for clean-up. */
@@ -79,10 +99,14 @@ export interface ScriptResult {
   stderr: string;
 }
 
+const runningScripts = new Set<ChildProcess>();
+
 /** Runs a TypeScript file of test/support with tsx in a child Node, to its end (or its failpoint). */
 export function runScript(name: string, args: string[], env: Record<string, string> = {}): Promise<ScriptResult> {
   const script = fileURLToPath(new URL(`./${name}`, import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  runningScripts.add(child);
+  child.once('exit', () => runningScripts.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -91,4 +115,9 @@ export function runScript(name: string, args: string[], env: Record<string, stri
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** Kills the scripts still running (a test that failed half-way): for afterEach. */
+export function killScripts(): void {
+  for (const child of runningScripts) child.kill('SIGKILL');
 }
