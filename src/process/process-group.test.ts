@@ -79,6 +79,18 @@ describe('process groups', () => {
     expect(isGroupAlive(marked)).toBe(false);
   });
 
+  it('a child of this process known by pid alone is stopped with its whole group, even once the leader has exited', async () => {
+    const ready = path.join(dir, 'g.ready');
+    const handle = await startProcessGroup({ command: '/bin/sh', args: ['-c', `sleep 300 & echo > ${ready}; wait`], env: process.env, logPath: path.join(dir, 'g.log') });
+    cleanups.push(() => killGroup(handle.pid));
+    await waitFor(async () => (await readFile(ready, 'utf8').catch(() => undefined)) !== undefined);
+    const byPid: ProcessHandle = { pid: handle.pid, startTicks: undefined };
+    expect(isLeaderAlive(byPid)).toBe(true);
+    // The leader exits on SIGTERM at once; its child in the group does not, and must still be stopped.
+    await stopProcessGroup(byPid, 300);
+    expect(groupMembers(handle.pid)).toEqual([]);
+  });
+
   it('holds a gated process until released, then runs the command under the same pid', async () => {
     const out = path.join(dir, 'gated.out');
     const gated = await startGatedProcessGroup({ command: '/bin/sh', args: ['-c', `echo ran > ${out}; exec sleep 300`], env: process.env, logPath: path.join(dir, 'c.log') });

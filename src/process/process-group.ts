@@ -141,8 +141,10 @@ export function isGroupAlive(handle: ProcessHandle): boolean {
  * sending SIGTERM to every process at once leaves the GCS hanging, as seen with Ray 2.60.
  * An abort ends the wait and rethrows; the group goes on stopping by itself, and a later call picks up from there.
  */
-export async function stopProcessGroup(handle: ProcessHandle, graceMs: number, signal?: AbortSignal): Promise<void> {
+export async function stopProcessGroup(given: ProcessHandle, graceMs: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted();
+  // A child of ours known by pid alone: its start time, read while it is provably ours, keeps its group ours after it exits.
+  const handle = given.startTicks === undefined && isLeaderAlive(given) ? { ...given, ...currentIdentity(given.pid) } : given;
   if (isLeaderAlive(handle)) sendSignal(handle.pid, 'SIGTERM');
   // Only one group can have a given id at a time, so one member proven ours proves the whole group.
   else if (ourMembers(handle).length > 0) sendSignal(-handle.pid, 'SIGTERM');
