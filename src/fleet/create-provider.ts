@@ -7,8 +7,7 @@ import type { NodeProvider } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { RayfleetError } from '../errors.js';
 import { CaiProvider } from '../providers/cai/cai-provider.js';
-import { CmlClient } from '../providers/cai/cml-client.js';
-import { resolveCmlConfig } from '../providers/cai/cml-config.js';
+import { connectToCml } from '../providers/cai/cml-connection.js';
 import type { ClusterPorts } from './cluster-record.js';
 import { headPortsOf } from './cluster-ports.js';
 import type { ClusterPaths } from './state-dir.js';
@@ -51,16 +50,14 @@ export function createProvider({ spec, ports, paths, rayCommand, onProgress }: P
         onProgress,
       });
     case 'cai': {
-      // The key comes from the environment only; the spec may name the host and project.
-      const config = resolveCmlConfig(process.env, provider.host);
-      const projectId = provider.projectId ?? config.projectId;
+      const { client, projectId } = connectToCml(process.env, provider);
       if (projectId === undefined) {
         throw new RayfleetError('USAGE', 'no CML project: set provider.projectId in rayfleet.yaml, or CML_PROJECT_ID', {
           details: '`rayfleet cai setup` creates or finds the project and prints its id.',
         });
       }
       return new CaiProvider({
-        client: new CmlClient({ host: config.host, apiKey: config.apiKey }),
+        client,
         projectId,
         cluster: spec.name,
         runtimeIdentifier: provider.runtimeIdentifier,

@@ -2,8 +2,8 @@
 import { Command } from 'commander';
 import { RayfleetError } from '../../errors.js';
 import { caiSetup } from '../../providers/cai/cai-setup.js';
-import { CmlClient } from '../../providers/cai/cml-client.js';
-import { resolveCmlConfig } from '../../providers/cai/cml-config.js';
+import type { CmlClient } from '../../providers/cai/cml-client.js';
+import { connectToCml } from '../../providers/cai/cml-connection.js';
 import type { ClusterSpec } from '../../spec/schema.js';
 import { Fleet } from '../../fleet/fleet.js';
 import { createLogger } from '../../log/logger.js';
@@ -31,8 +31,7 @@ interface RuntimesOptions extends CommonOptions {
 /** The client and project of the spec's cai provider (or of the environment alone, for a spec of another type). */
 function cmlFor(spec: ClusterSpec): { client: CmlClient; projectId: string | undefined; provider: Extract<ClusterSpec['provider'], { type: 'cai' }> | undefined } {
   const provider = spec.provider.type === 'cai' ? spec.provider : undefined;
-  const config = resolveCmlConfig(process.env, provider?.host);
-  return { client: new CmlClient({ host: config.host, apiKey: config.apiKey }), projectId: provider?.projectId ?? config.projectId, provider };
+  return { ...connectToCml(process.env, provider), provider };
 }
 
 function setupCommand(): Command {

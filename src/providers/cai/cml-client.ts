@@ -1,7 +1,6 @@
 // A typed client of the CML API v2 endpoints rayfleet uses: projects, applications, jobs and runs, runtimes, project files.
 import { dirname, posix } from 'node:path';
 import { RayfleetError, isRayfleetError } from '../../errors.js';
-import { resolveCmlConfig, type CmlConfig } from './cml-config.js';
 import { decodeApplication, decodeJob, decodeJobRun, decodeProject, encodeEnvironment } from './cml-decode.js';
 import { CmlHttp, type CmlHttpOptions, type QueryValue } from './cml-http.js';
 import type {
@@ -51,17 +50,7 @@ export class CmlClient {
   private readonly http: CmlHttp;
 
   constructor(options: CmlClientOptions) {
-    this.http = new CmlHttp({ ...options, traceFile: options.traceFile ?? process.env.RAYFLEET_HTTP_TRACE });
-  }
-
-  /** Host, key and project from the environment (`CML_*`, else CML's own `CDSW_*`); USAGE naming what to set. */
-  static configFromEnv(env: NodeJS.ProcessEnv = process.env): CmlConfig {
-    return resolveCmlConfig(env);
-  }
-
-  static fromEnv(env: NodeJS.ProcessEnv = process.env, options: Omit<CmlClientOptions, 'host' | 'apiKey'> = {}): CmlClient {
-    const { host, apiKey } = resolveCmlConfig(env);
-    return new CmlClient({ ...options, host, apiKey, traceFile: options.traceFile ?? env.RAYFLEET_HTTP_TRACE });
+    this.http = new CmlHttp(options);
   }
 
   get host(): string {

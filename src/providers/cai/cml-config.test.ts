@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rayfleetErrorOf } from '../../../test/support/caught.js';
-import { CmlClient } from './cml-client.js';
+import { connectToCml } from './cml-connection.js';
 import { normalizeHost, resolveCmlConfig } from './cml-config.js';
 import { maskSecret, redactSecrets, scrubSecrets } from './cml-redact.js';
 
@@ -24,10 +24,11 @@ describe('resolveCmlConfig', () => {
     const noKey = await rayfleetErrorOf(async () => resolveCmlConfig({ CML_HOST: 'https://x' }));
     expect(noKey.code).toBe('USAGE');
     expect(noKey.message).toMatch(/CML_API_KEY.*CDSW_APIV2_KEY/);
-    const noHost = await rayfleetErrorOf(async () => CmlClient.fromEnv({ CML_API_KEY: 'k' }));
+    const noHost = await rayfleetErrorOf(async () => connectToCml({ CML_API_KEY: 'k' }));
     expect(noHost.code).toBe('USAGE');
     expect(noHost.message).toMatch(/CML_HOST.*CDSW_DOMAIN/);
-    expect(CmlClient.configFromEnv({ CML_API_KEY: 'k', CML_HOST: 'h' }).projectId).toBeUndefined();
+    expect(connectToCml({ CML_API_KEY: 'k', CML_HOST: 'h' }).projectId).toBeUndefined();
+    expect(connectToCml({ CML_API_KEY: 'k', CML_HOST: 'h', CML_PROJECT_ID: 'env' }, { projectId: 'spec' }).projectId).toBe('spec');
   });
 
   it('normalizes hosts as people write them', () => {
