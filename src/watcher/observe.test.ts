@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RayfleetError } from '../errors.js';
-import type { ClusterResourceState } from '../ray/cluster-resource-state.js';
+import type { ClusterResourceState, RayNodeState } from '../ray/cluster-resource-state.js';
 import type { DashboardClient } from '../ray/dashboard-client.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { Instance, NodeProvider } from '../providers/node-provider.js';
@@ -88,5 +89,50 @@ describe('observeCluster', () => {
     const observation = await observeCluster(deps({ gcsState: unreachable, dashboard: unreachable }));
     expect(observation.source).toBe('cpu-heuristic');
     expect(observation.problems).toEqual(['GCS: no GCS', 'dashboard: no GCS']);
+  });
+});
+
+describe('observeCluster: a node Ray shows alive is never dead, whatever the provider says', () => {
+  function rayNode(instanceId: string, status: RayNodeState['status']): RayNodeState {
+    return { nodeId: `id-${instanceId}`, instanceId, nodeTypeName: 'worker', status, idleMs: 90_000, totalResources: { CPU: 2 }, availableResources: { CPU: 2 }, ipAddress: '', activity: [], labels: {} };
+  }
+  const look = (provider: Instance['state'], ray: Array<RayNodeState['status']>) =>
+    observeCluster(
+      deps({
+        list: async () => [instance('ray-head', 'running', 'head'), instance('ray-worker-1', provider)],
+        gcsState: async () => ({ ...state, nodeStates: ray.map((status) => rayNode('ray-worker-1', status)) }),
+      }),
+    );
+
+  it.each([
+    ['failed', ['IDLE'], 'registered', 'failed'],
+    ['failed', ['RUNNING'], 'registered', 'failed'],
+    ['stopped', ['IDLE'], 'registered', 'stopped'],
+    ['failed', ['DRAINING'], 'draining', 'failed'],
+    ['failed', ['DEAD', 'IDLE'], 'registered', 'failed'],
+    ['failed', ['DEAD'], 'dead', undefined],
+    ['failed', [], 'dead', undefined],
+    ['stopped', [], 'dead', undefined],
+    ['running', ['IDLE'], 'registered', undefined],
+  ] as const)('provider %s, Ray %j → %s (providerEnded %s)', async (provider, ray, phase, ended) => {
+    const [worker] = (await look(provider, [...ray])).workers;
+    expect(worker?.phase).toBe(phase);
+    expect(worker?.providerEnded).toBe(ended);
+    if (phase !== 'dead') expect(worker?.ray?.nodeId).toBe('id-ray-worker-1');
+  });
+
+  it('holds for any provider state and any Ray statuses (property)', async () => {
+    const states: Array<Instance['state']> = ['starting', 'running', 'stopping', 'stopped', 'failed'];
+    const statuses: Array<RayNodeState['status']> = ['RUNNING', 'IDLE', 'DRAINING', 'DEAD'];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...states), fc.array(fc.constantFrom(...statuses), { maxLength: 3 }), async (provider, ray) => {
+        const [worker] = (await look(provider, ray)).workers;
+        const aliveInRay = ray.some((status) => status !== 'DEAD');
+        expect(worker?.phase === 'dead').toBe(!aliveInRay && (provider === 'stopped' || provider === 'failed'));
+        if (aliveInRay) expect(worker?.ray).toBeDefined();
+        expect(worker?.providerEnded !== undefined).toBe(aliveInRay && (provider === 'stopped' || provider === 'failed'));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

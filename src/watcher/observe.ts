@@ -48,11 +48,14 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     if (fallback.problem !== undefined) problems.push(fallback.problem);
   }
   const rayNodes = state?.nodeStates ?? [];
-  const head = rayNodes.find((node) => node.instanceId === deps.headName && node.status !== 'DEAD');
+  // One lookup per instance: a cluster of 10,000 nodes would make searching the list for each a tick's whole cost.
+  const alive = new Map<string, RayNodeState>();
+  for (const node of rayNodes) if (node.status !== 'DEAD' && !alive.has(node.instanceId)) alive.set(node.instanceId, node);
+  const head = alive.get(deps.headName);
   return {
     atMs: (deps.now ?? Date.now)(),
     source,
-    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, rayNodes, state !== undefined)),
+    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, alive, state !== undefined)),
     headAvailable: head?.availableResources ?? {},
     headTotal: head?.totalResources ?? {},
     demand,
@@ -62,19 +65,26 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
   };
 }
 
-function joinWorker(instance: Instance, rayNodes: RayNodeState[], rayKnown: boolean): WorkerView {
+/**
+ * A worker as the provider and Ray see it together. Ray's word that a node is alive wins over the provider's that
+ * it ended (on local, a leader process that died leaves its raylet running): such a node is still registered, marked
+ * `providerEnded`, and leaves through a drain; only a node Ray does not show alive is dead.
+ */
+function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKnown: boolean): WorkerView {
   const view: WorkerView = { name: instance.name, group: instance.group, index: instance.index, phase: 'launching', createdAtMs: instance.createdAt.getTime() };
-  if (instance.state === 'stopped' || instance.state === 'failed') return { ...view, phase: 'dead' };
-  const node = rayNodes.find((candidate) => candidate.instanceId === instance.name && candidate.status !== 'DEAD');
+  const ended = instance.state === 'stopped' || instance.state === 'failed' ? instance.state : undefined;
+  const node = alive.get(instance.name);
   if (node === undefined) {
+    if (ended !== undefined) return { ...view, phase: 'dead' };
     // Without Ray's view a running node may well be registered; calling it launching keeps it counted, never cleaned.
     return rayKnown ? view : { ...view, phase: 'registered' };
   }
-  return {
+  const joined: WorkerView = {
     ...view,
     phase: node.status === 'DRAINING' ? 'draining' : 'registered',
     ray: { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels },
   };
+  return ended === undefined ? joined : { ...joined, providerEnded: ended };
 }
 
 export function demandFromGcs(state: ClusterResourceState): Demand {

@@ -19,10 +19,15 @@ function config(groups: WorkerGroupSpec[], overrides: Partial<WatcherSpec> = {})
 
 const noHistory: PlannerHistory = { lastScaleUpAtMs: undefined, backoffUntilMs: {} };
 
-function registered(name: string, groupName: string, index: number, options: { total?: ResourceShape; available?: ResourceShape; idleMs?: number } = {}): WorkerView {
+function registered(
+  name: string,
+  groupName: string,
+  index: number,
+  options: { total?: ResourceShape; available?: ResourceShape; idleMs?: number; registeredAgoMs?: number; providerEnded?: WorkerView['providerEnded'] } = {},
+): WorkerView {
   const total = options.total ?? { CPU: 1 };
   const idleMs = options.idleMs ?? 0;
-  return {
+  const view: WorkerView = {
     name,
     group: groupName,
     index,
@@ -30,6 +35,14 @@ function registered(name: string, groupName: string, index: number, options: { t
     createdAtMs: NOW - 600_000,
     ray: { nodeId: `id-${name}`, idle: idleMs > 0, idleMs, total, available: options.available ?? total, labels: {} },
   };
+  if (options.registeredAgoMs !== undefined) view.registeredAtMs = NOW - options.registeredAgoMs;
+  if (options.providerEnded !== undefined) view.providerEnded = options.providerEnded;
+  return view;
+}
+
+/** The plan's launches as workers in flight, the way the next tick's observation shows them. */
+function inFlight(plan: Plan): WorkerView[] {
+  return plan.launches.flatMap((launch) => Array.from({ length: launch.count }, (_, index) => launching(`new-${launch.group}-${launch.cause}-${index}`, launch.group, 100 + index)));
 }
 
 function launching(name: string, groupName: string, index: number, ageMs = 1000): WorkerView {
@@ -171,6 +184,105 @@ describe('planScaling: scale-up', () => {
   });
 });
 
+describe('planScaling: launches in flight (the plan is its own fixed point)', () => {
+  it('counts a launch in flight of any group before launching, even one the demand would not pick today', () => {
+    const plan = planScaling(observe([launching('ray-big-1', 'big', 1)], { shapes: [{ shape: { CPU: 1 }, count: 3 }] }), config([group('small', 1, 0, 5), group('big', 8, 0, 5)]), noHistory);
+    expect(plan.launches).toEqual([]);
+  });
+
+  it('launches nothing more on the next tick for mixed shapes and a gang that one packing round would launch for twice', () => {
+    // One round: the gang takes the worker's room, {CPU: 3} fits nowhere, a new node takes {CPU: 1}. With that node in
+    // flight from the start, the gang goes there, {CPU: 3} takes the worker, and the tasks need a second node.
+    const worker = registered('ray-worker-1', 'a', 1, { total: { CPU: 4 }, available: { CPU: 3 } });
+    const demand: Partial<Demand> = { shapes: [{ shape: { CPU: 3 }, count: 1 }, { shape: { CPU: 1 }, count: 2 }], gangs: [{ id: '_PG_f', strategy: 'STRICT_SPREAD', bundles: [{ CPU: 2 }] }] };
+    const planConfig = config([group('a', 2, 0, 5)]);
+    const plan = planScaling(observe([worker], demand), planConfig, noHistory);
+    expect(launched(plan)).toEqual({ a: 2 });
+    expect(plan.infeasible).toEqual([]);
+    expect(plan.numbers.planRounds).toBe(3);
+    const again = planScaling(observe([worker, ...inFlight(plan)], demand), planConfig, noHistory);
+    expect(again.launches).toEqual([]);
+    expect(again.numbers.planRounds).toBe(1);
+  });
+});
+
+describe('planScaling: scale-down does not flap', () => {
+  const groups = [group('worker', 1, 0, 5)];
+
+  it('drains no worker sooner than idleTimeout after it registered, however long Ray says it idled', () => {
+    const fresh = registered('ray-worker-1', 'worker', 1, { idleMs: 120_000, registeredAgoMs: 10_000 });
+    const settled = registered('ray-worker-2', 'worker', 2, { idleMs: 120_000, registeredAgoMs: 61_000 });
+    const plan = planScaling(observe([fresh, settled]), config(groups), noHistory);
+    expect(plan.drains.map((drain) => drain.name)).toEqual(['ray-worker-2']);
+  });
+
+  it('counts from the creation time when the registration time is unknown', () => {
+    const young: WorkerView = { ...registered('ray-worker-1', 'worker', 1, { idleMs: 120_000 }), createdAtMs: NOW - 30_000 };
+    expect(planScaling(observe([young]), config(groups), noHistory).drains).toEqual([]);
+  });
+
+  it('drains no worker that a pending request fits on, even while that demand is withheld', () => {
+    const idle = [1, 2].map((index) => registered(`ray-worker-${index}`, 'worker', index, { total: { CPU: 2 }, idleMs: 120_000 }));
+    const fitting = planScaling(observe(idle, { shapes: [{ shape: { CPU: 2 }, count: 1 }] }), config(groups, { pendingThreshold: 5 }), noHistory);
+    expect(fitting.withheld[0]).toMatch(/pendingThreshold/);
+    expect(fitting.drains).toEqual([]);
+    const tooBig = planScaling(observe(idle, { shapes: [{ shape: { CPU: 3 }, count: 1 }] }), config(groups, { pendingThreshold: 5 }), noHistory);
+    expect(tooBig.drains.map((drain) => drain.name)).toEqual(['ray-worker-2', 'ray-worker-1']);
+  });
+
+  it('drains no worker that a pending placement-group bundle fits on', () => {
+    const idle = registered('ray-worker-1', 'worker', 1, { idleMs: 120_000 });
+    const plan = planScaling(observe([idle], { gangs: [{ id: '_PG_g', strategy: 'STRICT_SPREAD', bundles: [{ CPU: 1 }, { CPU: 1 }] }] }), config(groups, { cooldownMs: 60_000 }), { lastScaleUpAtMs: NOW, backoffUntilMs: {} });
+    expect(plan.drains).toEqual([]);
+  });
+
+  it('drains no idle worker a request_resources() constraint counts on', () => {
+    const idle = [1, 2, 3].map((index) => registered(`ray-worker-${index}`, 'worker', index, { idleMs: 120_000 }));
+    const plan = planScaling(observe(idle, { constraints: [{ shape: { CPU: 1 }, count: 2 }] }), config(groups), noHistory);
+    expect(plan.launches).toEqual([]);
+    // Two of the three hold the constraint; the third is free to go.
+    expect(plan.drains.length).toBe(1);
+  });
+});
+
+describe('planScaling: a node Ray runs is stopped only through a drain', () => {
+  const groups = [group('worker', 1, 1, 5)];
+
+  it('drains an idle worker the provider says failed (below min too, without waiting idleTimeout) and replaces it', () => {
+    const failed = registered('ray-worker-1', 'worker', 1, { idleMs: 2_000, registeredAgoMs: 600_000, providerEnded: 'failed' });
+    const plan = planScaling(observe([failed]), config(groups), noHistory);
+    expect(plan.cleanups).toEqual([]);
+    expect(plan.drains).toEqual([{ name: 'ray-worker-1', nodeId: 'id-ray-worker-1', group: 'worker', idleMs: 2_000, reason: 'the provider says it failed while Ray still runs it: drained before it is stopped' }]);
+    expect(plan.launches).toEqual([{ group: 'worker', count: 1, cause: 'min', reason: 'group worker has 0 of min 1' }]);
+    expect(plan.numbers.leaving).toBe(1);
+  });
+
+  it('leaves a busy worker the provider says stopped alone, neither drained nor terminated, and replaces it', () => {
+    const busy = registered('ray-worker-1', 'worker', 1, { available: { CPU: 0 }, providerEnded: 'stopped' });
+    const plan = planScaling(observe([busy]), config(groups), noHistory);
+    expect(plan.cleanups).toEqual([]);
+    expect(plan.drains).toEqual([]);
+    expect(launched(plan)).toEqual({ worker: 1 });
+  });
+
+  it('does not plan work onto a worker the provider says failed, and keeps it while that work would fit it', () => {
+    const failed = registered('ray-worker-1', 'worker', 1, { idleMs: 120_000, providerEnded: 'failed' });
+    const busy = registered('ray-worker-2', 'worker', 2, { available: { CPU: 0 } });
+    const plan = planScaling(observe([busy, failed], { shapes: [{ shape: { CPU: 1 }, count: 1 }] }), config(groups), noHistory);
+    expect(plan.drains).toEqual([]);
+    expect(plan.cleanups).toEqual([]);
+    expect(launched(plan)).toEqual({ worker: 1 });
+  });
+
+  it('drains no failed worker that registered less than idleTimeout ago, and leaves one Ray is draining to finish', () => {
+    const fresh = registered('ray-worker-1', 'worker', 1, { idleMs: 2_000, registeredAgoMs: 5_000, providerEnded: 'failed' });
+    const draining: WorkerView = { ...registered('ray-worker-2', 'worker', 2, { idleMs: 2_000, providerEnded: 'failed' }), phase: 'draining' };
+    const plan = planScaling(observe([fresh, draining]), config(groups), noHistory);
+    expect(plan.drains).toEqual([]);
+    expect(plan.cleanups).toEqual([]);
+  });
+});
+
 describe('planScaling: min, dead and stuck nodes', () => {
   it('brings a group up to its min', () => {
     const plan = planScaling(observe([registered('ray-worker-1', 'worker', 1)]), config([group('worker', 1, 3, 5)]), noHistory);
@@ -235,6 +347,7 @@ describe('planScaling: invariants (property tests)', () => {
     if (shape.GPU > 0) cleaned.GPU = shape.GPU;
     return cleaned;
   });
+  const bundleArbitrary = shapeArbitrary.filter((shape) => Object.keys(shape).length > 0);
   const groupsArbitrary = fc
     .uniqueArray(
       fc.record({ name: fc.constantFrom('a', 'b', 'c', 'd'), cpus: fc.integer({ min: 1, max: 4 }), gpus: fc.integer({ min: 0, max: 1 }), min: fc.integer({ min: 0, max: 2 }), extra: fc.integer({ min: 0, max: 4 }) }),
@@ -251,10 +364,14 @@ describe('planScaling: invariants (property tests)', () => {
           phase: fc.constantFrom('registered', 'registered', 'launching', 'draining', 'dead'),
           used: fc.integer({ min: 0, max: 4 }),
           idleMs: fc.constantFrom(0, 10_000, 120_000),
+          registeredAgoMs: fc.constantFrom(5_000, 61_000, 600_000),
+          ended: fc.constantFrom(undefined, undefined, undefined, 'failed' as const, 'stopped' as const),
         }),
         { maxLength: 12 },
       ),
       shapes: fc.array(fc.record({ shape: shapeArbitrary, count: fc.integer({ min: 1, max: 6 }) }), { maxLength: 4 }),
+      gangs: fc.array(fc.record({ strategy: fc.constantFrom('STRICT_SPREAD' as const, 'STRICT_PACK' as const, 'ANY' as const), bundles: fc.array(bundleArbitrary, { minLength: 1, maxLength: 3 }) }), { maxLength: 2 }),
+      constraints: fc.array(fc.record({ shape: bundleArbitrary, count: fc.integer({ min: 1, max: 3 }) }), { maxLength: 1 }),
       rayOk: fc.boolean(),
     }),
   );
@@ -262,26 +379,43 @@ describe('planScaling: invariants (property tests)', () => {
   interface Scenario {
     groups: WorkerGroupSpec[];
     maxWorkers: number;
-    workers: Array<{ group: string; phase: string; used: number; idleMs: number }>;
+    workers: Array<{ group: string; phase: string; used: number; idleMs: number; registeredAgoMs: number; ended: WorkerView['providerEnded'] }>;
     shapes: Array<{ shape: ResourceShape; count: number }>;
+    gangs: Array<{ strategy: 'STRICT_SPREAD' | 'STRICT_PACK' | 'ANY'; bundles: ResourceShape[] }>;
+    constraints: Array<{ shape: ResourceShape; count: number }>;
     rayOk: boolean;
   }
+
+  const roomy = (input: Scenario): Scenario => ({ ...input, groups: input.groups.map((spec) => ({ ...spec, max: 100 })), maxWorkers: 1000 });
 
   function build(input: Scenario): { observation: Observation; planConfig: PlannerConfig } {
     const workers: WorkerView[] = input.workers.map((worker, index) => {
       const spec = input.groups.find((candidate) => candidate.name === worker.group) as WorkerGroupSpec;
       const total: ResourceShape = spec.gpus > 0 ? { CPU: spec.cpus, GPU: spec.gpus } : { CPU: spec.cpus };
       const used = Math.min(worker.used, spec.cpus);
-      const view: WorkerView = { name: `w${index}`, group: worker.group, index: index + 1, phase: worker.phase as WorkerView['phase'], createdAtMs: NOW - 5000 };
-      if (worker.phase === 'registered' || worker.phase === 'draining') {
+      const alive = worker.phase === 'registered' || worker.phase === 'draining';
+      const view: WorkerView = { name: `w${index}`, group: worker.group, index: index + 1, phase: worker.phase as WorkerView['phase'], createdAtMs: alive ? NOW - 600_000 : NOW - 5000 };
+      if (alive) {
+        view.registeredAtMs = NOW - worker.registeredAgoMs;
         view.ray = { nodeId: `n${index}`, idle: used === 0 && worker.idleMs > 0, idleMs: used === 0 ? worker.idleMs : 0, total, available: { ...total, CPU: spec.cpus - used }, labels: {} };
+        if (worker.ended !== undefined) view.providerEnded = worker.ended;
       }
       return view;
     });
-    return {
-      observation: observe(workers, { shapes: input.shapes.filter((entry) => Object.keys(entry.shape).length > 0) }, { rayOk: input.rayOk }),
-      planConfig: config(input.groups, { maxWorkers: input.maxWorkers }),
+    const demand: Partial<Demand> = {
+      shapes: input.shapes.filter((entry) => Object.keys(entry.shape).length > 0),
+      gangs: input.gangs.map((gang, index) => ({ id: `_PG_${index}`, strategy: gang.strategy, bundles: gang.bundles })),
+      constraints: input.constraints,
     };
+    return { observation: observe(workers, demand, { rayOk: input.rayOk }), planConfig: config(input.groups, { maxWorkers: input.maxWorkers }) };
+  }
+
+  /** The next tick's view: the plan's cleanups gone, its launches in flight, its drains draining. */
+  function nextTick(observation: Observation, plan: Plan): Observation {
+    const workers = observation.workers
+      .filter((worker) => !plan.cleanups.some((cleanup) => cleanup.name === worker.name))
+      .map((worker): WorkerView => (plan.drains.some((drain) => drain.name === worker.name) ? { ...worker, phase: 'draining' } : worker));
+    return { ...observation, workers: [...workers, ...inFlight(plan)] };
   }
 
   it('never plans a group above its max, or the cluster above maxWorkers, beyond what already runs', () => {
@@ -302,21 +436,42 @@ describe('planScaling: invariants (property tests)', () => {
     );
   });
 
-  it('never drains a group below its min, nor a busy node, nor without Ray', () => {
+  it('never terminates a node Ray shows alive: only dead nodes and launches that never joined are cleaned up', () => {
+    fc.assert(
+      fc.property(scenario, (input) => {
+        const { observation, planConfig } = build(input);
+        const plan = planScaling(observation, planConfig, noHistory);
+        for (const cleanup of plan.cleanups) {
+          const worker = observation.workers.find((candidate) => candidate.name === cleanup.name);
+          expect(worker?.ray).toBeUndefined();
+          expect(['dead', 'launching']).toContain(worker?.phase);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('drains only idle, unused workers that registered idleTimeout ago and that no pending request fits; never a healthy group below its min; never without Ray', () => {
     fc.assert(
       fc.property(scenario, (input) => {
         const { observation, planConfig } = build(input);
         const plan = planScaling(observation, planConfig, noHistory);
         if (!observation.rayOk) expect(plan.drains).toEqual([]);
+        const pending = [...observation.demand.shapes.map((entry) => entry.shape), ...observation.demand.gangs.flatMap((gang) => gang.bundles)];
         for (const drain of plan.drains) {
           const worker = observation.workers.find((candidate) => candidate.name === drain.name);
           expect(worker?.phase).toBe('registered');
           expect(worker?.ray?.idle).toBe(true);
           expect(worker?.ray?.available.CPU).toBe(worker?.ray?.total.CPU);
+          expect(NOW - (worker?.registeredAtMs ?? 0)).toBeGreaterThanOrEqual(planConfig.watcher.idleTimeoutMs);
+          const free = worker?.ray?.available ?? {};
+          expect(pending.some((shape) => Object.entries(shape).every(([name, amount]) => (free[name] ?? 0) >= amount))).toBe(false);
+          if (worker?.providerEnded === undefined) expect(worker?.ray?.idleMs).toBeGreaterThanOrEqual(planConfig.watcher.idleTimeoutMs);
         }
         for (const spec of planConfig.groups) {
-          const staying = observation.workers.filter((worker) => worker.group === spec.name && (worker.phase === 'registered' || worker.phase === 'launching')).length;
-          const drained = plan.drains.filter((drain) => drain.group === spec.name).length;
+          const healthy = (worker: WorkerView): boolean => worker.group === spec.name && worker.providerEnded === undefined;
+          const staying = observation.workers.filter((worker) => healthy(worker) && (worker.phase === 'registered' || worker.phase === 'launching')).length;
+          const drained = plan.drains.filter((drain) => healthy(observation.workers.find((worker) => worker.name === drain.name) as WorkerView)).length;
           if (drained > 0) expect(staying - drained).toBeGreaterThanOrEqual(spec.min);
         }
       }),
@@ -327,10 +482,10 @@ describe('planScaling: invariants (property tests)', () => {
   it('meets demand that fits in one step: every request is placed on free capacity or a planned node, nothing withheld', () => {
     fc.assert(
       fc.property(scenario, (input) => {
-        const roomy = { ...input, groups: input.groups.map((spec) => ({ ...spec, max: 100 })), maxWorkers: 1000 };
-        const { observation, planConfig } = build(roomy);
+        const wide = { ...roomy(input), gangs: [] };
+        const { observation, planConfig } = build(wide);
         const plan = planScaling(observation, planConfig, noHistory);
-        const fitsSomeGroup = (shape: ResourceShape): boolean => roomy.groups.some((spec) => (shape.CPU ?? 0) <= spec.cpus && (shape.GPU ?? 0) <= spec.gpus);
+        const fitsSomeGroup = (shape: ResourceShape): boolean => wide.groups.some((spec) => (shape.CPU ?? 0) <= spec.cpus && (shape.GPU ?? 0) <= spec.gpus);
         expect(plan.withheld).toEqual([]);
         expect(plan.infeasible.every((shape) => !fitsSomeGroup(shape))).toBe(true);
       }),
@@ -338,20 +493,25 @@ describe('planScaling: invariants (property tests)', () => {
     );
   });
 
-  it('does not launch again on the next tick for a burst it already launched for', () => {
-    // A burst of one shape packs by count alone, so the launches in flight hold exactly what the plan counted on.
+  it('re-planning with the demand its launches in flight cover launches nothing more: mixed shapes, gangs and constraints', () => {
     fc.assert(
-      fc.property(scenario, shapeArbitrary, fc.integer({ min: 1, max: 30 }), (input, shape, count) => {
-        fc.pre(Object.keys(shape).length > 0);
-        const roomy = { ...input, groups: input.groups.map((spec) => ({ ...spec, max: 100 })), maxWorkers: 1000, shapes: [{ shape, count }] };
-        const { observation, planConfig } = build(roomy);
+      fc.property(scenario, (input) => {
+        const { observation, planConfig } = build(roomy({ ...input, rayOk: true }));
         const plan = planScaling(observation, planConfig, noHistory);
-        const inFlight = plan.launches.flatMap((launch) => Array.from({ length: launch.count }, (_, index) => launching(`new-${launch.group}-${index}`, launch.group, 100 + index)));
-        const cleaned = observation.workers.filter((worker) => !plan.cleanups.some((cleanup) => cleanup.name === worker.name));
-        const again = planScaling({ ...observation, workers: [...cleaned, ...inFlight] }, planConfig, noHistory);
-        expect(again.launches.filter((launch) => launch.cause === 'demand')).toEqual([]);
+        expect(planScaling(nextTick(observation, plan), planConfig, noHistory).launches).toEqual([]);
       }),
-      { numRuns: 1000 },
+      { numRuns: 2000 },
+    );
+  });
+
+  it('re-planning launches nothing more when groups and the cluster are at their caps either', () => {
+    fc.assert(
+      fc.property(scenario, (input) => {
+        const { observation, planConfig } = build({ ...input, rayOk: true });
+        const plan = planScaling(observation, planConfig, noHistory);
+        expect(planScaling(nextTick(observation, plan), planConfig, noHistory).launches).toEqual([]);
+      }),
+      { numRuns: 2000 },
     );
   });
 
