@@ -1,5 +1,6 @@
 // A client of Ray's dashboard HTTP API: version, cluster status and nodes, with the cluster's token; the requests the Jobs and Serve clients make.
 import { RayfleetError, messageOf } from '../errors.js';
+import { httpRequest } from '../net/http-request.js';
 import { pollUntil } from '../wait/poll-until.js';
 
 export interface DashboardClientOptions {
@@ -106,8 +107,7 @@ export class DashboardClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const { signal } = request;
     try {
-      const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
-      return { status: response.status, text: await response.text() };
+      return await httpRequest(`${this.baseUrl}${path}`, { method, headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : messageOf((error as Error).cause ?? error);

@@ -74,6 +74,9 @@ export class StandInJobsApi {
     const next = this.nextAnswers.shift();
     if (next !== undefined) return text(next.status, next.body);
     if (request.headers.authorization !== `Bearer ${STAND_IN_TOKEN}`) return text(401, 'Unauthorized: Missing authentication token');
+    // As Ray's dashboard does (optional_utils.is_browser_request): what fetch() sends makes a POST look like a browser's.
+    const browserLike = (request.headers['user-agent'] ?? '').startsWith('Mozilla') || Object.keys(request.headers).some((name) => name.startsWith('sec-fetch-') || name === 'origin' || name === 'referer');
+    if (method !== 'GET' && browserLike) return text(405, `'${method}' method not allowed for browser traffic.`);
 
     const pkg = /^\/api\/packages\/gcs\/([^/]+)$/.exec(url);
     if (pkg?.[1] !== undefined) {
