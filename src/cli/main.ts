@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, RayfleetError, exitCodeOf, messageOf } from '../errors.js';
 import { interruptExitCode, interruptSignal, listenForInterrupts } from './interruption.js';
 import { caiCommand } from './commands/cai-commands.js';
+import { dashboardCommand } from './commands/dashboard-command.js';
 import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
 import { envCommand } from './commands/env-command.js';
 import { eventsCommand } from './commands/events-command.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
     watcherCommand(),
     ...oldWatcherCommands(),
     caiCommand(),
+    dashboardCommand(),
     jobCommand(),
     runCommand(),
     serveCommand(),

@@ -184,7 +184,7 @@ describe('reads', () => {
 
 describe('changes', () => {
   it('need the token: none or a wrong one is 401, with no way around it in the URL', async () => {
-    for (const headers of [{}, { authorization: `Bearer ${'b'.repeat(64)}` }, { authorization: TOKEN }]) {
+    for (const headers of [{}, { authorization: `Bearer ${'b'.repeat(64)}` }, { authorization: TOKEN }] as Array<Record<string, string>>) {
       const answer = await request(`/api/v1/clusters/${CLUSTER}/workers?token=${TOKEN}`, { method: 'POST', headers: { ...json, ...headers }, body: '{"count":1}' });
       expect(answer.status).toBe(401);
       expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);

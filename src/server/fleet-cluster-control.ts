@@ -311,7 +311,7 @@ export class FleetClusterControl implements ClusterControl {
       written !== undefined && pid !== undefined && Date.now() - Date.parse(written.lastTickAt) <= Math.max(10_000, STALE_TICKS * written.settings.intervalMs);
     const status = fresh ? written : undefined;
     // The running watcher's settings say whether it is paused; the saved spec says what the next one will be.
-    const paused = status?.settings.paused ?? fleet.spec.watcher.paused ?? false;
+    const paused = status?.paused ?? status?.settings.paused ?? fleet.spec.watcher.paused ?? false;
     return {
       status,
       summary: {
