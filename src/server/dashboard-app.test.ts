@@ -12,6 +12,7 @@ import { ObservationHistory } from '../watcher/observation-history.js';
 import { ClusterStatus, EventList, WatcherView } from './api-schemas.js';
 import { createDashboardApp } from './dashboard-server.js';
 import { FleetClusterControl } from './fleet-cluster-control.js';
+import { readSse } from '../../test/support/sse-events.js';
 import { CONTENT_SECURITY_POLICY } from './request-guard.js';
 
 const TOKEN = 'a'.repeat(64);
@@ -286,30 +287,6 @@ describe('the OpenAPI document', () => {
   });
 });
 
-/** Reads server-sent events from a response until `until` holds; the stream is cancelled after. */
-async function readEvents(response: Response, until: (events: Array<{ event: string; id?: string; data: string }>) => boolean): Promise<Array<{ event: string; id?: string; data: string }>> {
-  const reader = (response.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
-  const events: Array<{ event: string; id?: string; data: string }> = [];
-  let buffer = '';
-  try {
-    while (!until(events)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += value;
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const field = (name: string): string | undefined => block.split('\n').find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-        const data = field('data');
-        if (data !== undefined) events.push({ event: field('event') ?? 'message', data, ...(field('id') === undefined ? {} : { id: field('id') }) });
-      }
-    }
-  } finally {
-    await reader.cancel();
-  }
-  return events;
-}
-
 describe('the stream', () => {
   it('sends a snapshot, then each journal event within 500 ms; a reconnect with Last-Event-ID misses nothing', async () => {
     await journal({ time: new Date().toISOString(), type: 'watcher', reason: 'before the stream' });
@@ -317,7 +294,7 @@ describe('the stream', () => {
     expect(first.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const appendedAt = Date.now();
     setTimeout(() => void journal({ time: new Date().toISOString(), type: 'scale-up', group: 'worker', count: 1, reason: 'live one' }), 100);
-    const seen = await readEvents(first, (events) => events.some((event) => event.event === 'journal'));
+    const seen = await readSse(first, (events) => events.some((event) => event.event === 'journal'));
     expect(seen[0]?.event).toBe('snapshot');
     const live = seen.find((event) => event.event === 'journal');
     expect(JSON.parse(live?.data ?? '{}')).toMatchObject({ type: 'scale-up', reason: 'live one' });
@@ -325,7 +302,7 @@ describe('the stream', () => {
     // Two events while no one listens; the reconnect names the last it saw and gets exactly those.
     await journal({ time: new Date().toISOString(), type: 'launch', node: 'unit-worker-2', group: 'worker', reason: 'missed 1', cpus: 1, gpus: 0 }, { time: new Date().toISOString(), type: 'registered', node: 'unit-worker-2', reason: 'missed 2', waitedMs: 1 });
     const again = await request(`/api/v1/clusters/${CLUSTER}/stream`, { headers: { 'last-event-id': live?.id ?? '' } });
-    const resumed = await readEvents(again, (events) => events.filter((event) => event.event === 'journal').length >= 2);
+    const resumed = await readSse(again, (events) => events.filter((event) => event.event === 'journal').length >= 2);
     expect(resumed.filter((event) => event.event === 'journal').map((event) => (JSON.parse(event.data) as { reason: string }).reason)).toEqual(['missed 1', 'missed 2']);
   });
 
