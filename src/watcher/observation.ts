@@ -54,6 +54,8 @@ export interface WorkerView {
    * the raylet runs). Such a node leaves only through an accepted drain, never by a bare terminate.
    */
   providerEnded?: 'stopped' | 'failed';
+  /** Ray lists the node DEAD and none alive of its name: it was there and left (its raylet exited), whatever the provider says. */
+  leftRay?: boolean;
   /** Ray's view, when the node is alive there. */
   ray?: {
     nodeId: string;

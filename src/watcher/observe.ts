@@ -51,11 +51,12 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
   // One lookup per instance: a cluster of 10,000 nodes would make searching the list for each a tick's whole cost.
   const alive = new Map<string, RayNodeState>();
   for (const node of rayNodes) if (node.status !== 'DEAD' && !alive.has(node.instanceId)) alive.set(node.instanceId, node);
+  const deadIds = new Set(rayNodes.filter((node) => node.status === 'DEAD').map((node) => node.instanceId));
   const head = alive.get(deps.headName);
   return {
     atMs: (deps.now ?? Date.now)(),
     source,
-    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, alive, state !== undefined)),
+    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, alive, state !== undefined, deadIds)),
     headAvailable: head?.availableResources ?? {},
     headTotal: head?.totalResources ?? {},
     demand,
@@ -70,14 +71,15 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
  * it ended (on local, a leader process that died leaves its raylet running): such a node is still registered, marked
  * `providerEnded`, and leaves through a drain; only a node Ray does not show alive is dead.
  */
-function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKnown: boolean): WorkerView {
+function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKnown: boolean, deadIds: Set<string>): WorkerView {
   const view: WorkerView = { name: instance.name, group: instance.group, index: instance.index, phase: 'launching', createdAtMs: instance.createdAt.getTime() };
   const ended = instance.state === 'stopped' || instance.state === 'failed' ? instance.state : undefined;
   const node = alive.get(instance.name);
   if (node === undefined) {
     if (ended !== undefined) return { ...view, phase: 'dead' };
     // Without Ray's view a running node may well be registered; calling it launching keeps it counted, never cleaned.
-    return rayKnown ? view : { ...view, phase: 'registered' };
+    if (!rayKnown) return { ...view, phase: 'registered' };
+    return deadIds.has(instance.name) ? { ...view, leftRay: true } : view;
   }
   const joined: WorkerView = {
     ...view,

@@ -27,6 +27,7 @@ export interface WatcherOptions {
 
 /** A launch not in Ray after this long has failed, where neither the spec nor the provider says otherwise. */
 const FALLBACK_LAUNCH_TIMEOUT_MS = 120_000;
+const LOG_TAIL_LINES = 20;
 /** Ticks that cannot see the cluster slow down to this at most. */
 const MAX_TICK_BACKOFF_MS = 30_000;
 
@@ -41,6 +42,10 @@ export class Watcher {
   private previousPhases = new Map<string, string>();
   /** When each worker was first seen alive in Ray: idle time counts from there, not from the raylet's start. */
   private registeredAtMs = new Map<string, number>();
+  /** Nodes (name@created) whose early death is counted in their group's back-off: once each, however long their clean-up takes. */
+  private readonly countedDeaths = new Set<string>();
+  /** Workers this watcher asked Ray to drain: when they leave Ray, that is no failed launch. */
+  private readonly drainsAsked = new Set<string>();
   private lastProblems = '';
   private lastInfeasible = '';
   private lastWithheld = '';
@@ -93,12 +98,20 @@ export class Watcher {
     await this.noteProblems(observation);
     await this.noteRegistrations(observation);
     const launchTimeoutMs = spec.watcher.launchTimeoutMs ?? provider.defaultLaunchTimeoutMs ?? FALLBACK_LAUNCH_TIMEOUT_MS;
+    const diedYoung = this.noteDeaths(observation, launchTimeoutMs);
+    // Counted before planning, so the plan that cleans a crashed node up does not launch its replacement past the back-off.
+    for (const worker of observation.workers) {
+      const death = `${worker.name}@${worker.createdAtMs}`;
+      if (!diedYoung.has(worker.name) || this.countedDeaths.has(death)) continue;
+      this.countedDeaths.add(death);
+      addFailure(this.failures, worker.group, observation.atMs, 'ended before it served in Ray');
+    }
     const plan = planScaling(observation, { groups: spec.workerGroups, watcher: spec.watcher, launchTimeoutMs }, this.history());
     await this.noteInfeasible(plan, observation);
     if (spec.watcher.paused === true) await this.withholdAll(plan, observation);
     else {
       await this.noteWithheld(plan, observation);
-      await this.act(plan, observation, signal);
+      await this.act(plan, observation, diedYoung, signal);
     }
     const seconds = (performance.now() - started) / 1000;
     this.metrics?.observe(observation, plan, spec.workerGroups.map((group) => group.name));
@@ -119,16 +132,17 @@ export class Watcher {
     this.registeredAtMs = registrationTimes(events);
   }
 
-  private async act(plan: Plan, observation: Observation, signal: AbortSignal | undefined): Promise<void> {
+  private async act(plan: Plan, observation: Observation, diedYoung: Set<string>, signal: AbortSignal | undefined): Promise<void> {
     const numbers = { ...plan.numbers, source: observation.source };
     for (const cleanup of plan.cleanups) {
-      if (cleanup.failedLaunch) await this.launchFailed(cleanup.group, cleanup.name, cleanup.reason);
+      if (cleanup.failedLaunch || diedYoung.has(cleanup.name)) await this.launchFailed(cleanup.group, cleanup.name, cleanup.reason, diedYoung.has(cleanup.name));
       await this.safely(`clean up ${cleanup.name}`, () => this.cluster.terminate(cleanup.name, cleanup.reason, signal));
     }
     // Drains in parallel: idle → stopped for several nodes costs about one drain.
     await Promise.all(
       plan.drains.map((drain) =>
         this.safely(`drain ${drain.name}`, async () => {
+          this.drainsAsked.add(drain.name);
           const outcome = await this.cluster.drainThenStop({ name: drain.name, group: drain.group, nodeId: drain.nodeId, idleMs: drain.idleMs }, drain.reason, numbers, signal);
           this.metrics?.drains.inc({ group: drain.group, accepted: String(outcome.stopped) });
         }),
@@ -152,26 +166,60 @@ export class Watcher {
     );
   }
 
-  private async launchFailed(group: string, node: string, reason: string): Promise<void> {
-    addFailure(this.failures, group, this.clock.now(), reason);
+  /** A launch that came to nothing: journaled with the node's last log lines, and its group backs off. */
+  private async launchFailed(group: string, node: string, reason: string, counted: boolean): Promise<void> {
+    if (!counted) addFailure(this.failures, group, this.clock.now(), reason);
     this.metrics?.launchFailures.inc({ group });
-    await this.cluster.record({ type: 'launch-failed', node, group, reason, failures: this.failures.get(group)?.failures ?? 1 });
+    const logTail = await this.logTail(node);
+    await this.cluster.record({ type: 'launch-failed', node, group, reason, failures: this.failures.get(group)?.failures ?? 1, logTail });
+  }
+
+  private async logTail(node: string): Promise<string> {
+    const lines: string[] = [];
+    try {
+      for await (const line of (await this.cluster.provider()).logs(node, { tail: LOG_TAIL_LINES })) lines.push(line);
+    } catch (error) {
+      lines.push(`(no log: ${messageOf(error)})`);
+    }
+    return lines.join('\n');
+  }
+
+  /**
+   * A worker that registered in Ray and is no longer alive there has ended, whatever its provider says (a raylet that
+   * exited after a drain whose answer was lost, or crashed under a `ray start` that stays): it is dead, and cleaned up.
+   * One that ended before it joined Ray, or within launchTimeout of joining, is a failed launch: a crash loop backs off.
+   */
+  private noteDeaths(observation: Observation, launchTimeoutMs: number): Set<string> {
+    const diedYoung = new Set<string>();
+    for (const worker of observation.workers) {
+      // A registration from before this node was created belongs to an earlier node of the same name.
+      const known = this.registeredAtMs.get(worker.name);
+      const registeredAt = known !== undefined && known >= worker.createdAtMs ? known : undefined;
+      if (worker.phase === 'launching' && worker.leftRay === true && registeredAt !== undefined) worker.phase = 'dead';
+      const young = registeredAt === undefined || observation.atMs - registeredAt < launchTimeoutMs;
+      if (worker.phase === 'dead' && young && !this.drainsAsked.has(worker.name)) diedYoung.add(worker.name);
+    }
+    return diedYoung;
   }
 
   /** Records a worker's first tick alive in Ray, which also ends its group's back-off. */
   private async noteRegistrations(observation: Observation): Promise<void> {
+    // Without Ray's view every running node looks registered, without the provider's none is listed: nothing is learnt.
+    if (!observation.rayOk || !observation.providerOk) return;
     for (const worker of observation.workers) {
-      if (worker.phase === 'registered' && !this.registeredAtMs.has(worker.name)) this.registeredAtMs.set(worker.name, observation.atMs);
+      const known = this.registeredAtMs.get(worker.name);
+      if (worker.phase === 'registered' && (known === undefined || known < worker.createdAtMs)) this.registeredAtMs.set(worker.name, observation.atMs);
       if (worker.phase !== 'dead') worker.registeredAtMs = this.registeredAtMs.get(worker.name);
       if (this.previousPhases.get(worker.name) === 'launching' && worker.phase === 'registered') {
         this.failures.delete(worker.group);
         await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
       }
     }
-    if (!observation.rayOk) return;
     this.previousPhases = new Map(observation.workers.map((worker) => [worker.name, worker.phase]));
     // A name that comes back is a new node: its registration is counted afresh.
     for (const name of this.registeredAtMs.keys()) if (!this.previousPhases.has(name)) this.registeredAtMs.delete(name);
+    for (const name of this.drainsAsked) if (!this.previousPhases.has(name)) this.drainsAsked.delete(name);
+    for (const death of this.countedDeaths) if (!this.previousPhases.has(death.slice(0, death.lastIndexOf('@')))) this.countedDeaths.delete(death);
   }
 
   private async noteProblems(observation: Observation): Promise<void> {
@@ -197,7 +245,8 @@ export class Watcher {
   /** Why demand waits, journaled when the reasons change (not every tick): the answer to "why did it not scale?". */
   private async noteWithheld(plan: Plan, observation: Observation, extra: Array<{ cause: WithheldCause; reason: string }> = []): Promise<void> {
     const entries = [...extra, ...plan.withheld.map((reason) => ({ cause: withheldCause(reason), reason }))];
-    const text = entries.map((entry) => entry.reason).join('; ');
+    // The same reasons with other numbers (a back-off counting down) are not news.
+    const text = entries.map((entry) => entry.reason.replace(/\d+/g, '#')).join('; ');
     if (text === this.lastWithheld) return;
     this.lastWithheld = text;
     const numbers = { ...plan.numbers, source: observation.source };

@@ -1,0 +1,141 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MemoryProvider, type MemoryFaults } from '../providers/memory/memory-provider.js';
+import { simulatedCluster } from '../simulate/simulated-cluster.js';
+import { SimulatedRay } from '../simulate/simulated-ray.js';
+import { clusterSpecSchema, type ClusterSpec } from '../spec/schema.js';
+import { VirtualClock } from '../time/virtual-clock.js';
+import { Watcher } from './watcher.js';
+
+/** The real watcher over a cluster that exists only in memory, on a clock the test moves. */
+function watched(watcher: Record<string, unknown> = {}, group: Record<string, unknown> = {}, faults: MemoryFaults = {}) {
+  const clock = new VirtualClock({ startMs: Date.parse('2026-01-01T00:00:00Z') });
+  const provider = new MemoryProvider({ clock, launchLatency: 2_000, faults });
+  const ray = new SimulatedRay({ provider, clock, registrationDelay: 1_000, drainExitMs: 500 });
+  const spec: ClusterSpec = clusterSpecSchema.parse({
+    name: 'sim',
+    workerGroups: [{ name: 'worker', cpus: 1, min: 0, max: 6, ...group }],
+    watcher: { idleTimeout: '10s', ...watcher },
+  });
+  const simulated = simulatedCluster({ spec, provider, ray, clock, stateDir: mkdtempSync(path.join(os.tmpdir(), 'rf-watcher-')) });
+  let instance = new Watcher({ cluster: simulated.cluster, clock });
+  /** Ticks every second of virtual time for `seconds`. */
+  const run = async (seconds: number, tickSpec: ClusterSpec = spec) => {
+    for (let second = 0; second < seconds; second += 1) {
+      await instance.tick(tickSpec);
+      await clock.advance(1_000);
+    }
+  };
+  /** A watcher process killed and started again: a new Watcher that knows only what the journal says. */
+  const restart = async () => {
+    instance = new Watcher({ cluster: simulated.cluster, clock });
+    const stop = new AbortController();
+    const running = instance.run(stop.signal);
+    while (!simulated.events.some((event) => event.type === 'watcher' && event.reason.startsWith('started'))) await clock.advance(0);
+    stop.abort();
+    await running;
+  };
+  return { clock, provider, ray, spec, events: simulated.events, run, restart };
+}
+
+describe('Watcher', () => {
+  it('launches exactly the nodes a burst needs, once, and drains them back to min when idle', async () => {
+    const { provider, ray, events, run } = watched();
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 3, durationMs: 5_000 });
+    await run(5);
+    expect(provider.calls.launch).toBe(3);
+    await run(30);
+    expect(ray.units().every((unit) => unit.finishedAtMs !== undefined)).toBe(true);
+    expect(provider.calls.launch).toBe(3);
+    expect(await provider.list()).toEqual([]);
+    expect(events.filter((event) => event.type === 'drain')).toHaveLength(3);
+    expect(events.filter((event) => event.type === 'terminate')).toHaveLength(3);
+  });
+
+  it('drains several idle nodes in the same tick, in parallel', async () => {
+    const { provider, ray, events, run, clock } = watched();
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 4, durationMs: 1_000 });
+    await run(20);
+    const drains = events.filter((event) => event.type === 'drain');
+    expect(drains).toHaveLength(4);
+    expect(new Set(drains.map((event) => event.time)).size).toBe(1);
+    expect(await provider.list()).toEqual([]);
+    expect(clock.now()).toBeGreaterThan(0);
+  });
+
+  it('paused: observes, journals what it would have done as withheld, and does nothing; resumed, it launches', async () => {
+    const { provider, ray, events, run, spec } = watched({ paused: true });
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 2, durationMs: 60_000 });
+    await run(5);
+    expect(provider.calls.launch).toBe(0);
+    const withheld = events.filter((event) => event.type === 'withheld');
+    expect(withheld.map((event) => event.type === 'withheld' && event.cause)).toEqual(['paused']);
+    expect(withheld[0]?.reason).toMatch(/^paused: would launch 2 in worker/);
+    await run(3, { ...spec, watcher: { ...spec.watcher, paused: false } });
+    expect(provider.calls.launch).toBe(2);
+  });
+
+  it('never drains a node sooner than idleTimeout after it registered in Ray', async () => {
+    const { ray, events, run, clock } = watched({ idleTimeout: '30s' });
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 1, durationMs: 1 });
+    await run(4);
+    const registered = events.find((event) => event.type === 'registered');
+    expect(registered).toBeDefined();
+    await run(25);
+    expect(events.filter((event) => event.type === 'drain')).toEqual([]);
+    await run(10);
+    const drain = events.find((event) => event.type === 'drain');
+    expect(Date.parse(drain?.time ?? '') - Date.parse(registered?.time ?? '')).toBeGreaterThanOrEqual(30_000);
+    expect(clock.now()).toBeGreaterThan(Date.parse(registered?.time ?? ''));
+  });
+
+  it('terminates nothing in a tick whose provider list fails', async () => {
+    const { provider, ray, events, run } = watched({ idleTimeout: '5s' });
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 1, durationMs: 1_000 });
+    await run(4);
+    expect((await provider.list()).map((instance) => instance.name)).toEqual(['sim-worker-1']);
+    provider.failLists({ count: 10 });
+    await run(10);
+    expect(provider.calls.terminate).toBe(0);
+    expect(events.some((event) => event.type === 'failure' && /provider/.test(event.reason))).toBe(true);
+    await run(3);
+    expect(provider.calls.terminate).toBe(1);
+  });
+
+  it('a drain whose answer is lost after Ray accepted it stops nothing that tick, and the node is stopped once later', async () => {
+    const { provider, ray, events, run } = watched({ idleTimeout: '5s' });
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 1, durationMs: 1_000 });
+    await run(4);
+    ray.timeOutDrainsAfterAcceptance({ count: 1 });
+    await run(6);
+    expect(ray.drains.filter((drain) => drain.accepted)).toHaveLength(1);
+    expect(provider.calls.terminate).toBe(0);
+    expect(events.some((event) => event.type === 'failure' && /drain sim-worker-1/.test(event.reason))).toBe(true);
+    await run(10);
+    const stops = events.filter((event) => event.type === 'terminate');
+    expect(stops.map((event) => event.type === 'terminate' && event.node)).toEqual(['sim-worker-1']);
+    expect(provider.calls.terminate).toBe(1);
+    expect(events.filter((event) => event.type === 'launch-failed')).toEqual([]);
+    expect(await provider.list()).toEqual([]);
+  });
+
+  it('backs a crash loop off: nodes that die before joining Ray are failed launches, with their log, and the back-off survives a restart', async () => {
+    const { provider, ray, events, run, restart } = watched({}, {}, { deathRate: 1 });
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 1, durationMs: 60_000 });
+    await run(60);
+    expect(provider.calls.launch).toBeGreaterThan(1);
+    expect(provider.calls.launch).toBeLessThanOrEqual(5);
+    const failed = events.filter((event) => event.type === 'launch-failed');
+    // Each dead node cleaned up is one failed launch; the last may still wait for its clean-up.
+    expect(failed.length).toBe(events.filter((event) => event.type === 'terminate').length);
+    expect(failed.length).toBeGreaterThanOrEqual(provider.calls.launch - 1);
+    expect(failed.every((event) => event.type === 'launch-failed' && event.logTail !== undefined)).toBe(true);
+    const launchesBefore = provider.calls.launch;
+    await restart();
+    // Right after a restart the group is still backing off, as the journal says: no launch at once.
+    await run(3);
+    expect(provider.calls.launch).toBe(launchesBefore);
+  });
+});
