@@ -12,6 +12,7 @@ import { logsCommand, logsRayCommand } from './commands/logs-command.js';
 import { runCommand } from './commands/run-command.js';
 import { runtimeCommand } from './commands/runtime-command.js';
 import { serveCommand } from './commands/serve-commands.js';
+import { simulateCommand } from './commands/simulate-command.js';
 import { specCommand } from './commands/spec-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
     jobCommand(),
     runCommand(),
     serveCommand(),
+    simulateCommand(),
   ]) {
     program.addCommand(command);
   }

@@ -112,6 +112,7 @@ interface SimNode extends PlacementNode, SimulatedNode {
   idleSinceMs: number;
   readonly units: Set<Unit>;
   readonly labels: Map<string, number>;
+  deadState?: RayNodeState;
 }
 
 type SimEvent =
@@ -413,7 +414,8 @@ export class SimulatedRay {
       deadAtMs: undefined,
       order: this.allNodes.length,
       address: instance.address,
-      total,
+      // Shared by every answer, as it never changes: frozen, so a reader that writes to it fails loudly.
+      total: Object.freeze(total),
       available: { ...total },
       hasGpu: (total.GPU ?? 0) > 0,
       draining: undefined,
@@ -504,22 +506,31 @@ export class SimulatedRay {
   }
 
   private nodeState(node: SimNode, now: number): RayNodeState {
-    const base = { nodeId: node.nodeId, instanceId: node.instanceId, nodeTypeName: node.nodeTypeName, ipAddress: node.address };
-    if (node.deadAtMs !== undefined) return { ...base, status: 'DEAD', idleMs: 0, totalResources: {}, availableResources: {}, activity: [], labels: {} };
+    if (node.deadAtMs !== undefined) {
+      // A dead node's entry never changes again: made once, as the GCS caches it.
+      node.deadState ??= { nodeId: node.nodeId, instanceId: node.instanceId, nodeTypeName: node.nodeTypeName, ipAddress: node.address, status: 'DEAD', idleMs: 0, totalResources: {}, availableResources: {}, activity: [], labels: {} };
+      return node.deadState;
+    }
     const idle = node.units.size === 0;
-    const activity = idle
-      ? []
-      : Object.keys(node.total)
-          .filter((name) => !name.startsWith('node:') && (node.available[name] ?? 0) < (node.total[name] ?? 0))
-          .map((name) => `Resource: ${name} currently in use.`);
+    const activity: string[] = [];
+    if (!idle) {
+      for (const name in node.total) {
+        if (!name.startsWith('node:') && (node.available[name] ?? 0) < (node.total[name] ?? 0)) activity.push(`Resource: ${name} currently in use.`);
+      }
+    }
+    const labels: Record<string, string> = {};
+    for (const label of node.labels.keys()) labels[label] = '';
     return {
-      ...base,
+      nodeId: node.nodeId,
+      instanceId: node.instanceId,
+      nodeTypeName: node.nodeTypeName,
+      ipAddress: node.address,
       status: node.draining !== undefined ? 'DRAINING' : idle ? 'IDLE' : 'RUNNING',
       idleMs: idle ? now - node.idleSinceMs : 0,
-      totalResources: { ...node.total },
+      totalResources: node.total,
       availableResources: { ...node.available },
       activity,
-      labels: Object.fromEntries([...node.labels.keys()].map((label) => [label, ''])),
+      labels,
     };
   }
 }

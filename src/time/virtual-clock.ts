@@ -13,6 +13,7 @@ interface Timer {
   atMs: number;
   resolve: () => void;
   cancelled: boolean;
+  signal: AbortSignal | undefined;
 }
 
 const DEFAULT_START_MS = Date.UTC(2026, 0, 1);
@@ -30,6 +31,7 @@ export class VirtualClock implements Clock {
   /** Timers due at one instant fire in the order they were set; cancelled ones stay until they reach the front. */
   private readonly queue = new TimeOrderedQueue<Timer>();
   private live = 0;
+  private readonly bySignal = new WeakMap<AbortSignal, Set<Timer>>();
 
   constructor(options: VirtualClockOptions = {}) {
     this.nowMs = options.startMs ?? DEFAULT_START_MS;
@@ -42,23 +44,37 @@ export class VirtualClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted === true) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer: Timer = { atMs: this.nowMs + clampTimerMs(ms), resolve, cancelled: false };
-      if (signal !== undefined) {
-        const onAbort = (): void => {
-          if (timer.cancelled) return;
-          timer.cancelled = true;
-          this.live -= 1;
-          resolve();
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        timer.resolve = () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-      }
+      const timer: Timer = { atMs: this.nowMs + clampTimerMs(ms), resolve, cancelled: false, signal };
+      if (signal !== undefined) this.watch(signal).add(timer);
       this.queue.put(timer.atMs, timer);
       this.live += 1;
     });
+  }
+
+  /**
+   * The sleeping timers of one signal, with one abort listener for all of them: a loop that passes its signal to
+   * thousands of sleeps adds no listener per sleep (and Node warns of none).
+   */
+  private watch(signal: AbortSignal): Set<Timer> {
+    let timers = this.bySignal.get(signal);
+    if (timers === undefined) {
+      const watched = new Set<Timer>();
+      timers = watched;
+      this.bySignal.set(signal, watched);
+      signal.addEventListener(
+        'abort',
+        () => {
+          for (const timer of watched) {
+            timer.cancelled = true;
+            this.live -= 1;
+            timer.resolve();
+          }
+          watched.clear();
+        },
+        { once: true },
+      );
+    }
+    return timers;
   }
 
   /** Timers set and not yet fired or aborted. */
@@ -116,6 +132,7 @@ export class VirtualClock implements Clock {
     this.nowMs = Math.max(this.nowMs, timer.atMs);
     this.live -= 1;
     timer.cancelled = true;
+    if (timer.signal !== undefined) this.bySignal.get(timer.signal)?.delete(timer);
     timer.resolve();
     await settle();
   }

@@ -35,6 +35,8 @@ export interface MemoryProviderOptions {
   faults?: MemoryFaults;
   watcherRunsOnHead?: boolean;
   runningMeansRayUp?: boolean;
+  /** How long the watcher gives a launch to join Ray, as the backend this provider stands in for would. */
+  defaultLaunchTimeoutMs?: number;
 }
 
 /** One node's life, as the provider knows it. Times are the clock's milliseconds. */
@@ -112,6 +114,7 @@ export class MemoryProvider implements NodeProvider {
   readonly type: string;
   readonly watcherRunsOnHead: boolean;
   readonly runningMeansRayUp: boolean;
+  readonly defaultLaunchTimeoutMs: number | undefined;
   /** The random faults; change them between calls to change what comes next. */
   readonly faults: MemoryFaults;
   readonly calls: MemoryProviderCalls = { launch: 0, terminate: 0, list: 0, logs: 0 };
@@ -141,6 +144,7 @@ export class MemoryProvider implements NodeProvider {
     this.faults = { ...options.faults };
     this.watcherRunsOnHead = options.watcherRunsOnHead ?? false;
     this.runningMeansRayUp = options.runningMeansRayUp ?? false;
+    this.defaultLaunchTimeoutMs = options.defaultLaunchTimeoutMs;
   }
 
   async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance> {

@@ -1,0 +1,91 @@
+// `rayfleet simulate`'s question: the spec's own setting and each --compare, run on the same workload and seed, side by side.
+import { parse as parseYaml } from 'yaml';
+import { RayfleetError, messageOf } from '../errors.js';
+import { clusterSpecSchema, type ClusterSpec } from '../spec/schema.js';
+import { applySettingChange, type SettingChange } from './setting-change.js';
+import { runSimulation } from './simulate.js';
+import { reportOf, type SimulationReport } from './simulation-report.js';
+import { parseWorkload } from './workload.js';
+
+export interface WhatIfInput {
+  /** The workload file's text and its name (a `.jsonl` name reads it as JSONL). */
+  workloadText: string;
+  workloadSource: string;
+  /** The cluster spec's fields (rayfleet.yaml, parsed); the workload's own `spec:`, else the defaults, when undefined. */
+  spec?: Record<string, unknown> | undefined;
+  /** `--set`: changes to the base setting. */
+  set?: SettingChange[];
+  /** `--compare`: each entry one more setting, the base with these changes. */
+  compare?: SettingChange[][];
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface WhatIfSetting {
+  /** `spec` for the base, else the changes: `watcher.idleTimeout=30s`. */
+  label: string;
+  changes: string[];
+  spec: ClusterSpec;
+  report: SimulationReport;
+}
+
+export interface WhatIfResult {
+  workload: string;
+  seed: number;
+  settings: WhatIfSetting[];
+}
+
+export const DEFAULT_SEED = 1;
+
+export async function whatIf(input: WhatIfInput): Promise<WhatIfResult> {
+  const seed = input.seed ?? DEFAULT_SEED;
+  const base = input.set ?? [];
+  const variants: Array<{ label: string; changes: SettingChange[] }> = [
+    { label: base.length === 0 ? 'spec' : base.map((change) => change.text).join(' '), changes: base },
+    ...(input.compare ?? []).map((changes) => ({ label: changes.map((change) => change.text).join(' '), changes: [...base, ...changes] })),
+  ];
+  const runs = [];
+  for (const variant of variants) {
+    const workload = parseWorkload(input.workloadText, input.workloadSource, (raw) => {
+      for (const change of variant.changes.filter((entry) => entry.simulation)) applySettingChange(ensureRecord(raw, 'simulation'), change);
+    });
+    const specRaw = structuredClone(input.spec ?? workload.spec ?? {});
+    for (const change of variant.changes.filter((entry) => !entry.simulation)) applySettingChange(specRaw, change);
+    const spec = validSpec(specRaw, variant.label);
+    runs.push({ variant, spec, run: await runSimulation({ spec, workload, seed, ...(input.signal === undefined ? {} : { signal: input.signal }) }) });
+  }
+  // Every setting is counted to the same instant: one that settled sooner keeps its standing nodes until then.
+  const untilMs = Math.max(...runs.map(({ run }) => run.endMs - run.startMs));
+  return {
+    workload: input.workloadSource,
+    seed,
+    settings: runs.map(({ variant, spec, run }) => ({ label: variant.label, changes: variant.changes.map((change) => change.text), spec, report: reportOf(run, run.startMs + untilMs) })),
+  };
+}
+
+function validSpec(raw: Record<string, unknown>, label: string): ClusterSpec {
+  const parsed = clusterSpecSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.slice(0, 20).map((issue) => `${issue.path.join('.') || '(spec)'}: ${issue.message}`);
+  throw new RayfleetError('SPEC_INVALID', `the spec of setting "${label}" is not valid`, { details: problems.join('\n') });
+}
+
+function ensureRecord(raw: Record<string, unknown>, key: string): Record<string, unknown> {
+  const value = raw[key];
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  const created: Record<string, unknown> = {};
+  raw[key] = created;
+  return created;
+}
+
+/** A spec file's fields, for `WhatIfInput.spec`. */
+export function parseSpecFields(text: string, source: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (error) {
+    throw new RayfleetError('SPEC_INVALID', `${source}: not YAML: ${messageOf(error)}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RayfleetError('SPEC_INVALID', `${source}: the spec must be a mapping of fields`);
+  return raw as Record<string, unknown>;
+}
