@@ -4,11 +4,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rayfleetErrorOf } from '../../test/support/caught.js';
-import { StandInJobsApi, STAND_IN_TOKEN, type StandInJob } from '../../test/support/ray-jobs-stand-in.js';
+import { StandInDashboard, STAND_IN_TOKEN, type StandInJob } from '../../test/support/ray-dashboard-stand-in.js';
 import { entrypointOf, FleetJobs } from './fleet-jobs.js';
 import type { WorkEvent } from './work-context.js';
 
-let api: StandInJobsApi;
+let api: StandInDashboard;
 let baseUrl: string;
 let events: WorkEvent[];
 let dir: string;
@@ -26,7 +26,7 @@ function jobs(): FleetJobs {
 }
 
 beforeAll(async () => {
-  api = new StandInJobsApi();
+  api = new StandInDashboard();
   baseUrl = await api.start();
 });
 afterAll(async () => {

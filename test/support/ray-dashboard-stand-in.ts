@@ -1,7 +1,8 @@
-// A stand-in for the Jobs and package routes of Ray's dashboard, for unit tests of the clients: the same paths, bodies and statuses as Ray 2.60.
+// A stand-in for the Jobs, package and Serve routes of Ray's dashboard, for unit tests of the clients: the same paths, bodies and statuses as Ray 2.60.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JobDetails, JobStatus } from '../../src/ray/jobs-client.js';
+import type { ApplicationDetails, ServeApplicationConfig, ServeDeployConfig } from '../../src/ray/serve-client.js';
 
 export const STAND_IN_TOKEN = 'stand-in-token';
 
@@ -19,7 +20,7 @@ export interface SeenRequest {
   body: Buffer;
 }
 
-export class StandInJobsApi {
+export class StandInDashboard {
   readonly jobs = new Map<string, StandInJob>();
   readonly packages = new Map<string, Buffer>();
   readonly seen: SeenRequest[] = [];
@@ -27,7 +28,18 @@ export class StandInJobsApi {
   readonly nextAnswers: Array<{ status: number; body: string }> = [];
   /** Called on each GET of a job's status, before it answers: a test moves the job on here. */
   onStatusPoll: (job: StandInJob) => void = () => undefined;
+  /** Serve's applications; none until the first PUT starts Serve. */
+  readonly apps = new Map<string, ApplicationDetails>();
+  /** The cluster-wide part of the last Serve PUT. */
+  serveSettings: Omit<ServeDeployConfig, 'applications'> | undefined;
+  /** The body of a 400 the next Serve PUT gets, as Ray's validation answers. */
+  refuseNextServePut: string | undefined;
+  /** Called after each Serve PUT is applied: a test makes another deploy land right after it here. */
+  afterServePut: (config: ServeDeployConfig) => void = () => undefined;
+  /** How many GETs of Serve's details an application stays DEPLOYING before it is RUNNING (or DEPLOY_FAILED: import paths starting `broken`). */
+  deployingPolls = 1;
   private server: Server | undefined;
+  private readonly pollsLeft = new Map<string, number>();
   private submitted = 0;
 
   async start(): Promise<string> {
@@ -62,6 +74,41 @@ export class StandInJobsApi {
     return job;
   }
 
+  /** What Ray's controller does with a PUT: the listed applications are the set; one whose config changed deploys again; the rest are deleted. */
+  applyServeConfig(config: ServeDeployConfig): void {
+    const { applications, ...settings } = config;
+    this.serveSettings = settings;
+    const listed = new Set(applications.map((app) => app.name));
+    for (const [name, app] of this.apps) if (!listed.has(name)) app.status = 'DELETING';
+    for (const app of applications) {
+      const existing = this.apps.get(app.name);
+      if (existing !== undefined && JSON.stringify(existing.deployed_app_config) === JSON.stringify(app)) continue;
+      this.apps.set(app.name, standInApplication(app));
+      this.pollsLeft.set(app.name, this.deployingPolls);
+    }
+  }
+
+  /** One controller step per GET: DELETING ones go, DEPLOYING ones count down to RUNNING or DEPLOY_FAILED. */
+  private advanceServe(): void {
+    for (const [name, app] of this.apps) {
+      if (app.status === 'DELETING') {
+        this.apps.delete(name);
+        continue;
+      }
+      if (app.status !== 'DEPLOYING') continue;
+      const left = (this.pollsLeft.get(name) ?? 0) - 1;
+      this.pollsLeft.set(name, left);
+      if (left > 0) continue;
+      const broken = app.deployed_app_config?.import_path.startsWith('broken') === true;
+      app.status = broken ? 'DEPLOY_FAILED' : 'RUNNING';
+      app.message = broken ? 'Traceback (most recent call last):\n  File "app.py", line 1\nModuleNotFoundError: No module named \'broken\'' : '';
+      for (const deployment of Object.values(app.deployments)) {
+        deployment.status = broken ? 'UNHEALTHY' : 'HEALTHY';
+        deployment.replicas = broken ? [] : [{ replica_id: 'r1', state: 'RUNNING', node_id: 'node1' }];
+      }
+    }
+  }
+
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -78,6 +125,30 @@ export class StandInJobsApi {
     const browserLike = (request.headers['user-agent'] ?? '').startsWith('Mozilla') || Object.keys(request.headers).some((name) => name.startsWith('sec-fetch-') || name === 'origin' || name === 'referer');
     if (method !== 'GET' && browserLike) return text(405, `'${method}' method not allowed for browser traffic.`);
 
+    if (url === '/api/serve/applications/') {
+      if (method === 'PUT') {
+        const refusal = this.refuseNextServePut;
+        this.refuseNextServePut = undefined;
+        if (refusal !== undefined) return text(400, refusal);
+        const config = JSON.parse(body.toString()) as ServeDeployConfig;
+        this.applyServeConfig(config);
+        this.afterServePut(config);
+        return text(200, '');
+      }
+      if (method === 'DELETE') {
+        this.apps.clear();
+        this.serveSettings = undefined;
+        return text(200, '');
+      }
+      this.advanceServe();
+      return json({
+        proxy_location: this.serveSettings?.proxy_location ?? null,
+        http_options: this.serveSettings?.http_options ?? null,
+        proxies: this.serveSettings === undefined ? {} : { node1: { status: 'HEALTHY' } },
+        applications: Object.fromEntries(this.apps),
+        target_capacity: null,
+      });
+    }
     const pkg = /^\/api\/packages\/gcs\/([^/]+)$/.exec(url);
     if (pkg?.[1] !== undefined) {
       const name = decodeURIComponent(pkg[1]);
@@ -120,4 +191,18 @@ export class StandInJobsApi {
     }
     return json(answer);
   }
+}
+
+function standInApplication(config: ServeApplicationConfig): ApplicationDetails {
+  const deploymentName = typeof config.deployments?.[0]?.name === 'string' ? config.deployments[0].name : 'Main';
+  const app: ApplicationDetails = {
+    name: config.name,
+    route_prefix: config.route_prefix === undefined ? `/${config.name}` : config.route_prefix,
+    status: 'DEPLOYING',
+    message: '',
+    last_deployed_time_s: Date.now() / 1000,
+    deployed_app_config: JSON.parse(JSON.stringify(config)) as ServeApplicationConfig,
+    deployments: { [deploymentName]: { name: deploymentName, status: 'UPDATING', message: '', replicas: [{ replica_id: 'r1', state: 'STARTING', node_id: null }] } },
+  };
+  return app;
 }
