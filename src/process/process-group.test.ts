@@ -99,8 +99,9 @@ describe('process groups', () => {
     await expect(readFile(out, 'utf8')).rejects.toThrow();
     await gated.release();
     await waitFor(async () => (await readFile(out, 'utf8').catch(() => '')) === 'ran\n');
+    // Same pid, same start time: the exec'd command is the recorded process.
+    await waitFor(async () => (await readFile(`/proc/${gated.handle.pid}/cmdline`, 'utf8')) === 'sleep\u0000300\u0000');
     expect(isLeaderAlive(gated.handle)).toBe(true);
-    expect(await readFile(`/proc/${gated.handle.pid}/cmdline`, 'utf8')).toBe('sleep\u0000300\u0000');
     await stopProcessGroup(gated.handle, 2000);
   });
 

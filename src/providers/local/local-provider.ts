@@ -1,5 +1,5 @@
 // The local backend: every node is one `ray start --block` process group on this machine, known by a record file.
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { access, link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -206,7 +206,7 @@ export class LocalProvider implements NodeProvider {
   private async claim(record: NodeRecord): Promise<Instance | undefined> {
     for (;;) {
       // Written aside, then linked: link fails if the name is taken, and a reader never sees half a record.
-      const draft = `${this.recordPath(record.name)}.${process.pid}.claim`;
+      const draft = `${this.recordPath(record.name)}.${randomUUID()}.claim`;
       await writeFile(draft, JSON.stringify(record));
       try {
         await link(draft, this.recordPath(record.name));
