@@ -1,5 +1,6 @@
 // End to end on the CML API emulator: `cai setup` builds a real venv through a job, then the cluster's nodes are
 // applications whose launcher starts real Ray nodes on this machine, which a driver uses.
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -46,6 +47,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
         'workerGroups:',
         '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 2, max: 4 }',
         'watcher: { enabled: false }',
+        'dashboard: { enabled: false }',
       ].join('\n'),
     );
   }, 60_000);
@@ -80,7 +82,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
 
   it('refuses a cluster with no runtime, saying how to find one, and creates nothing', async () => {
     const bare = path.join(sandbox.dir, 'no-runtime.yaml');
-    await writeFile(bare, `name: ${name}r\nprovider: { type: cai }\nwatcher: { enabled: false }\n`);
+    await writeFile(bare, `name: ${name}r\nprovider: { type: cai }\nwatcher: { enabled: false }\ndashboard: { enabled: false }\n`);
     const result = await sandbox.run(['up', '--config', bare], { env });
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain('runtimeIdentifier');
@@ -117,13 +119,24 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(worker).toMatchObject({ node: `${name}-worker-1`, ray: 'running' });
   });
 
-  it('runs a driver with `rayfleet env`: a Ray job through the head dashboard, its tasks on the workers', async () => {
+  it('runs a driver with `rayfleet env`: a Ray job through the head dashboard, its tasks on the workers, none of them with the API key', async () => {
     const driverEnv = JSON.parse((await run(['env', '--json'])).stdout) as Record<string, string>;
     expect(driverEnv.RAY_ADDRESS).toMatch(/^ray:\/\/127\.0\.0\.1:\d+$/);
     const script = path.join(sandbox.dir, 'driver.py');
     await writeFile(
       script,
-      ['import json, ray', 'ray.init()', '@ray.remote(num_cpus=1)', 'def where():', '    return ray.get_runtime_context().get_node_id()', 'print("RESULT", json.dumps(sorted(set(ray.get([where.remote() for _ in range(8)])))))'].join('\n'),
+      [
+        'import json, os, ray',
+        'ray.init()',
+        '@ray.remote(num_cpus=1)',
+        'def where():',
+        '    return ray.get_runtime_context().get_node_id()',
+        '@ray.remote(num_cpus=1)',
+        'def environment():',
+        '    return dict(os.environ)',
+        'print("RESULT", json.dumps(sorted(set(ray.get([where.remote() for _ in range(8)])))))',
+        'print("ENV", json.dumps([dict(os.environ)] + ray.get([environment.remote() for _ in range(4)])))',
+      ].join('\n'),
     );
     const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
     // (The Ray client at RAY_ADDRESS works too; Ray 2.60's client server now and then failed to start on this machine.)
@@ -133,6 +146,18 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     const workers = (await status()).nodes.filter((node) => node.role === 'worker').map((node) => node.ray?.nodeId);
     expect(ran.length).toBeGreaterThan(0);
     for (const nodeId of ran) expect(workers).toContain(nodeId);
+    // The driver's environment and its tasks' on the workers: Ray's, from the venv, without the key every application has.
+    const environments = JSON.parse(job.stdout.split('\n').find((line) => line.startsWith('ENV '))?.slice('ENV '.length) ?? '[]') as Array<Record<string, string>>;
+    expect(environments).toHaveLength(5);
+    for (const seen of environments) {
+      expect(seen.CDSW_APIV2_KEY).toBeUndefined();
+      expect(seen.VIRTUAL_ENV).toMatch(/\.venv$/);
+    }
+    expect(job.stdout).not.toContain(API_KEY);
+    // Hygiene, not a boundary: the launcher itself has the key, where a task of the same user could still read it.
+    const headApplication = [...emulator.store.applications.values()].find((application) => application.name === `${name}-head`);
+    const launcherEnv = await readFile(`/proc/${emulator.processOf(headApplication?.id ?? '')?.pid ?? 0}/environ`, 'utf8');
+    expect(launcherEnv.split('\0')).toContain(`CDSW_APIV2_KEY=${API_KEY}`);
   });
 
   it('adds a worker application, shows its log, removes it', async () => {
@@ -157,12 +182,15 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(emulator.requests.some((request) => request.fault !== undefined)).toBe(true);
   });
 
-  it('takes the cluster down: no application and no process left', async () => {
+  it("takes the cluster down: no application and no process left, the cluster's token gone from the project", async () => {
     const ids = [...emulator.store.applications.keys()];
+    const token = path.join(String([...emulator.store.projects.values()][0]?.directory), '.rayfleet', 'home', 'clusters', name, 'auth_token');
+    expect(existsSync(token)).toBe(true);
     const down = await run(['down']);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(applications()).toEqual([]);
     expect(ids.map((id) => emulator.processOf(id))).toEqual(ids.map(() => undefined));
+    expect(existsSync(token)).toBe(false);
   });
 
   // After `down`: on this one machine the test cluster takes the same head ports (each CML pod has its own).
@@ -206,6 +234,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
           'workerGroups:',
           '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 1, max: 3 }',
           'watcher: { interval: 500ms, idleTimeout: 5s }',
+          'dashboard: { enabled: false }',
         ].join('\n'),
       );
       const up = await runScaled(['up']);

@@ -26,6 +26,7 @@ function specText(name: string, options: { min: number; watcher: string; head?: 
     'workerGroups:',
     `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${options.min}, max: 4 }`,
     `watcher: ${options.watcher}`,
+    'dashboard: { enabled: false }',
     '',
   ].join('\n');
 }

@@ -25,6 +25,7 @@ async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: str
     'workerGroups:',
     `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: 4 }`,
     `watcher: ${spec.watcher}`,
+    'dashboard: { enabled: false }',
   ].join('\n');
   const specPath = path.join(sandbox.dir, file);
   await writeFile(specPath, `${text}\n`);

@@ -20,8 +20,10 @@ const runtimeSchema = z.object({
   venv: z.string().optional(),
 });
 
-// Written by `up` from a validated spec; read back as it was written.
-const specSchema = z.custom<ClusterSpec>((value) => typeof value === 'object' && value !== null && 'name' in value && 'head' in value);
+// Written by `up` from a validated spec; read back as it was written, with what older versions did not write filled in.
+const specSchema = z
+  .custom<ClusterSpec>((value) => typeof value === 'object' && value !== null && 'name' in value && 'head' in value)
+  .transform((spec): ClusterSpec => ({ ...spec, dashboard: spec.dashboard ?? { enabled: true, port: 8266 } }));
 
 const portsSchema = z.object({
   gcsPort: z.number().int(),

@@ -34,6 +34,8 @@ export function diffSpecs(saved: ClusterSpec, declared: ClusterSpec): SpecChange
   };
   for (const key of ['name', 'ray', 'provider', 'head'] as const) compare(key, saved[key], declared[key], false);
   compare('watcher', saved.watcher, declared.watcher, true);
+  // One dashboard serves the machine: `up` starts it when it is wanted and none runs.
+  compare('dashboard', saved.dashboard, declared.dashboard, true);
   const savedGroups = new Map(saved.workerGroups.map((group) => [group.name, group]));
   const declaredGroups = new Map(declared.workerGroups.map((group) => [group.name, group]));
   for (const [name, group] of savedGroups) {
@@ -64,7 +66,7 @@ export function applyDeclaredSpec(saved: ClusterSpec, declared: ClusterSpec): { 
     }),
     ...declared.workerGroups.filter((group) => !saved.workerGroups.some((candidate) => candidate.name === group.name)),
   ];
-  return { spec: { ...saved, watcher: declared.watcher, workerGroups }, changes };
+  return { spec: { ...saved, watcher: declared.watcher, dashboard: declared.dashboard, workerGroups }, changes };
 }
 
 /** The saved spec with a patch's settings; SPEC_INVALID naming the field when the result would not hold. */

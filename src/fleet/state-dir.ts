@@ -1,5 +1,6 @@
 // Where a cluster keeps what must outlive a command: its saved spec, node records, logs, journal and token.
 import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
@@ -33,4 +34,14 @@ export function clusterPaths(stateDir: string): ClusterPaths {
     launchLock: path.join(stateDir, 'launch.lock'),
     rayTempDir: path.join(os.tmpdir(), `rf-${digest}`),
   };
+}
+
+/** The clusters that are up under RAYFLEET_HOME (those whose state lives elsewhere, by provider.stateDir, are not listed). */
+export async function clustersUpHere(): Promise<string[]> {
+  const root = path.join(rayfleetHome(), 'clusters');
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const up = await Promise.all(
+    entries.filter((entry) => entry.isDirectory()).map(async (entry) => ((await stat(clusterPaths(path.join(root, entry.name)).clusterFile).catch(() => undefined)) === undefined ? undefined : entry.name)),
+  );
+  return up.filter((name) => name !== undefined).sort();
 }

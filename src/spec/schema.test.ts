@@ -16,6 +16,7 @@ describe('clusterSpecSchema', () => {
       head: { cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {} },
       workerGroups: [{ name: 'worker', cpus: 1, gpus: 0, memoryBytes: undefined, objectStoreMemoryBytes: 2 ** 30, resources: {}, min: 2, max: 5 }],
       watcher: { enabled: true, intervalMs: 1000, pendingThreshold: 0, cooldownMs: 0, idleTimeoutMs: 60_000, maxWorkers: 10, paused: false, headAddress: undefined, dashboardMetricApi: undefined },
+      dashboard: { enabled: true, port: 8266 },
     };
     expect(clusterSpecSchema.parse({})).toEqual(expected);
   });

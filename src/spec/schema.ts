@@ -66,6 +66,12 @@ export type ProviderSpec =
   | { type: 'docker'; image?: string; network?: string; portOffset?: number; workspace?: string; logsDir?: string }
   | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string };
 
+/** The machine's control plane (REST API and web page), which `up` starts when none runs. */
+export interface DashboardSpec {
+  enabled: boolean;
+  port: number;
+}
+
 export interface ClusterSpec {
   name: string;
   ray: { version: string; python?: string };
@@ -73,6 +79,7 @@ export interface ClusterSpec {
   head: HeadSpec;
   workerGroups: WorkerGroupSpec[];
   watcher: WatcherSpec;
+  dashboard: DashboardSpec;
 }
 
 // Defaults of transformed fields use .prefault(): zod 4 parses a prefault as input, while a .default() would skip the transform.
@@ -241,6 +248,13 @@ export const clusterSpecSchema = z
       .prefault(DEFAULT_WORKER_GROUPS)
       .describe('the shapes of workers, each with its own min and max'),
     watcher: watcherSchema.prefault({}).describe('the autoscaler: when it adds and removes workers'),
+    dashboard: z
+      .strictObject({
+        enabled: z.boolean().default(true).describe('`up` starts the dashboard in the background when none runs on this machine'),
+        port: z.number().int().min(1).max(65535).default(8266).describe("the dashboard's port on 127.0.0.1 (a free one when taken)"),
+      })
+      .prefault({})
+      .describe("rayfleet's dashboard and REST API, one per machine for all its clusters"),
   })
   .superRefine((spec, context) => {
     const seen = new Set<string>();

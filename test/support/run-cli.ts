@@ -61,6 +61,8 @@ export async function writeTestSpec(
     ...(spec.extraGroups ?? []).map((group) => `  - ${group}`),
     // Tests of the watcher say how it runs; the others keep it off so they see only what they did.
     `watcher: ${spec.watcher ?? '{ enabled: false }'}`,
+    // Only the dashboard's own tests start it.
+    'dashboard: { enabled: false }',
   ].join('\n');
   const specPath = path.join(sandbox.dir, file);
   await writeFile(specPath, `${text}\n`);

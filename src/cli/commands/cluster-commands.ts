@@ -8,6 +8,8 @@ import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
+import { clustersUpHere } from '../../fleet/state-dir.js';
+import { readDashboardService, startDashboardService, stopDashboardService } from '../../server/dashboard-service.js';
 
 interface UpOptions extends CommonOptions {
   numWorkers?: number;
@@ -57,7 +59,20 @@ async function describeWatcher(fleet: Fleet): Promise<string> {
   return `watcher: running (pid ${place.pid})${fleet.spec.watcher.paused === true ? ', paused' : ''}`;
 }
 
+/** The machine's one dashboard, started with the first cluster that wants it; the control plane sits above the library. */
+async function ensureDashboard(fleet: Fleet): Promise<string | undefined> {
+  if (!fleet.spec.dashboard.enabled) return undefined;
+  return (await startDashboardService({ port: fleet.spec.dashboard.port, startedBy: 'up', anyPortIfTaken: true })).url;
+}
+
+/** `down` of the last cluster stops a dashboard that `up` started; one started by hand stays. */
+async function stopDashboardIfLast(): Promise<void> {
+  const running = await readDashboardService();
+  if (running?.startedBy === 'up' && (await clustersUpHere()).length === 0) await stopDashboardService();
+}
+
 async function printUp(fleet: Fleet, status: ClusterStatus, options: UpOptions, withHints: boolean): Promise<void> {
+  const dashboard = await ensureDashboard(fleet);
   if (options.json === true) {
     printJson(status);
     return;
@@ -65,7 +80,8 @@ async function printUp(fleet: Fleet, status: ClusterStatus, options: UpOptions, 
   printStatus(status);
   printLine(await describeWatcher(fleet));
   if (!withHints) return;
-  printLine(`\nRay dashboard: ${status.dashboardUrl}`);
+  if (dashboard !== undefined) printLine(`\nrayfleet dashboard: ${dashboard}/clusters/${status.cluster}`);
+  printLine(`${dashboard === undefined ? '\n' : ''}Ray dashboard: ${status.dashboardUrl}`);
   printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
 }
 
@@ -92,6 +108,7 @@ export function downCommand(): Command {
     const fleet = await openFleet(options);
     await withFleet(fleet, async () => {
       await fleet.down(interruptSignal, { force: options.force === true });
+      await stopDashboardIfLast();
       printLine(`cluster ${fleet.name} is down`);
     });
   });
