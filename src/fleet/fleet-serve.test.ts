@@ -145,7 +145,7 @@ describe('FleetServe.deploy', () => {
     const written = puts()[0]?.applications[0];
     expect(written?.runtime_env).toEqual({ working_dir: expect.stringMatching(/^gcs:\/\/_ray_pkg_[0-9a-f]{40}\.zip$/), py_modules: [expect.stringMatching(/^gcs:\/\//)], env_vars: { A: '1' } });
     expect(written?.deployments?.[0]).toEqual({ name: 'Main', ray_actor_options: { num_cpus: 0.5, runtime_env: { working_dir: written?.runtime_env?.working_dir } } });
-    expect(result.uploaded.map((pkg) => pkg.source)).toEqual(['code', 'code/helpers', './code']);
+    expect(result.uploaded.map((pkg) => pkg.source)).toEqual([path.join(dir, 'code'), path.join(dir, 'code', 'helpers'), path.join(dir, 'code')]);
     expect(api.packages.size).toBe(2);
   });
 

@@ -16,6 +16,7 @@ export interface PackageUpload {
 }
 
 export interface UploadedPackage {
+  /** The local path, resolved. */
   source: string;
   uri: string;
   bytes: number;
@@ -51,10 +52,10 @@ export async function uploadLocalPaths(runtimeEnv: RuntimeEnv, options: LocalRun
       const local = path.resolve(options.baseDir, workingDir);
       if (local.endsWith('.zip') && (await isFile(local))) {
         const zip = await readFile(local);
-        resolved.working_dir = await put(workingDir, `_ray_pkg_${createHash('sha1').update(zip).digest('hex')}.zip`, checkedSize(zip, workingDir, options));
+        resolved.working_dir = await put(local, `_ray_pkg_${createHash('sha1').update(zip).digest('hex')}.zip`, checkedSize(zip, workingDir, options));
       } else {
         const pkg = await packDirectory(local, { excludes, maxBytes: options.maxBytes });
-        resolved.working_dir = await put(workingDir, pkg.name, pkg.zip);
+        resolved.working_dir = await put(local, pkg.name, pkg.zip);
       }
     }
   }
@@ -69,10 +70,10 @@ export async function uploadLocalPaths(runtimeEnv: RuntimeEnv, options: LocalRun
       const local = path.resolve(options.baseDir, module);
       if (local.endsWith('.whl') && (await isFile(local))) {
         // A wheel's name already says what it holds (name, version, tags): Ray keeps it as the package name.
-        uris.push(await put(module, path.basename(local), checkedSize(await readFile(local), module, options)));
+        uris.push(await put(local, path.basename(local), checkedSize(await readFile(local), module, options)));
       } else {
         const pkg = await packDirectory(local, { excludes, underDirectoryName: true, maxBytes: options.maxBytes });
-        uris.push(await put(module, pkg.name, pkg.zip));
+        uris.push(await put(local, pkg.name, pkg.zip));
       }
     }
     resolved.py_modules = uris;
