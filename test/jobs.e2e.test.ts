@@ -152,6 +152,22 @@ describe('rayfleet run', () => {
     expect(leftOver()).toEqual([]);
   });
 
+  it('takes the cluster down on Ctrl-C while the job runs', async () => {
+    const child = execa(process.execPath, [BIN, 'run', '--config', spec, '--', 'python', '-c', 'import time; print("running", flush=True); time.sleep(600)'], {
+      cwd: sandbox.dir,
+      env: sandbox.env,
+      reject: false,
+      timeout: 240_000,
+    });
+    await new Promise<void>((resolve) => child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('running') && resolve()));
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(result.stderr).toMatch(/interrupted: stopping cluster rfrun, and the job with it/);
+    expect(result.stderr).toMatch(/cluster rfrun is down/);
+    expect(leftOver()).toEqual([]);
+  });
+
   it('keeps the cluster with --keep, and refuses to run on a cluster that is up already', async () => {
     const kept = await sandbox.run(['run', '--keep', '--config', spec, '--', 'python', '-c', 'print(1)']);
     expect(kept.exitCode, kept.stderr).toBe(0);
