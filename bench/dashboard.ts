@@ -8,7 +8,7 @@ import { writeClusterRecord } from '../src/fleet/cluster-record.js';
 import { findFreePort } from '../src/net/ports.js';
 import { clusterSpecSchema } from '../src/spec/schema.js';
 import { ObservationHistory } from '../src/watcher/observation-history.js';
-import { launchChromium } from '../test/browser/chromium.js';
+import { launchChromium, screenshot } from '../test/browser/chromium.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/rayfleet.js');
 const CLUSTERS = ['bench-a', 'bench-b', 'bench-c'];
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
       await page.waitForFunction(`window.seenAt[${i}] !== undefined`, undefined, { polling: 10, timeout: 10_000 });
       latencies.push(Number(await page.evaluate(`window.seenAt[${i}]`)) - writtenAt);
     }
+    await page.locator('[data-testid=nodes-chart] canvas').waitFor();
+    await screenshot(page, 'bench-cluster-with-history');
     const rss = await rssMb(pid);
     process.stdout.write(
       [

@@ -123,6 +123,30 @@ const routes = {
   }),
 };
 
+/** Each API path as a pattern, with the methods it takes: a known path asked with another method is a 405, not a 404. */
+const pathMethods: Array<{ pattern: RegExp; methods: string[] }> = (() => {
+  const byPath = new Map<string, string[]>();
+  for (const route of [...Object.values(routes), { path: `${API_BASE}/clusters/{name}/stream`, method: 'get' }, { path: `${API_BASE}/openapi.json`, method: 'get' }]) {
+    byPath.set(route.path, [...(byPath.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  return [...byPath].map(([path, methods]) => ({ pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+').replace(/\./g, '\\.')}$`), methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods }));
+})();
+
+export function methodsOf(path: string): string[] {
+  return pathMethods.find((entry) => entry.pattern.test(path))?.methods ?? [];
+}
+
+/** 405 with Allow for a known path asked with another method; 404 for a path the API does not have. */
+export function answerUnknownRoute(context: Context): Response {
+  const allowed = methodsOf(context.req.path);
+  if (allowed.length > 0) {
+    const body: ErrorAnswer = { code: 'USAGE', message: `${context.req.method} is not a method of ${context.req.path}`, details: `It takes ${allowed.join(', ')}.` };
+    return context.json(body, 405, { allow: allowed.join(', ') });
+  }
+  const body: ErrorAnswer = { code: 'ROUTE_NOT_FOUND', message: `no route ${context.req.method} ${context.req.path}`, details: `The API is under ${API_BASE}; its document is ${API_BASE}/openapi.json.` };
+  return context.json(body, 404);
+}
+
 /** A query or body that fails its schema is a 400 naming each field; a path that cannot name a cluster or node is a 404. */
 function validationFailed(result: { success: boolean; target: string; error?: z.ZodError }, context: Context): Response | undefined {
   if (result.success || result.error === undefined) return undefined;
@@ -212,7 +236,7 @@ export function createApiApp(control: ClusterControl, options: ApiOptions = {}):
   });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
-  app.notFound((context) => context.json({ code: 'ROUTE_NOT_FOUND', message: `no route ${context.req.method} ${context.req.path}`, details: null } satisfies ErrorAnswer, 404));
+  app.notFound(answerUnknownRoute);
   app.onError((error, context) => {
     if (error instanceof HTTPException) {
       // Malformed JSON, a body of another media type: the client's mistake, said the way every other one is.

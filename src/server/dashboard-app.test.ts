@@ -264,6 +264,17 @@ describe('the guard', () => {
   });
 });
 
+describe('routes', () => {
+  it('answers a known path asked with another method 405 with Allow, and an unknown path 404, token or not', async () => {
+    const trace = await request(`/api/v1/clusters/${CLUSTER}/watcher`, { method: 'PUT' });
+    expect(trace.status).toBe(405);
+    expect(trace.headers.get('allow')).toBe('GET, PATCH, HEAD');
+    const missing = await request('/api/v1/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ code: 'ROUTE_NOT_FOUND' });
+  });
+});
+
 describe('the OpenAPI document', () => {
   it('is 3.1 and describes every endpoint with its errors, from the schemas the handlers validate with', async () => {
     const document = (await (await request('/api/v1/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };

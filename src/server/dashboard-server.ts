@@ -3,7 +3,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { RayfleetError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { API_BASE, createApiApp } from './api-app.js';
+import { answerUnknownRoute, createApiApp, methodsOf } from './api-app.js';
 import type { ClusterControl } from './cluster-control.js';
 import { FleetClusterControl } from './fleet-cluster-control.js';
 import { isAssetName, readAsset } from './page-assets.js';
@@ -31,7 +31,7 @@ export interface DashboardServer {
 /** The whole app without a socket: `app.request()` runs it in tests. */
 export function createDashboardApp(options: Omit<DashboardServerOptions, 'port'> & { port: () => number; control: ClusterControl; closed?: AbortSignal }): Hono {
   const app = new Hono();
-  app.use('*', requestGuard({ host: options.host, port: options.port, token: options.token }));
+  app.use('*', requestGuard({ host: options.host, port: options.port, token: options.token, routes: (method, path) => methodsOf(path).includes(method) }));
   app.get('/', (context) => context.html(overviewPage()));
   app.get('/clusters/:name', (context) => context.html(clusterPage()));
   app.get('/assets/:file', async (context) => {
@@ -41,7 +41,7 @@ export function createDashboardApp(options: Omit<DashboardServerOptions, 'port'>
     return context.body(new Uint8Array(asset.body), 200, { 'content-type': asset.contentType, 'cache-control': 'no-cache' });
   });
   app.route('/', createApiApp(options.control, { stream: { snapshotIntervalMs: options.snapshotIntervalMs, closed: options.closed } }));
-  app.notFound((context) => context.json({ code: 'ROUTE_NOT_FOUND', message: `no route ${context.req.method} ${context.req.path}`, details: `The API is under ${API_BASE}.` }, 404));
+  app.notFound(answerUnknownRoute);
   return app;
 }
 

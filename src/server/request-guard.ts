@@ -10,6 +10,8 @@ export interface GuardOptions {
   /** The port it listens on, known once it listens (port 0 picks one). */
   port: () => number;
   token: string;
+  /** Whether the app has a route for the method at the path: a request for none is refused by the router (404, 405), token or not. */
+  routes?: (method: string, path: string) => boolean;
 }
 
 /** The page's scripts, styles and data come from this origin only; nothing inline, no frames, no forms elsewhere. */
@@ -29,6 +31,7 @@ export function isLoopback(host: string): boolean {
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** The Host values a request may carry: the bind address (and, on loopback, its usual names) with the port. */
 export function allowedHosts(host: string, port: number): Set<string> | undefined {
@@ -69,7 +72,9 @@ export function requestGuard(options: GuardOptions): MiddlewareHandler {
       return refuse(400, 'USAGE', `this server answers to ${[...hosts].join(', ')}, not ${host || 'no Host'}`, 'Open the dashboard at the URL `rayfleet dashboard` printed.');
     }
     const read = method === 'GET' || method === 'HEAD';
-    if (isShell(path) || (read && loopback) || hasToken(authorization, options.token)) return undefined;
+    // What no route takes (OPTIONS, TRACE, PUT …) reaches the router, which refuses it without data or effect.
+    const routed = read || (CHANGES.has(method) && (options.routes?.(method, path) ?? true));
+    if (isShell(path) || (read && loopback) || !routed || hasToken(authorization, options.token)) return undefined;
     return refuse(
       401,
       'UNAUTHORIZED',
