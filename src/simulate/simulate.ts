@@ -63,7 +63,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     seed: nextSeed(),
     launchLatency: startsInProvider ? launchLatency : 0,
     terminateLatency: settings.terminateLatency ?? defaults.terminate,
-    faults: { launchFailureRate: settings.launchFailureRate, deathRate: settings.deathRate, deathAfter: settings.deathAfter, quota: settings.quota, quotaCode: startsInProvider ? 'CAI_QUOTA' : 'PROVIDER_FAILED' },
     runningMeansRayUp: startsInProvider,
     ...(startsInProvider ? { defaultLaunchTimeoutMs: CAI_LAUNCH_TIMEOUT_MS } : {}),
   });
@@ -75,6 +74,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await simulation.launcher.launchHead('simulate: the head');
+    // The faults are the workers': a head that fails to start is no cluster to simulate.
+    Object.assign(provider.faults, {
+      launchFailureRate: settings.launchFailureRate,
+      deathRate: settings.deathRate,
+      deathAfter: settings.deathAfter,
+      quota: settings.quota,
+      quotaCode: startsInProvider ? 'CAI_QUOTA' : 'PROVIDER_FAILED',
+    });
     const watcher = new Watcher({ cluster: simulation.cluster, clock });
     let ended = false;
     const running = watcher.run(stop.signal).finally(() => (ended = true));

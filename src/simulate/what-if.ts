@@ -44,14 +44,17 @@ export async function whatIf(input: WhatIfInput): Promise<WhatIfResult> {
     { label: base.length === 0 ? 'spec' : base.map((change) => change.text).join(' '), changes: base },
     ...(input.compare ?? []).map((changes) => ({ label: changes.map((change) => change.text).join(' '), changes: [...base, ...changes] })),
   ];
-  const runs = [];
-  for (const variant of variants) {
+  // Every setting is checked before any runs: a typo in the last --compare fails at once.
+  const prepared = variants.map((variant) => {
     const workload = parseWorkload(input.workloadText, input.workloadSource, (raw) => {
       for (const change of variant.changes.filter((entry) => entry.simulation)) applySettingChange(ensureRecord(raw, 'simulation'), change);
     });
     const specRaw = structuredClone(input.spec ?? workload.spec ?? {});
     for (const change of variant.changes.filter((entry) => !entry.simulation)) applySettingChange(specRaw, change);
-    const spec = validSpec(specRaw, variant.label);
+    return { variant, workload, spec: validSpec(specRaw, variant.label) };
+  });
+  const runs = [];
+  for (const { variant, workload, spec } of prepared) {
     runs.push({ variant, spec, run: await runSimulation({ spec, workload, seed, ...(input.signal === undefined ? {} : { signal: input.signal }) }) });
   }
   // Every setting is counted to the same instant: one that settled sooner keeps its standing nodes until then.

@@ -72,6 +72,26 @@ describe('VirtualClock', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('wakes every sleep of one signal when it aborts, with one listener for them all', async () => {
+    const clock = new VirtualClock({ startMs: 0 });
+    const controller = new AbortController();
+    let added = 0;
+    const addEventListener = controller.signal.addEventListener.bind(controller.signal);
+    controller.signal.addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
+      added += 1;
+      addEventListener(...args);
+    };
+    let woke = 0;
+    for (let sleep = 0; sleep < 50; sleep += 1) void clock.sleep(1_000 + sleep, controller.signal).then(() => (woke += 1));
+    await clock.advance(1_010);
+    expect(woke).toBe(11);
+    controller.abort();
+    await Promise.resolve();
+    expect(woke).toBe(50);
+    expect(added).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('advances to the next timer, one at a time', async () => {
     const clock = new VirtualClock({ startMs: 0 });
     void clock.sleep(40);
