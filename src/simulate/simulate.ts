@@ -44,8 +44,8 @@ const CAI_LAUNCH_TIMEOUT_MS = 15 * 60_000;
 const WARMUP_CAP_MS = 60 * 60_000;
 /** How often, in virtual time, a run without a horizon asks whether anything is left to happen. */
 const SETTLE_CHECK_MS = 10_000;
-/** A run without a horizon stops this long after its work could have ended, done or not. */
-const TAIL_CAP_MS = 6 * 3_600_000;
+/** A run without a horizon stops this long after its work could have ended and scaled down, done or not (work that never fits). */
+const TAIL_CAP_MS = 30 * 60_000;
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationRun> {
   const { spec, workload } = options;
