@@ -1,9 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { rayfleetErrorOf } from '../../../test/support/caught.js';
 import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
+import type { CmlEmulator } from '../../../test/cml-emulator/start-cml-emulator.js';
+import { pollUntil } from '../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import type { CreateApplicationRequest } from './cml-types.js';
 
@@ -13,7 +16,7 @@ let projectId: string;
 let scratch: string;
 let counter = 0;
 
-/** A fresh application request; its script does not exist, so the engine fails at once and leaves no process. */
+/** A fresh application request; its script does not exist, so the engine's process exits as soon as it starts. */
 function applicationRequest(overrides: Partial<CreateApplicationRequest> = {}): CreateApplicationRequest {
   counter += 1;
   return { name: `app-${counter}`, subdomain: `app-${counter}`, script: 'missing.py', runtime_identifier: PYTHON_RUNTIME, ...overrides };
@@ -22,6 +25,12 @@ function applicationRequest(overrides: Partial<CreateApplicationRequest> = {}): 
 /** The requests the emulator has seen since the test began, as `METHOD path → status`. */
 function seen(): string[] {
   return workspace.emulator.requests.map((request) => `${request.method} ${request.path.replace(`/api/v2/projects/${projectId}`, '…')} → ${request.status}`);
+}
+
+/** Aborts with `reason` once the emulator's request log satisfies `seenEnough`. */
+async function abortOnceSeen(controller: AbortController, reason: string, seenEnough: (requests: CmlEmulator['requests']) => boolean): Promise<void> {
+  await pollUntil(async () => (seenEnough(workspace.emulator.requests) ? true : undefined), { timeoutMs: 5_000, intervalMs: 5, describe: () => 'the emulator to see the request' });
+  controller.abort(new Error(reason));
 }
 
 beforeAll(async () => {
@@ -39,6 +48,10 @@ afterAll(async () => {
 beforeEach(() => {
   workspace.emulator.setFaults({});
   workspace.emulator.requests.length = 0;
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 describe('CmlClient against the emulator', () => {
@@ -208,7 +221,13 @@ describe('CmlClient retries', () => {
   });
 
   it('counts a 404 after a delete that may have taken effect as deleted', async () => {
-    const application = await client.createApplication(projectId, applicationRequest());
+    // An application that never started, so its delete takes effect at once. One with a process takes effect only when
+    // the process has stopped (a poll of /proc, slower the more processes the machine runs): past the 300 ms timeout,
+    // the retry found the application still there and answered 200, about one run in three on a busy machine.
+    const request = applicationRequest();
+    workspace.emulator.setFaults({ failToStart: [request.name] });
+    const application = await client.createApplication(projectId, request);
+    expect(application.status).toBe('APPLICATION_FAILED');
     workspace.emulator.requests.length = 0;
     workspace.emulator.setFaults({ rules: [{ kind: 'hang', afterEffect: true, method: 'DELETE' }] });
     await workspace.client({ timeoutMs: 300 }).deleteApplication(projectId, application.id);
@@ -238,17 +257,26 @@ describe('CmlClient retries', () => {
   });
 
   it("stops at once, with the caller's reason, when the caller aborts", async () => {
+    // Each abort waits for the request to reach the emulator (not a 50 ms timer): the emulator shares this event loop,
+    // and a stall (its /proc scans for earlier tests' engines) let the timer fire first. The request then arrived in
+    // the next test's log instead of this one's, failing both.
     workspace.emulator.setFaults({ rules: [{ kind: 'hang', times: Infinity }] });
     const controller = new AbortController();
-    setTimeout(() => controller.abort(new Error('shutting down')), 50);
+    void abortOnceSeen(controller, 'shutting down', (requests) => requests.length === 1);
     await expect(client.getProject(projectId, controller.signal)).rejects.toThrow('shutting down');
     expect(workspace.emulator.requests).toHaveLength(1);
 
-    // Also while waiting to retry.
+    // Also while waiting to retry: aborted as the client logs that it will retry, just before its 10 s back-off.
+    workspace.emulator.requests.length = 0;
     workspace.emulator.setFaults({ rules: [{ kind: 'status', status: 503, times: Infinity }] });
     const waiting = new AbortController();
-    setTimeout(() => waiting.abort(new Error('interrupted')), 50);
-    await expect(workspace.client({ baseDelayMs: 10_000, maxDelayMs: 10_000 }).getProject(projectId, waiting.signal)).rejects.toThrow('interrupted');
+    const logger = pino({ level: 'warn' }, { write: (line: string) => line.includes('retrying') && waiting.abort(new Error('interrupted')) });
+    // The full 10 s, no jitter below it: a back-off deaf to the signal would show.
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    const started = Date.now();
+    await expect(workspace.client({ baseDelayMs: 10_000, maxDelayMs: 10_000, logger }).getProject(projectId, waiting.signal)).rejects.toThrow('interrupted');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(workspace.emulator.requests).toHaveLength(1);
   });
 });
 
