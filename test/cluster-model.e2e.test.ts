@@ -34,7 +34,7 @@ function specText(name: string, options: { min: number; watcher: string; head?: 
 async function waitForStatus(sandbox: Sandbox, args: string[], what: string, ready: (status: ClusterStatus) => boolean): Promise<ClusterStatus> {
   return pollUntil(
     async () => {
-      const status = await sandbox.json<ClusterStatus>([...args, 'status']);
+      const status = await sandbox.json<ClusterStatus>(['status', ...args]);
       return ready(status) ? status : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 1_000, describe: () => what },

@@ -17,11 +17,12 @@ import { specCommand } from './commands/spec-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
 import { oldWatcherCommands, watchCommand, watcherCommand } from './commands/watcher-commands.js';
+import { readEnv } from '../environment.js';
 
 export function buildProgram(): Command {
   const program = new Command('rayfleet')
     .description('Launch, watch and scale Ray clusters: on this machine, in Docker, or on Cloudera AI.')
-    .version(process.env.npm_package_version ?? '0.1.0')
+    .version(readEnv('npm_package_version') ?? '0.1.0')
     .showSuggestionAfterError()
     .exitOverride();
   for (const command of [
@@ -87,7 +88,7 @@ function reportError(error: unknown): number {
     if (error.details !== undefined) process.stderr.write(`${error.details}\n`);
   } else {
     process.stderr.write(`error: ${messageOf(error)}\n`);
-    if (process.env.RAYFLEET_DEBUG !== undefined && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+    if (readEnv('RAYFLEET_DEBUG') !== undefined && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
   }
   return exitCodeOf(error);
 }

@@ -1,5 +1,6 @@
 // A test facility: RAYFLEET_FAILPOINTS=<name>[,<name>…] makes this process SIGKILL itself at those named points, to prove recovery from a crash there.
 import { RayfleetError } from '../errors.js';
+import { readEnv } from '../environment.js';
 
 /** Every point, named by where it is; a point not listed here does not compile. */
 export const FAILPOINT_NAMES = [
@@ -22,7 +23,7 @@ let armed: ReadonlySet<string> | undefined;
 
 /** Dies at once (SIGKILL: no clean-up, no exit handlers, as in a crash) when this point is armed; a no-op otherwise. */
 export function failpoint(name: FailpointName): void {
-  armed ??= parseFailpoints(process.env[VARIABLE]);
+  armed ??= parseFailpoints(readEnv(VARIABLE));
   if (armed.size > 0 && armed.has(name)) process.kill(process.pid, 'SIGKILL');
 }
 

@@ -8,6 +8,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { RayfleetError } from '../errors.js';
 import { CaiProvider } from '../providers/cai/cai-provider.js';
 import { connectToCml } from '../providers/cai/cml-connection.js';
+import { readEnv } from '../environment.js';
 import type { ClusterPorts } from './cluster-record.js';
 import { headPortsOf } from './cluster-ports.js';
 import type { ClusterPaths } from './state-dir.js';
@@ -65,7 +66,7 @@ export function createProvider({ spec, ports, paths, rayCommand, onProgress }: P
         head,
         venv: provider.venv,
         watcher: spec.watcher.enabled,
-        knownHeadAddress: process.env.RAYFLEET_CAI_HEAD_ADDRESS,
+        knownHeadAddress: readEnv('RAYFLEET_CAI_HEAD_ADDRESS'),
         clusterRecordPath: paths.clusterFile,
       });
     }

@@ -4,10 +4,11 @@ import { readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import envPaths from 'env-paths';
+import { readEnv } from '../environment.js';
 
 /** The root of every cluster's state: RAYFLEET_HOME, else the user's state dir. */
 export function rayfleetHome(): string {
-  return process.env.RAYFLEET_HOME ?? envPaths('rayfleet', { suffix: '' }).data;
+  return readEnv('RAYFLEET_HOME') ?? envPaths('rayfleet', { suffix: '' }).data;
 }
 
 export function clusterStateDir(cluster: string, configured?: string): string {

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import { RayfleetError, messageOf } from '../errors.js';
 import { withDirectoryLock } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
+import { readEnv } from '../environment.js';
 
 export interface Runtime {
   /** The interpreter that runs `ray start` and drivers. */
@@ -41,7 +42,7 @@ export function rayRequirement(rayVersion: string): string {
 const PIP_TAIL_LINES = 30;
 
 export function defaultCacheDir(): string {
-  return process.env.RAYFLEET_CACHE_DIR ?? envPaths('rayfleet', { suffix: '' }).cache;
+  return readEnv('RAYFLEET_CACHE_DIR') ?? envPaths('rayfleet', { suffix: '' }).cache;
 }
 
 /** Finds or builds the runtime: the user's interpreter if named, else the managed venv for this Ray version. */
@@ -72,7 +73,7 @@ function venvPath(options: RuntimeOptions, pythonVersion: string): string {
 }
 
 async function bootstrapPython(): Promise<{ python: string; version: string }> {
-  const python = process.env.RAYFLEET_BOOTSTRAP_PYTHON ?? 'python3';
+  const python = readEnv('RAYFLEET_BOOTSTRAP_PYTHON') ?? 'python3';
   try {
     const { stdout } = await execa(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])']);
     return { python, version: stdout.trim() };

@@ -1,4 +1,5 @@
 // Flags and environment variables over the file: the old toolkit's names, applied to the raw spec before validation.
+import type { EnvironmentVariable } from '../environment.js';
 import { DEFAULT_GROUP_MAX, DEFAULT_MAX_WORKERS, DEFAULT_WORKER_GROUPS } from './schema.js';
 
 /** Flags that change the spec; flags win over the environment, which wins over the file. */
@@ -29,7 +30,7 @@ const DEFAULT_GROUP = Symbol('default worker group');
 type Path = ReadonlyArray<string | typeof DEFAULT_GROUP>;
 
 /** The environment variables read, and nothing else: the old toolkit's and rayfleet's own. */
-const ENV_VARS: ReadonlyArray<{ variable: string; path: Path; numeric?: true }> = [
+const ENV_VARS: ReadonlyArray<{ variable: EnvironmentVariable; path: Path; numeric?: true }> = [
   { variable: 'RAYFLEET_CLUSTER', path: ['name'] },
   { variable: 'RAYFLEET_PYTHON', path: ['ray', 'python'] },
   { variable: 'RAY_HEAD_ADDRESS', path: ['watcher', 'headAddress'] },

@@ -18,6 +18,7 @@ import { parsePositiveWholeNumber, parseWholeNumber } from '../option-parsers.js
 import { loadCommandSpec, openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
+import { readEnv } from '../../environment.js';
 
 export interface WatchOptions extends CommonOptions {
   /** The cluster's state directory, as the fleet that starts a background watcher tells it. */
@@ -77,7 +78,7 @@ function livePatchOf(loaded: LoadedSpec): LiveSpecPatch {
 
 async function openWatchedFleet(options: WatchOptions): Promise<Fleet> {
   const loaded = await loadCommandSpec(options, overridesOf(options));
-  const fleet = await Fleet.open({ spec: loaded.spec, logger: createLogger(process.env.RAYFLEET_LOG_LEVEL ?? 'info'), stateDir: options.stateDir });
+  const fleet = await Fleet.open({ spec: loaded.spec, logger: createLogger(readEnv('RAYFLEET_LOG_LEVEL') ?? 'info'), stateDir: options.stateDir });
   if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
   const changes = await fleet.applyLiveChanges(livePatchOf(loaded), 'cli');
   if (changes.length > 0) process.stderr.write(`applied to the running cluster:\n${formatChanges(changes)}\n`);

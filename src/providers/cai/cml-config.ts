@@ -1,5 +1,6 @@
 // Where the CML API is and which key to use, from the environment: ours from outside CML, CML's own inside a workload.
 import { RayfleetError } from '../../errors.js';
+import { readEnv } from '../../environment.js';
 
 export interface CmlConfig {
   /** e.g. `https://ml-1234.example.cloudera.site`, without a trailing slash or `/api/v2`. */
@@ -17,7 +18,7 @@ export interface CmlConfig {
  * `specHost` (provider.host in rayfleet.yaml) is taken before all of those.
  */
 export function resolveCmlConfig(env: NodeJS.ProcessEnv = process.env, specHost?: string): CmlConfig {
-  const apiKey = nonEmpty(env.CML_API_KEY) ?? nonEmpty(env.CDSW_APIV2_KEY);
+  const apiKey = readEnv('CML_API_KEY', env) ?? readEnv('CDSW_APIV2_KEY', env);
   if (apiKey === undefined) {
     throw new RayfleetError('USAGE', 'no CML API key: set CML_API_KEY (or CDSW_APIV2_KEY, which CML sets inside its workloads)', {
       details: 'Create a key in Cloudera AI under User Settings → API Keys, and export it as CML_API_KEY. Never pass it on the command line.',
@@ -28,15 +29,15 @@ export function resolveCmlConfig(env: NodeJS.ProcessEnv = process.env, specHost?
   if (host === undefined) {
     throw new RayfleetError('USAGE', 'no CML host: set CML_HOST (e.g. https://ml-1234.example.cloudera.site), or CDSW_DOMAIN inside a CML workload');
   }
-  return { host, apiKey, projectId: nonEmpty(env.CML_PROJECT_ID) ?? nonEmpty(env.CDSW_PROJECT_ID) };
+  return { host, apiKey, projectId: readEnv('CML_PROJECT_ID', env) ?? readEnv('CDSW_PROJECT_ID', env) };
 }
 
 function hostFrom(env: NodeJS.ProcessEnv): string | undefined {
-  const explicit = nonEmpty(env.CML_HOST);
+  const explicit = readEnv('CML_HOST', env);
   if (explicit !== undefined) return normalizeHost(explicit);
-  const apiUrl = nonEmpty(env.CDSW_API_URL);
+  const apiUrl = readEnv('CDSW_API_URL', env);
   if (apiUrl !== undefined) return normalizeHost(apiUrl.replace(/\/api\/v1\/?$/, ''));
-  const domain = nonEmpty(env.CDSW_DOMAIN);
+  const domain = readEnv('CDSW_DOMAIN', env);
   return domain === undefined ? undefined : normalizeHost(domain);
 }
 
@@ -44,8 +45,4 @@ function hostFrom(env: NodeJS.ProcessEnv): string | undefined {
 export function normalizeHost(host: string): string {
   const withScheme = /^https?:\/\//.test(host) ? host : `https://${host}`;
   return withScheme.replace(/\/+$/, '').replace(/\/api\/v2$/, '');
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }

@@ -3,6 +3,7 @@ import http from 'node:http';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { demuxLogStream } from './log-stream.js';
 import type { ContainerCreateBody, ContainerInspect, ContainerSummary, NetworkInspect } from './docker-types.js';
+import { readEnv } from '../../environment.js';
 
 /** The API versions this client is written for: the oldest has every field it sends (DeviceRequests: 1.40). */
 export const MIN_API_VERSION = '1.40';
@@ -71,7 +72,7 @@ export class DockerEngine {
   private readonly requestTimeoutMs: number;
   private version: Promise<string> | undefined;
 
-  constructor(endpoint: EngineEndpoint = parseDockerHost(process.env.DOCKER_HOST), options: DockerEngineOptions = {}) {
+  constructor(endpoint: EngineEndpoint = parseDockerHost(readEnv('DOCKER_HOST')), options: DockerEngineOptions = {}) {
     this.endpoint = endpoint;
     this.requestTimeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   }

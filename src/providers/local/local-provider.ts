@@ -14,6 +14,7 @@ import { pollUntil } from '../../wait/poll-until.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
 import { PartialListError, type UnreadableNode } from '../partial-list-error.js';
 import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
+import { readEnv } from '../../environment.js';
 
 export interface LocalProviderOptions {
   /** The cluster's state directory: node records under `nodes/`, logs under `logs/`. */
@@ -275,7 +276,7 @@ export function nodeEnvironment(rayCommand: string, requestEnv: Record<string, s
   if (!path.isAbsolute(rayCommand)) return env;
   const bin = path.dirname(rayCommand);
   const venv = path.dirname(bin);
-  env.PATH = [bin, ...(process.env.PATH ?? '').split(path.delimiter).filter((entry) => entry !== '' && entry !== bin)].join(path.delimiter);
+  env.PATH = [bin, ...(readEnv('PATH') ?? '').split(path.delimiter).filter((entry) => entry !== '' && entry !== bin)].join(path.delimiter);
   // An interpreter outside a venv (RAYFLEET_PYTHON=/usr/bin/python3) has none to name; an inherited one would be wrong.
   env.VIRTUAL_ENV = existsSync(path.join(venv, 'pyvenv.cfg')) ? venv : undefined;
   return env;
