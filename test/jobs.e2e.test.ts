@@ -9,13 +9,19 @@ import { processesWithEnv } from './support/processes.js';
 import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/rayfleet.js');
+
+/** The args with `--config FILE` before the `--` that starts an entrypoint, where rayfleet reads it as its own. */
+function withConfig(args: string[], spec: string): string[] {
+  const end = args.indexOf('--');
+  return end < 0 ? [...args, '--config', spec] : [...args.slice(0, end), '--config', spec, ...args.slice(end)];
+}
 const LINES = 2_000;
 const RUNS = 10;
 
 describe('jobs on a local cluster', () => {
   let sandbox: Sandbox;
   let spec: string;
-  const cli = (args: string[]) => sandbox.run([...args, '--config', spec]);
+  const cli = (args: string[]) => sandbox.run(withConfig(args, spec));
 
   beforeAll(async () => {
     sandbox = await createSandbox();

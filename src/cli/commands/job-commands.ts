@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { RayfleetError, messageOf } from '../../errors.js';
 import type { FleetJobs, SubmitJobOptions } from '../../fleet/fleet-jobs.js';
 import { entrypointOf } from '../../fleet/fleet-jobs.js';
+import { entrypointMarker, entrypointOutputStart, JobLogSplitter } from '../../fleet/job-log.js';
 import type { Fleet } from '../../fleet/fleet.js';
 import type { JobDetails } from '../../ray/jobs-client.js';
 import { parseSize } from '../../spec/sizes.js';
@@ -125,34 +126,46 @@ export function outcomeOf(job: JobDetails): void {
   });
 }
 
+export interface FollowJobOptions {
+  /** The command the job runs: Ray's log names it on the line before the entrypoint's output. */
+  entrypoint: string;
+  /** The whole log on stderr (--json keeps stdout for the result). */
+  toStderr?: boolean;
+  submittedHere?: boolean;
+  /** Start this far into the log, past Ray's preamble (`--tail`). */
+  fromOffset?: number;
+  /** Say on Ctrl-C how to follow again; not where the job goes down with its cluster (`run`). */
+  resumable?: boolean;
+}
+
 /**
- * Follows a job to its end, its log on stdout (stderr with --json); Ctrl-C stops following and says how to go on.
- * Returns the ended job, or undefined when interrupted.
+ * Follows a job to its end: the entrypoint's output on stdout, Ray's preamble (runtime env setup, the command line) on
+ * stderr, so stdout is exactly what the job printed. Ctrl-C stops following and says how to go on. Returns the ended job,
+ * or undefined when interrupted.
  */
-export async function followJob(
-  jobs: FleetJobs,
-  id: string,
-  cluster: string,
-  options: { toStderr?: boolean; submittedHere?: boolean; fromOffset?: number; resumable?: boolean } = {},
-): Promise<JobDetails | undefined> {
+export async function followJob(jobs: FleetJobs, id: string, cluster: string, options: FollowJobOptions): Promise<JobDetails | undefined> {
   const out = options.toStderr === true ? process.stderr : process.stdout;
   let endsWithNewline = true;
-  try {
-    const ended = await jobs.follow(id, {
-      write: (text) => {
-        if (text === '') return;
+  const splitter = new JobLogSplitter(
+    entrypointMarker(id, options.entrypoint),
+    {
+      preamble: (text) => process.stderr.write(text),
+      output: (text) => {
         out.write(text);
         endsWithNewline = text.endsWith('\n');
       },
-      signal: interruptSignal,
-      submittedHere: options.submittedHere,
-      fromOffset: options.fromOffset,
-    });
+    },
+    (options.fromOffset ?? 0) > 0,
+  );
+  try {
+    const ended = await jobs.follow(id, { write: (text) => splitter.write(text), signal: interruptSignal, submittedHere: options.submittedHere, fromOffset: options.fromOffset });
+    splitter.end();
     // A log whose last line has no newline would run into what is printed next.
     if (!endsWithNewline) out.write('\n');
     return ended;
   } catch (error) {
     if (interruptSignal.aborted) {
+      splitter.end();
       if (!endsWithNewline) out.write('\n');
       if (options.resumable !== false) note(resumeHint(id, cluster));
       return undefined;
@@ -188,7 +201,8 @@ async function withJobs<T>(options: CommonOptions, work: (jobs: FleetJobs, fleet
 
 /** Submits, then follows unless --no-wait; the shared core of `job submit` and `run`. Throws JOB_FAILED for a failed job. */
 export async function submitAndFollow(jobs: FleetJobs, cluster: string, words: string[], flags: SubmitFlags, options: { resumable?: boolean } = {}): Promise<void> {
-  const submitted = await jobs.submit(await submitOptionsOf(words, flags));
+  const submitOptions = await submitOptionsOf(words, flags);
+  const submitted = await jobs.submit(submitOptions);
   const id = submitted.submissionId;
   for (const pkg of submitted.uploaded) note(`uploaded ${pkg.source} as ${pkg.uri} (${Math.round(pkg.bytes / 1024)} KiB)`);
   if (!flags.wait) {
@@ -200,7 +214,7 @@ export async function submitAndFollow(jobs: FleetJobs, cluster: string, words: s
     return;
   }
   note(`job ${id} submitted to ${cluster}; following its log${options.resumable === false ? '' : ' (Ctrl-C stops following, not the job)'}`);
-  const ended = await followJob(jobs, id, cluster, { toStderr: flags.json === true, submittedHere: true, resumable: options.resumable });
+  const ended = await followJob(jobs, id, cluster, { entrypoint: submitOptions.entrypoint, toStderr: flags.json === true, submittedHere: true, resumable: options.resumable });
   if (ended === undefined) return;
   if (flags.json === true) printJson({ ...jobSummary(ended), uploaded: submitted.uploaded });
   else note(`job ${id} ${ended.status}`);
@@ -255,20 +269,26 @@ export function offsetOfLastLines(text: string, lines: number): number {
 
 function logsCommand(): Command {
   const command = new Command('logs')
-    .description("a job's log; with --follow, printed as it grows until the job ends (every line, the last ones included)")
+    .description(
+      "a job's log: what the entrypoint printed on stdout, Ray's own lines before it on stderr; with --follow, printed as it grows until the job ends (every line, the last ones included)",
+    )
     .argument('<id>', 'the submission id')
     .option('-f, --follow', 'keep printing until the job ends (Ctrl-C stops following, not the job)')
     .option('--tail <n>', 'start with only the last N lines', parseWholeNumber);
   withCommonOptions(command).action(async (id: string, options: CommonOptions & { follow?: boolean; tail?: number }) => {
     await withJobs(options, async (jobs, fleet) => {
+      const job = await jobs.status(id, interruptSignal);
       const text = await jobs.logs(id, interruptSignal);
-      const from = options.tail === undefined ? 0 : offsetOfLastLines(text, options.tail);
+      const outputStart = entrypointOutputStart(text, entrypointMarker(job.submission_id ?? id, job.entrypoint));
+      const output = text.slice(outputStart);
+      const from = options.tail === undefined ? 0 : outputStart + offsetOfLastLines(output, options.tail);
       if (options.follow !== true) {
-        const shown = text.slice(from);
+        if (options.tail === undefined) process.stderr.write(text.slice(0, outputStart));
+        const shown = text.slice(Math.max(from, outputStart));
         process.stdout.write(shown === '' || shown.endsWith('\n') ? shown : `${shown}\n`);
         return;
       }
-      const ended = await followJob(jobs, id, fleet.name, { fromOffset: from });
+      const ended = await followJob(jobs, job.submission_id ?? id, fleet.name, { entrypoint: job.entrypoint, fromOffset: from });
       if (ended !== undefined) note(`job ${id} ${ended.status}${ended.message === null || ended.message === '' ? '' : `: ${ended.message}`}`);
     });
   });
