@@ -90,7 +90,8 @@ async function main(): Promise<void> {
       const writtenAt = Date.now();
       const line = { v: 1, time: new Date(writtenAt).toISOString(), cluster: CLUSTERS[0], type: 'watcher', reason: `bench-${i}` };
       await appendFile(path.join(dirs[0] as string, 'journal.jsonl'), `${JSON.stringify(line)}\n`);
-      await page.waitForFunction(`window.seenAt[${i}] !== undefined`, undefined, { polling: 10, timeout: 10_000 });
+      // A function, not a string: the page's CSP forbids eval, which a string predicate needs.
+      await page.waitForFunction((index) => (globalThis as unknown as { seenAt: Record<number, number> }).seenAt[index] !== undefined, i, { polling: 10, timeout: 10_000 });
       latencies.push(Number(await page.evaluate(`window.seenAt[${i}]`)) - writtenAt);
     }
     await page.locator('[data-testid=nodes-chart] canvas').waitFor();

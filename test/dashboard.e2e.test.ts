@@ -203,7 +203,7 @@ describe('the control plane on a local cluster', () => {
     await page.locator('[data-testid=pause]').click();
     await page.locator('[data-testid=watcher-state][data-paused=false]').waitFor();
     await page.locator('[data-testid=timeline-item][data-type=scale-up]').first().waitFor({ timeout: 30_000 });
-    await page.waitForFunction(`document.querySelectorAll('[data-testid=node-row]').length > ${rowsBefore}`, undefined, { timeout: 30_000 });
+    await expect.poll(() => page.locator('[data-testid=node-row]').count(), { timeout: 30_000 }).toBeGreaterThan(rowsBefore);
     expect(await page.locator('[data-testid=timeline-item][data-type=scale-up]').first().textContent()).toMatch(/pending|request|fit/i);
     expect(await page.evaluate('window.loadedOnce')).toBe(true);
     await screenshot(page, 'scale-up');
@@ -228,9 +228,9 @@ describe('the control plane on a local cluster', () => {
     const schemathesis = await ensureSchemathesis();
     // Changes on a real cluster would launch and stop nodes at random: they are fuzzed without the token (their 401s and 405s).
     const common = ['--exclude-path-regex', '/stream$', '--exclude-checks', 'positive_data_acceptance,ignored_auth', '--workers', '2', '--suppress-health-check', 'all'];
-    const reads = await runSchemathesis(schemathesis, `${base}/api/v1/openapi.json`, [...common, '--include-method', 'GET', '--max-time', '20']);
+    const reads = await runSchemathesis(schemathesis, `${base}/api/v1/openapi.json`, [...common, '--include-method', 'GET', '--max-time', '10']);
     expect(reads.exitCode, reads.output).toBe(0);
-    const refusals = await runSchemathesis(schemathesis, `${base}/api/v1/openapi.json`, [...common, '--exclude-method', 'GET', '--max-time', '10']);
+    const refusals = await runSchemathesis(schemathesis, `${base}/api/v1/openapi.json`, [...common, '--exclude-method', 'GET', '--max-time', '5']);
     expect(refusals.exitCode, refusals.output).toBe(0);
   });
 });

@@ -88,8 +88,18 @@ function byId<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
+/** How long a note that something worked stays up; errors stay until closed. */
+const INFO_MS = 8000;
+let infoTimer: ReturnType<typeof setTimeout> | undefined;
+
 function showMessage(text: string, kind: 'error' | 'info' = 'error', action?: { label: string; run: () => void }): void {
   const box = byId('message');
+  clearTimeout(infoTimer);
+  if (kind === 'info') {
+    infoTimer = setTimeout(() => {
+      box.hidden = true;
+    }, INFO_MS);
+  }
   box.className = kind;
   replaceChildren(box, el('span', {}, text));
   if (action !== undefined) {

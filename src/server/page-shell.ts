@@ -63,7 +63,7 @@ export function clusterPage(): Html {
         <span class="spacer"></span>
         <button id="pause" type="button" data-testid="pause">pause watcher</button>
       </section>
-      <section class="row">
+      <section class="row tables">
         <div class="card">
           <h2>Groups</h2>
           <table class="grid" data-testid="groups">
