@@ -34,9 +34,9 @@ const errorMeaning: Record<ErrorStatusCode, string> = {
   400: 'the request is malformed; `issues` names each field',
   401: 'the dashboard token is missing or wrong',
   404: 'no such cluster, node or group',
-  409: 'the cluster refused: a busy node, a group at its max',
+  409: "the cluster refused: a busy node, a group at its max, a saved record that cannot be read",
   501: 'this build cannot do it yet',
-  503: 'the backend (Ray, the Docker Engine, the CML API) cannot be reached now',
+  503: 'the backend (Ray, the Docker Engine, the CML API) failed or cannot be reached now; try again',
 };
 
 function errors(...statuses: ErrorStatusCode[]): RouteConfig['responses'] {
@@ -49,7 +49,7 @@ function ok<T extends z.ZodType>(schema: T, description: string) {
 
 const clusterParams = z.object({ name: clusterName });
 const nodeParams = z.object({ name: clusterName, node: nodeName });
-const readErrors = [401, 404, 503] as const;
+const readErrors = [401, 404, 409, 503] as const;
 
 const routes = {
   listClusters: createRoute({

@@ -23,10 +23,21 @@ const statusByCode: Partial<Record<ErrorCode, ErrorStatus>> = {
   DRAIN_REJECTED: 409,
   LOCK_HELD: 409,
   CLUSTER_EXISTS: 409,
+  CLUSTER_RECORD_DAMAGED: 409,
   NOT_SUPPORTED: 501,
+  // The backend failed or did not answer in time: the request may work again, and the document says so.
   RAY_UNREACHABLE: 503,
+  RAY_REQUEST_FAILED: 503,
   DOCKER_UNREACHABLE: 503,
+  DOCKER_FAILED: 503,
   CAI_UNAVAILABLE: 503,
+  CAI_FAILED: 503,
+  CAI_QUOTA: 503,
+  PROVIDER_FAILED: 503,
+  NODE_START_FAILED: 503,
+  NODE_START_TIMEOUT: 503,
+  WAIT_TIMEOUT: 503,
+  RUNTIME_INSTALL_FAILED: 503,
 };
 
 /** The status and body for any thrown value; what is not ours is a 500 that names no internals. */
