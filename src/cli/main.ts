@@ -1,7 +1,7 @@
 // The rayfleet command line: flags in, library calls, results out; errors become their documented exit codes.
 import { Command, CommanderError } from 'commander';
 import { ExitCode, RayfleetError, exitCodeOf, messageOf } from '../errors.js';
-import { interruptExitCode, interruptSignal, listenForInterrupts } from './interruption.js';
+import { interruptExitCode, listenForInterrupts } from './interruption.js';
 import { caiCommand } from './commands/cai-commands.js';
 import { dashboardCommand } from './commands/dashboard-command.js';
 import { downCommand, restartCommand, upCommand } from './commands/cluster-commands.js';
@@ -59,22 +59,15 @@ function applyToAll(command: Command, apply: (command: Command) => void): void {
   for (const child of command.commands) applyToAll(child, apply);
 }
 
-/** How long an interrupted command may take to stop cleanly (release its lock, stop what it started) before the CLI exits anyway. */
-const INTERRUPT_GRACE_MS = 20_000;
-
-/** Runs the CLI and returns the exit code; only the bin script exits. */
+/** Runs the CLI and returns the exit code; only the bin script exits (a second Ctrl-C exits at once, see interruption.ts). */
 export async function runCli(argv: string[]): Promise<number> {
   listenForInterrupts();
-  const run = buildProgram()
+  return buildProgram()
     .parseAsync(argv)
     .then(
       () => interruptExitCode() ?? ExitCode.ok,
       (error: unknown) => interruptExitCode() ?? reportError(error),
     );
-  const forced = new Promise<number>((resolve) => {
-    interruptSignal.addEventListener('abort', () => setTimeout(() => resolve(interruptExitCode() ?? ExitCode.interrupted), INTERRUPT_GRACE_MS).unref(), { once: true });
-  });
-  return Promise.race([run, forced]);
 }
 
 function reportError(error: unknown): number {

@@ -14,6 +14,7 @@ import { NodeLauncher } from './node-launcher.js';
 import { NodeReadiness } from './node-readiness.js';
 import { RayConnection, type FleetGcs } from './ray-connection.js';
 import { stopNode } from './drain-and-stop.js';
+import type { SpecChange } from './spec-changes.js';
 import type { ClusterPaths } from './state-dir.js';
 
 export interface ClusterHandleOptions {
@@ -117,6 +118,15 @@ export class ClusterHandle {
   async save(record: ClusterRecord = this.current): Promise<void> {
     this.current = record;
     await writeClusterRecord(this.paths.clusterFile, record);
+  }
+
+  /** Saves a changed spec and journals each field with who changed it; false when nothing changed. */
+  async saveSpecChanges(spec: ClusterSpec, changes: SpecChange[], by: 'cli' | 'api'): Promise<boolean> {
+    if (changes.length === 0) return false;
+    await this.save({ ...this.current, spec });
+    const reason = changes.map((change) => `${change.field} ${change.saved} → ${change.declared}`).join('; ');
+    await this.record({ type: 'spec-changed', fields: changes.map((change) => change.field), by, reason });
+    return true;
   }
 
   /** The saved record again if another process changed it (a live change); undefined once the cluster is down. */

@@ -1,14 +1,14 @@
 // One cluster, as the library and the CLI see it: bring it up and down, change it live, add and remove workers, report it.
-import { rm } from 'node:fs/promises';
 import { RayfleetError, isRayfleetError } from '../errors.js';
 import type { JournalEvent } from '../journal/event.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { assertNodeName, headName } from '../providers/node-names.js';
+import { assertNodeName } from '../providers/node-names.js';
 export type { RemoveWorkerOptions } from './remove-worker.js';
 import type { Instance, LogOptions } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { ClusterHandle, type FleetBackend } from './cluster-handle.js';
+import { bringUp, takeDown } from './cluster-lifecycle.js';
 import { readClusterEvents } from './cluster-events.js';
 import { chooseClusterPorts } from './cluster-ports.js';
 import { provisionalRecord, readClusterRecord, type ClusterRecord } from './cluster-record.js';
@@ -118,27 +118,8 @@ export class Fleet {
     const wasRunning = this.running && (await this.exists());
     if (wasRunning) await this.applyChanges(applyDeclaredSpec(this.cluster.spec, this.declaredSpec), 'cli');
     else await this.createRecord(signal);
-    const startedHere: string[] = [];
-    try {
-      await this.ensureHead(startedHere, signal);
-      const watched = this.spec.watcher.enabled;
-      const inHead = watched && (await this.cluster.provider()).watcherRunsOnHead === true;
-      // A running cluster's watcher acts on the change; in the head (cai), it brings every group's min: two launchers on
-      // two machines share no launch lock and would race for the same names.
-      const names = inHead || (wasRunning && watched) ? [] : await this.launchMinimums(startedHere, signal);
-      if (options.waitForWorkers !== false) {
-        if (inHead) await this.cluster.readiness.waitForMinimums(this.spec.workerGroups, signal);
-        else await this.cluster.readiness.waitForRegistration(names, signal);
-      }
-      if (watched) await this.watcher.start();
-      await this.cluster.record({ type: 'cluster-up', reason: `${this.name} up with ${names.length} new worker(s)`, newWorkers: names.length });
-      return await this.status(signal);
-    } catch (error) {
-      // Leave no half-started cluster: a head started by this call takes everything down with it.
-      if (startedHere.includes(headName(this.name))) await this.down().catch(() => undefined);
-      else await Promise.all(startedHere.map((name) => this.cluster.stop(name, 'up failed'))).catch(() => undefined);
-      throw error;
-    }
+    await bringUp(this.cluster, this.watcher, { wasRunning, waitForWorkers: options.waitForWorkers !== false, signal }, () => this.down());
+    return this.status(signal);
   }
 
   /**
@@ -148,18 +129,8 @@ export class Fleet {
   async down(signal?: AbortSignal, options: { force?: boolean } = {}): Promise<void> {
     if (this.damage !== undefined && options.force !== true) throw this.damage;
     if (this.damage === undefined) await this.requireUp();
-    await this.watcher.stop();
-    const provider = await this.cluster.provider();
-    const instances = await provider.list(signal);
-    const stopRole = (role: 'head' | 'worker') =>
-      Promise.all(instances.filter((instance) => instance.role === role).map((instance) => this.cluster.stop(instance.name, 'down', signal)));
-    for (const role of provider.watcherRunsOnHead === true ? (['head', 'worker'] as const) : (['worker', 'head'] as const)) await stopRole(role);
-    await provider.cleanup?.(signal);
-    this.cluster.close();
-    await rm(this.paths.rayTempDir, { recursive: true, force: true });
-    await rm(this.paths.clusterFile, { force: true });
+    await takeDown(this.cluster, this.watcher, signal);
     this.running = false;
-    await this.cluster.record({ type: 'cluster-down', reason: `${this.name} down, ${instances.length} node(s) stopped`, nodes: instances.length });
   }
 
   /** Down, then up with the declared spec (file, env and flags as they are now). */
@@ -198,7 +169,9 @@ export class Fleet {
       return launched;
     } catch (error) {
       // Nothing this call started outlives it: interrupted or failed, its workers are stopped.
-      await Promise.all(started.map((name) => this.cluster.stop(name, isRayfleetError(error, 'INTERRUPTED') ? 'add-worker interrupted' : 'did not join Ray'))).catch(() => undefined);
+      const reason = options.signal?.aborted === true ? 'add-worker interrupted' : 'did not join Ray';
+      if (started.length > 0) this.cluster.progress(`stopping ${started.join(', ')} (${reason})`);
+      await Promise.all(started.map((name) => this.cluster.stop(name, reason))).catch(() => undefined);
       throw error;
     }
   }
@@ -211,7 +184,7 @@ export class Fleet {
 
   async *logs(name: string, options: LogOptions = {}): AsyncIterable<string> {
     await this.requireUp();
-    assertNodeName(name);
+    assertNodeName(name, this.name);
     yield* (await this.cluster.provider()).logs(name, options);
   }
 
@@ -252,39 +225,11 @@ export class Fleet {
     this.running = true;
   }
 
+  /** Saves and journals the changes; the watcher follows `watcher.enabled` at once, and everything else from its next tick. */
   private async applyChanges(result: { spec: ClusterSpec; changes: SpecChange[] }, by: 'cli' | 'api'): Promise<SpecChange[]> {
-    if (result.changes.length === 0) return [];
-    await this.cluster.save({ ...this.cluster.savedRecord, spec: result.spec });
-    const fields = result.changes.map((change) => change.field);
-    await this.cluster.record({ type: 'spec-changed', fields, by, reason: result.changes.map((change) => `${change.field} ${change.saved} → ${change.declared}`).join('; ') });
-    if (!result.spec.watcher.enabled) await this.watcher.stop();
-    else if (this.running) await this.watcher.start();
+    if (!(await this.cluster.saveSpecChanges(result.spec, result.changes, by))) return [];
+    await (result.spec.watcher.enabled ? this.watcher.start() : this.watcher.stop());
     return result.changes;
-  }
-
-  /** Starts the head unless it runs, and waits until Ray has it. */
-  private async ensureHead(started: string[], signal: AbortSignal | undefined): Promise<void> {
-    const provider = await this.cluster.provider();
-    const head = (await provider.list(signal)).find((instance) => instance.role === 'head');
-    if (head !== undefined && head.state !== 'stopped' && head.state !== 'failed') return;
-    if (head !== undefined) await provider.terminate(head.name, signal);
-    this.cluster.progress(`starting ${headName(this.name)}`);
-    started.push(headName(this.name));
-    await this.cluster.launcher.launchHead(`up: head of ${this.name}`, signal);
-    await this.cluster.readiness.waitForRegistration([headName(this.name)], signal);
-  }
-
-  /** What each group lacks of its min, launched in parallel; the names, for the wait. */
-  private async launchMinimums(started: string[], signal: AbortSignal | undefined): Promise<string[]> {
-    const instances = await (await this.cluster.provider()).list(signal);
-    const launches = this.spec.workerGroups.map((group) => {
-      const live = instances.filter((instance) => instance.group === group.name && (instance.state === 'running' || instance.state === 'starting')).length;
-      const missing = group.min - live;
-      return missing <= 0 ? Promise.resolve([]) : this.cluster.launcher.launchWorkers(group.name, missing, `up: ${group.name} min ${group.min}`, { signal, started, upToLimits: true });
-    });
-    const names = (await Promise.all(launches)).flat().map((instance) => instance.name);
-    if (names.length > 0) this.cluster.progress(`waiting for ${names.join(', ')} to join`);
-    return names;
   }
 
   private requireReadable(): void {

@@ -16,7 +16,7 @@ export interface RemoveWorkerOptions {
 const RAY_FORGETS_NODE_MS = 60_000;
 
 export async function removeWorker(cluster: ClusterHandle, name: string, options: RemoveWorkerOptions = {}): Promise<void> {
-  assertNodeName(name);
+  assertNodeName(name, cluster.name);
   const { signal } = options;
   const instance = (await (await cluster.provider()).list(signal)).find((candidate) => candidate.name === name);
   if (instance === undefined) throw new RayfleetError('NODE_NOT_FOUND', `no node named ${name} in cluster ${cluster.name}`);

@@ -5,7 +5,7 @@ import type { Fleet } from '../../fleet/fleet.js';
 import type { SpecOverrides } from '../../spec/overrides.js';
 import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
-import { interruptSignal } from '../interruption.js';
+import { interruptSignal, withStake } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 import { printStatus } from './status-command.js';
 import { clustersUpHere } from '../../fleet/state-dir.js';
@@ -94,7 +94,7 @@ export function upCommand(): Command {
     );
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
-    await withFleet(fleet, async () => printUp(fleet, await fleet.up(interruptSignal), options, true));
+    await withFleet(fleet, async () => printUp(fleet, await withStake(`cluster ${fleet.name}, coming up (\`rayfleet down -c ${fleet.name}\` stops it)`, () => fleet.up(interruptSignal)), options, true));
   });
   return command;
 }
@@ -107,7 +107,7 @@ export function downCommand(): Command {
   withCommonOptions(command).action(async (options: DownOptions) => {
     const fleet = await openFleet(options);
     await withFleet(fleet, async () => {
-      await fleet.down(interruptSignal, { force: options.force === true });
+      await withStake(`cluster ${fleet.name}, partly stopped (run \`rayfleet down -c ${fleet.name}\` again)`, () => fleet.down(interruptSignal, { force: options.force === true }));
       await stopDashboardIfLast();
       printLine(`cluster ${fleet.name} is down`);
     });
@@ -119,7 +119,7 @@ export function restartCommand(): Command {
   const command = new Command('restart').alias('restart-ray').description('down, then up with the spec as the file, env and flags give it now');
   withCommonOptions(addNodeShapeOptions(command)).action(async (options: UpOptions) => {
     const fleet = await openFleet(options, overridesOf(options), options.json !== true);
-    await withFleet(fleet, async () => printUp(fleet, await fleet.restart(interruptSignal), options, false));
+    await withFleet(fleet, async () => printUp(fleet, await withStake(`cluster ${fleet.name}, restarting`, () => fleet.restart(interruptSignal)), options, false));
   });
   return command;
 }

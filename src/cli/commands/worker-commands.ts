@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { parsePositiveWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { interruptSignal, withStake } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
 
 interface AddWorkerOptions extends CommonOptions {
@@ -23,7 +24,9 @@ export function addWorkerCommand(): Command {
   withCommonOptions(command).action(async (options: AddWorkerOptions) => {
     const fleet = await openFleet(options, {}, options.json !== true);
     await withFleet(fleet, async () => {
-      const launched = await fleet.addWorkers({ group: options.group, count: options.count });
+      const launched = await withStake(`workers being added to ${fleet.name} (see \`rayfleet status -c ${fleet.name}\`)`, () =>
+        fleet.addWorkers({ group: options.group, count: options.count, signal: interruptSignal }),
+      );
       if (options.json === true) printJson(launched);
       else for (const instance of launched) printLine(`${instance.name} joined the cluster`);
     });
@@ -39,7 +42,7 @@ export function removeWorkerCommand(): Command {
   withCommonOptions(command).action(async (name: string, options: RemoveWorkerOptions) => {
     const fleet = await openFleet(options, {}, false);
     await withFleet(fleet, async () => {
-      await fleet.removeWorker(name, { force: options.force === true });
+      await withStake(`${name}, being drained`, () => fleet.removeWorker(name, { force: options.force === true, signal: interruptSignal }));
       printLine(`${name} removed`);
     });
   });
