@@ -135,7 +135,9 @@ describe('directory lock', () => {
     const damaged = freshDir();
     await mkdir(damaged, { recursive: true });
     await writeFile(path.join(damaged, 'owner-3.json'), '{"pid": 12');
+    expect(await lockOwner(damaged)).toBeUndefined();
     expect(await tryLock(damaged)).toEqual({ acquired: true });
+    expect(await lockHolder(damaged)).toBe(process.pid);
     await unlock(damaged);
 
     const legacy = freshDir();

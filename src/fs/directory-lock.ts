@@ -70,8 +70,6 @@ const held = new Map<string, HeldLock>();
 /** Tries once to take the lock; reports the holder when another live process has it. The holder's heartbeat then runs until `unlock`. */
 export async function tryLock(lockDir: string, options: TryLockOptions = {}): Promise<TryLockResult> {
   const dir = path.resolve(lockDir);
-  const mine = held.get(dir);
-  if (mine !== undefined) return { acquired: false, holderPid: mine.owner.pid, holder: { owner: mine.owner, local: true } };
   await mkdir(dir, { recursive: true });
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt += 1) {
     const top = await highestEntry(dir);
@@ -100,6 +98,8 @@ export async function tryLock(lockDir: string, options: TryLockOptions = {}): Pr
     await clearBelow(dir, entry);
     const timer = setInterval(() => void refreshLock(dir).catch(() => undefined), HEARTBEAT_MS);
     timer.unref();
+    // A hold this process lost (taken over, not yet noticed by its heartbeat) gives way to this one.
+    clearInterval(held.get(dir)?.timer);
     held.set(dir, { entry, owner, timer, onLost: options.onLost });
     return { acquired: true };
   }

@@ -29,7 +29,6 @@ export function currentIdentity(pid: number): ProcessIdentity | undefined {
  * and is never signalled: the pid may now belong to anyone. A record without a start time proves nothing.
  */
 export function isSameProcess(recorded: RecordedIdentity): boolean {
-  if (recorded.startTicks === undefined) return false;
   const current = currentIdentity(recorded.pid);
   if (current === undefined) return false;
   // A record from before boot ids were kept is accepted on pid and start time (ISSUE-NOTES, Faults).
