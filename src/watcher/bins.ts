@@ -1,6 +1,9 @@
 // The nodes a plan packs demand into, existing or opened, indexed by their free resources so best fit stays fast on large clusters.
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
-import { EPSILON, fits, shapeKey } from './resource-shapes.js';
+import { EPSILON, fits } from './resource-shapes.js';
+
+/** The placement groups of a bin that holds none: one set for all of them, since packing never changes a bin's. */
+export const NO_GANGS: ReadonlySet<string> = new Set();
 
 /** Free capacity of one node during packing. */
 export interface Bin {
@@ -11,31 +14,50 @@ export interface Bin {
   kind: 'node' | 'in-flight' | 'new';
   /** Placement groups that already have a bundle here (STRICT_SPREAD must avoid them). */
   gangs: ReadonlySet<string>;
+  /** The packing put demand here: a running node that took some must not be drained. */
+  took: boolean;
+  /** Kept by `Bins`: the bin's bucket and its place in it. */
+  bucketKey: string;
+  bucketAt: number;
 }
 
-/** Where a bin sits in its bucket: kept on the side, so a bin is a plain value for everyone but `Bins`. */
-interface Place {
-  key: string;
-  at: number;
+/**
+ * A bin with its own copy of the free resources. Every bin is made here, with its fields in one order, so that the
+ * hot loops of packing see one object layout (objects of many layouts make every property access slow).
+ */
+export function newBin(name: string, group: string | undefined, free: ResourceShape, kind: Bin['kind'], gangs: ReadonlySet<string> = NO_GANGS): Bin {
+  return { name, group, free: { ...free }, kind, gangs, took: false, bucketKey: '', bucketAt: -1 };
 }
-
-/** The placement groups of a bin that holds none: one set for all of them, since packing never changes a bin's. */
-export const NO_GANGS: ReadonlySet<string> = new Set();
 
 /** How much a unit left over weighs in best fit: GPUs most, then CPUs; Ray sizes memory from the machine, so it does not count. */
 const LEFTOVER_WEIGHT: Record<string, number> = { GPU: 1e6, CPU: 1e3, memory: 0, object_store_memory: 0 };
 /** Unbounded resources (memory a group leaves to Ray) compare as this much. */
 const BOUNDLESS = 1e12;
 
-/** A bin's bucket: its free resources, and the placement groups it holds, which decide where STRICT_SPREAD may go. */
-export function keyOf(bin: Bin): string {
-  return bin.gangs.size === 0 ? shapeKey(bin.free) : `${shapeKey(bin.free)}|${[...bin.gangs].sort().join(',')}`;
+/**
+ * A bin's bucket: its free amounts of the resources packing looks at (`names`: what the demand asks for, and GPU),
+ * and the placement groups it holds, which decide where STRICT_SPREAD may go. Other resources do not count: every
+ * Ray node has a `node:<ip>` of its own, and keying on it would give each node a bucket of its own.
+ */
+export function keyOf(bin: Bin, names: readonly string[]): string {
+  let key = '';
+  for (const name of names) {
+    const amount = bin.free[name];
+    key += amount === undefined ? '-,' : `${Math.round(amount * 1e6)},`;
+  }
+  return bin.gangs.size === 0 ? key : `${key}|${[...bin.gangs].sort().join(',')}`;
+}
+
+/** The names bins are keyed on for these units of demand: every name they ask for, and GPU (kept for GPU work). */
+export function keyNames(units: Iterable<ResourceShape>): string[] {
+  const names = new Set<string>(['GPU']);
+  for (const unit of units) for (const name in unit) names.add(name);
+  return [...names].sort();
 }
 
 export class Bins {
   /** Bins with the same free resources share a bucket: best fit looks at each distinct bucket once. */
   private readonly buckets = new Map<string, Bin[]>();
-  private readonly places = new WeakMap<Bin, Place>();
   private count = 0;
   /** Bucket key after a take, by key before, shape and times: alike bins taking alike units need it worked out once. */
   private readonly transitions = new Map<string, Map<ResourceShape, Map<number, string>>>();
@@ -43,16 +65,15 @@ export class Bins {
   private readonly undo: Array<() => void> = [];
   private marks = 0;
 
-  constructor(bins: Iterable<Bin> = []) {
-    for (const bin of bins) this.index(bin, keyOf(bin));
-  }
+  /** `names`: the resources bins are keyed on (`keyNames` of every unit that will be placed). */
+  constructor(private readonly names: readonly string[]) {}
 
   get size(): number {
     return this.count;
   }
 
-  /** Adds a bin; `key` is its bucket key when the caller knows it (`keyOf`), to spare working it out. */
-  add(bin: Bin, key = keyOf(bin)): void {
+  /** Adds a bin; `key` is its bucket key when the caller knows it (`keyOf` on the same names), to spare working it out. */
+  add(bin: Bin, key = keyOf(bin, this.names)): void {
     this.index(bin, key);
     if (this.marks > 0) this.undo.push(() => this.unindex(bin));
   }
@@ -106,7 +127,7 @@ export class Bins {
   /** Up to `count` bins alike to this one (free resources and placement groups the same), itself first. */
   alike(bin: Bin, count: number): Bin[] {
     const peers = [bin];
-    const bucket = this.buckets.get(this.places.get(bin)?.key ?? '');
+    const bucket = this.buckets.get(bin.bucketKey);
     if (bucket === undefined) return peers;
     for (let at = bucket.length - 1; at >= 0 && peers.length < count; at -= 1) {
       const peer = bucket[at];
@@ -118,7 +139,7 @@ export class Bins {
   /** Takes `times` units of the shape out of the bin's free resources. */
   take(bin: Bin, shape: ResourceShape, times = 1): void {
     const before = this.marks > 0 ? { ...bin.free } : undefined;
-    const oldKey = this.places.get(bin)?.key ?? keyOf(bin);
+    const oldKey = bin.bucketAt >= 0 ? bin.bucketKey : keyOf(bin, this.names);
     this.unindex(bin);
     for (const name in shape) {
       const free = bin.free[name];
@@ -135,7 +156,7 @@ export class Bins {
   }
 
   private keyAfter(oldKey: string, bin: Bin, shape: ResourceShape, times: number): string {
-    if (bin.gangs.size > 0) return keyOf(bin);
+    if (bin.gangs.size > 0) return keyOf(bin, this.names);
     let byShape = this.transitions.get(oldKey);
     if (byShape === undefined) {
       byShape = new Map();
@@ -148,7 +169,7 @@ export class Bins {
     }
     let key = byTimes.get(times);
     if (key === undefined) {
-      key = keyOf(bin);
+      key = keyOf(bin, this.names);
       byTimes.set(times, key);
     }
     return key;
@@ -178,29 +199,25 @@ export class Bins {
       bucket = [];
       this.buckets.set(key, bucket);
     }
-    const place = this.places.get(bin);
-    if (place === undefined) this.places.set(bin, { key, at: bucket.length });
-    else {
-      place.key = key;
-      place.at = bucket.length;
-    }
+    bin.bucketKey = key;
+    bin.bucketAt = bucket.length;
     bucket.push(bin);
     this.count += 1;
   }
 
   /** Takes the bin out of its bucket: the bucket's last bin moves into its place. */
   private unindex(bin: Bin): void {
-    const place = this.places.get(bin);
-    const bucket = place === undefined ? undefined : this.buckets.get(place.key);
-    if (place === undefined || bucket === undefined || bucket[place.at] !== bin) return;
+    const key = bin.bucketKey;
+    const at = bin.bucketAt;
+    const bucket = this.buckets.get(key);
+    if (bucket === undefined || bucket[at] !== bin) return;
     const last = bucket.pop() as Bin;
     if (last !== bin) {
-      bucket[place.at] = last;
-      const moved = this.places.get(last);
-      if (moved !== undefined) moved.at = place.at;
+      bucket[at] = last;
+      last.bucketAt = at;
     }
-    if (bucket.length === 0) this.buckets.delete(place.key);
-    place.at = -1;
+    if (bucket.length === 0) this.buckets.delete(key);
+    bin.bucketAt = -1;
     this.count -= 1;
   }
 }

@@ -1,7 +1,7 @@
 // Packing demand into nodes: best fit into the nodes that are there or on their way, then new nodes of the group that suits each unit best.
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WorkerGroupSpec } from '../spec/schema.js';
-import { NO_GANGS, type Bin, type Bins } from './bins.js';
+import { newBin, type Bin, type Bins } from './bins.js';
 import { add, describeShape, fits, groupCapacity, shapeKey } from './resource-shapes.js';
 
 /** One worker group's counts during a plan. */
@@ -37,8 +37,6 @@ export function slotsFor(groups: WorkerGroupSpec[]): Map<string, GroupSlots> {
  * capacity, and the nodes this packing opened); where none fits, a new node of the group that suits the unit best.
  */
 export class Packer {
-  /** Running nodes that took demand: they must not be drained. */
-  readonly touched = new Set<string>();
   /** The new nodes this packing opened, in order. */
   readonly opened: Bin[] = [];
   /** Per group, the shapes placed on its new nodes, for the launch's reason. */
@@ -139,9 +137,9 @@ export class Packer {
 
   private put(bin: Bin, shape: ResourceShape, what: string, times: number): void {
     this.bins.take(bin, shape, times);
-    if (bin.kind === 'node' && !this.touched.has(bin.name)) {
-      this.touched.add(bin.name);
-      if (this.recording) this.undo.push(() => this.touched.delete(bin.name));
+    if (!bin.took) {
+      bin.took = true;
+      if (this.recording) this.undo.push(() => (bin.took = false));
     }
     if (bin.kind === 'new' && bin.group !== undefined) this.notePlaced(bin.group, what, times);
   }
@@ -180,8 +178,13 @@ export class Packer {
     const why: string[] = [];
     const slot = holding.find((candidate) => this.canAdd(candidate, why));
     if (slot === undefined) return { ok: false, why: 'capped', details: why };
+    return { ok: true, bin: this.openIn(slot) };
+  }
+
+  /** A new node of the group, open for packing. */
+  private openIn(slot: GroupSlots): Bin {
     slot.planned += 1;
-    const bin: Bin = { name: `new ${slot.spec.name} ${this.opened.length + 1}`, group: slot.spec.name, free: { ...slot.capacity }, kind: 'new', gangs: NO_GANGS };
+    const bin = newBin(`new ${slot.spec.name} ${this.opened.length + 1}`, slot.spec.name, slot.capacity, 'new');
     this.bins.add(bin);
     this.opened.push(bin);
     if (this.recording) {
@@ -190,6 +193,6 @@ export class Packer {
         slot.planned -= 1;
       });
     }
-    return { ok: true, bin };
+    return bin;
   }
 }

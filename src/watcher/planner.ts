@@ -2,7 +2,7 @@
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import type { GangDemand, Observation, WorkerView } from './observation.js';
-import { Bins, NO_GANGS, keyOf, type Bin } from './bins.js';
+import { Bins, NO_GANGS, keyNames, keyOf, newBin, type Bin } from './bins.js';
 import { Packer, slotsFor, type GroupSlots, type Unplaced } from './packing.js';
 import { EPSILON, add, fits, isDemandForNewNodes, isUnused, shapeKey, weight } from './resource-shapes.js';
 
@@ -121,8 +121,11 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     shapes: packDemand ? shapes : [],
     gangs: packDemand ? gangs : [],
     constraints: coolingDown ? [] : constraints,
-    roomy: roomyBins(live, units, 'available'),
-    roomyTotal: roomyBins(live, constraints.map((entry) => entry.shape), 'total'),
+    demandNames: keyNames(units),
+    constraintNames: keyNames(constraints.map((entry) => entry.shape)),
+    roomy: roomyBins(live, units, 'available', keyNames(units)),
+    roomyTotal: roomyBins(live, constraints.map((entry) => entry.shape), 'total', keyNames(constraints.map((entry) => entry.shape))),
+    inFlightBins: new Map(),
   };
   const added = new Map<string, Record<Cause, number>>();
   const minReasons = new Map<string, string>();
@@ -167,7 +170,10 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
   };
 
   if (canTerminate && observation.source === 'gcs') {
-    const needed = (name: string): boolean => round.packer.touched.has(name) || round.constraintPacker?.touched.has(name) === true;
+    // The bins of the last round, which is the plan: the workers whose bins took demand or a constraint are needed.
+    const neededNames = new Set<string>();
+    for (const { bin } of [...context.roomy, ...(round.constraintPacker === undefined ? [] : context.roomyTotal)]) if (bin.took) neededNames.add(bin.name);
+    const needed = (name: string): boolean => neededNames.has(name);
     const launching = (group: string): boolean => {
       const byCause = added.get(group);
       return byCause !== undefined && byCause.demand + byCause.constraint + byCause.min > 0;
@@ -196,9 +202,14 @@ interface RoundContext {
   shapes: MergedShape[];
   gangs: GangDemand[];
   constraints: MergedShape[];
+  /** The resources bins are keyed on in the demand pass and in the constraint pass. */
+  demandNames: string[];
+  constraintNames: string[];
   /** Registered workers with room for some unit of demand, and (whole) for some constraint, as bins: the same every round. */
-  roomy: KeyedBin[];
-  roomyTotal: KeyedBin[];
+  roomy: ReusedBin[];
+  roomyTotal: ReusedBin[];
+  /** Bins for launches in flight, by pass, kind and group, made once and reset every round. */
+  inFlightBins: Map<string, Bin[]>;
 }
 
 interface Round {
@@ -232,10 +243,20 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
     if (group.inFlight > 0) inFlight.push({ slot, count: group.inFlight, kind: 'in-flight' });
     if (more > 0) inFlight.push({ slot, count: more, kind: 'new' });
   }
-  const addInFlight = (bins: Bins): void => {
+  const addInFlight = (bins: Bins, pass: 'demand' | 'constraint'): void => {
     for (const { slot, count, kind } of inFlight) {
-      const key = keyOf({ name: '', group: undefined, free: slot.capacity, kind, gangs: NO_GANGS });
-      for (let index = 1; index <= count; index += 1) bins.add({ name: `${kind} ${slot.spec.name} ${index}`, group: slot.spec.name, free: { ...slot.capacity }, kind, gangs: NO_GANGS }, key);
+      const key = keyOf(newBin('', undefined, slot.capacity, kind), pass === 'demand' ? context.demandNames : context.constraintNames);
+      const poolKey = `${pass} ${kind} ${slot.spec.name}`;
+      const pool = context.inFlightBins.get(poolKey) ?? [];
+      context.inFlightBins.set(poolKey, pool);
+      for (let index = 0; index < count; index += 1) {
+        let bin = pool[index];
+        if (bin === undefined) {
+          bin = newBin(`${kind} ${slot.spec.name} ${index + 1}`, slot.spec.name, slot.capacity, kind);
+          pool.push(bin);
+        } else reset(bin, slot.capacity);
+        bins.add(bin, key);
+      }
     }
   };
   const limits = { now: observation.atMs, maxWorkers: config.watcher.maxWorkers, backoffUntilMs: history.backoffUntilMs };
@@ -246,10 +267,11 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
     else for (const detail of failure.details) if (!withheld.includes(detail)) withheld.push(detail);
   };
 
-  const headBin = (free: ResourceShape): Bin => ({ name: 'head', group: undefined, free: { ...free }, kind: 'node', gangs: NO_GANGS });
-  const demandBins = new Bins([headBin(observation.headAvailable)]);
-  for (const { bin, key } of context.roomy) demandBins.add({ ...bin, free: { ...bin.free } }, key);
-  addInFlight(demandBins);
+  const headBin = (free: ResourceShape): Bin => newBin('head', undefined, free, 'node');
+  const demandBins = new Bins(context.demandNames);
+  demandBins.add(headBin(observation.headAvailable));
+  for (const { bin, initial, key } of context.roomy) demandBins.add(reset(bin, initial), key);
+  addInFlight(demandBins, 'demand');
   const packer = new Packer(demandBins, slots, limits, liveWorkers);
   for (const gang of context.gangs) {
     const placed = packer.placeGang(gang.id, gang.strategy, gang.bundles);
@@ -272,12 +294,13 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
   if (context.constraints.length > 0) {
     // request_resources() asks for capacity, busy or free: pack it into every staying node's total, and the nodes the demand opened.
     const before = new Map([...slots].map(([group, slot]) => [group, slot.planned]));
-    const totals = new Bins([headBin(observation.headTotal)]);
-    for (const { bin, key } of context.roomyTotal) totals.add({ ...bin, free: { ...bin.free } }, key);
-    addInFlight(totals);
+    const totals = new Bins(context.constraintNames);
+    totals.add(headBin(observation.headTotal));
+    for (const { bin, initial, key } of context.roomyTotal) totals.add(reset(bin, initial), key);
+    addInFlight(totals, 'constraint');
     for (const bin of packer.opened) {
       const capacity = bin.group === undefined ? undefined : slots.get(bin.group)?.capacity;
-      if (capacity !== undefined) totals.add({ ...bin, free: { ...capacity }, gangs: NO_GANGS });
+      if (capacity !== undefined) totals.add(newBin(bin.name, bin.group, capacity, bin.kind));
     }
     constraintPacker = new Packer(totals, slots, limits, liveWorkers);
     for (const entry of context.constraints) {
@@ -364,25 +387,13 @@ function planDrains(
   }
 }
 
-/** Whether any pending request or bundle, whatever its kind, fits into the given free resources (memoised by their value). */
+/** Whether any pending request or bundle, whatever its kind, fits into the given free resources. */
 function pendingFitter(observation: Observation): (available: ResourceShape) => boolean {
-  const pending = new Map<string, ResourceShape>();
-  const note = (shape: ResourceShape): void => {
-    if (Object.values(shape).some((amount) => amount > EPSILON)) pending.set(shapeKey(shape), shape);
-  };
-  for (const entry of observation.demand.shapes) if (entry.count > 0) note(entry.shape);
-  for (const gang of observation.demand.gangs) for (const bundle of gang.bundles) note(bundle);
-  const seen = new Map<string, boolean>();
-  return (available) => {
-    if (pending.size === 0) return false;
-    const key = shapeKey(available);
-    let result = seen.get(key);
-    if (result === undefined) {
-      result = [...pending.values()].some((shape) => fits(shape, available));
-      seen.set(key, result);
-    }
-    return result;
-  };
+  const pending: ResourceShape[] = [];
+  for (const entry of observation.demand.shapes) if (entry.count > 0) pending.push(entry.shape);
+  for (const gang of observation.demand.gangs) pending.push(...gang.bundles);
+  const units = minimalUnits(pending.filter((shape) => Object.values(shape).some((amount) => amount > EPSILON)));
+  return (available) => units.some((unit) => fits(unit, available));
 }
 
 /** Equal shapes as one entry, largest first (GPUs, then CPUs), a fixed order on ties: the order packing goes in. */
@@ -407,9 +418,19 @@ function sum(bundles: ResourceShape[]): ResourceShape {
   return bundles.reduce((total, bundle) => add(total, bundle), {});
 }
 
-interface KeyedBin {
+/** A bin made once per plan and reset to its node's resources at the start of every round: rounds allocate nothing for it. */
+interface ReusedBin {
   bin: Bin;
+  initial: ResourceShape;
   key: string;
+}
+
+/** Puts the bin's free resources back to `initial` (packing changes only the amounts of names it has) and out of any bucket. */
+function reset(bin: Bin, initial: ResourceShape): Bin {
+  for (const name in initial) bin.free[name] = initial[name] as number;
+  bin.took = false;
+  bin.bucketAt = -1;
+  return bin;
 }
 
 /**
@@ -417,18 +438,29 @@ interface KeyedBin {
  * room for some unit only: a node no unit fits now fits none later (packing only takes room away), so leaving it
  * out changes nothing but the time.
  */
-function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available' | 'total'): KeyedBin[] {
-  const distinct = [...new Map(units.map((unit) => [shapeKey(unit), unit])).values()];
-  const bins: KeyedBin[] = [];
+function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available' | 'total', names: readonly string[]): ReusedBin[] {
+  const distinct = minimalUnits(units);
+  const bins: ReusedBin[] = [];
   if (distinct.length === 0) return bins;
   for (const worker of live) {
     if (worker.phase !== 'registered' || worker.ray === undefined || isLeaving(worker)) continue;
     const free = worker.ray[room];
     if (!distinct.some((unit) => fits(unit, free))) continue;
-    const bin: Bin = { name: worker.name, group: worker.group, free, kind: 'node', gangs: room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS };
-    bins.push({ bin, key: keyOf(bin) });
+    const bin = newBin(worker.name, worker.group, free, 'node', room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
+    bins.push({ bin, initial: free, key: keyOf(bin, names) });
   }
   return bins;
+}
+
+/** The units no smaller unit stands for: where one of them fits, a smaller one (every amount at most its own) fits too. */
+function minimalUnits(units: ResourceShape[]): ResourceShape[] {
+  const distinct = [...new Map(units.map((unit) => [shapeKey(unit), unit])).values()];
+  return distinct.filter((unit, index) => !distinct.some((other, otherIndex) => otherIndex !== index && smallerOrEqual(other, unit) && (!smallerOrEqual(unit, other) || otherIndex < index)));
+}
+
+function smallerOrEqual(small: ResourceShape, large: ResourceShape): boolean {
+  for (const name in small) if ((small[name] ?? 0) > (large[name] ?? 0)) return false;
+  return true;
 }
 
 function gangLabels(labels: Record<string, string>): ReadonlySet<string> {
