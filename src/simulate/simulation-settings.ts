@@ -24,14 +24,16 @@ export interface SimulationSettings {
 }
 
 /**
- * Launch → alive in Ray, and terminate → gone, by provider. Local and Docker were measured on the development
- * machine (2 cores; `ray start` of a worker, and a container's start, to registration in the GCS); Cloudera AI is an
- * assumption: a CML application is scheduled, its pod pulled and started, then `ray start` runs, which the
- * emulator cannot time. Change them with `simulation.launchLatency` when your machines differ.
+ * Launch → alive in Ray, and terminate → gone, by provider. Local was measured on the development machine
+ * (2 cores shared with other work, load average about 12; 5 rounds of a worker's `ray start --block` to alive in the
+ * GCS: 15.1, 16.8, 16.8, 20.1, 24.0 s; SIGTERM to its process group gone: 16.1–17.0 s, the measurement's SIGKILL after
+ * 15 s ending each, where LocalProvider waits up to 30 s). Docker is an assumption: the local times plus a container's start. Cloudera AI is an assumption too:
+ * a CML application is scheduled, its pod started, then `ray start` runs, which the emulator cannot time.
+ * Set `simulation.launchLatency` to what your machines take.
  */
 export const DEFAULT_LATENCIES: Record<ProviderSpec['type'], { launch: LatencyDistribution; terminate: LatencyDistribution }> = {
-  local: { launch: { kind: 'lognormal', medianMs: 3_800, p95Ms: 6_000 }, terminate: { kind: 'lognormal', medianMs: 1_200, p95Ms: 2_500 } },
-  docker: { launch: { kind: 'lognormal', medianMs: 5_500, p95Ms: 9_000 }, terminate: { kind: 'lognormal', medianMs: 2_000, p95Ms: 4_000 } },
+  local: { launch: { kind: 'lognormal', medianMs: 16_800, p95Ms: 24_000 }, terminate: { kind: 'lognormal', medianMs: 16_400, p95Ms: 17_000 } },
+  docker: { launch: { kind: 'lognormal', medianMs: 19_000, p95Ms: 27_000 }, terminate: { kind: 'lognormal', medianMs: 12_000, p95Ms: 20_000 } },
   cai: { launch: { kind: 'lognormal', medianMs: 90_000, p95Ms: 240_000 }, terminate: { kind: 'lognormal', medianMs: 10_000, p95Ms: 30_000 } },
 };
 
@@ -71,7 +73,7 @@ const chance = (description: string) => z.number().min(0).max(1).default(0).desc
 
 export const simulationSettingsSchema = z
   .strictObject({
-    launchLatency: latencySchema.optional().describe('from a launch to the node alive in Ray (default by provider: local ~4 s, docker ~6 s, cai ~90 s)'),
+    launchLatency: latencySchema.optional().describe('from a launch to the node alive in Ray (default by provider: local ~17 s as measured on a loaded 2-core machine, docker ~19 s, cai ~90 s)'),
     terminateLatency: latencySchema.optional().describe('from terminate to the node gone (default by provider)'),
     launchFailureRate: chance('the chance a launch fails'),
     deathRate: chance('the chance a node dies by itself once it runs'),
