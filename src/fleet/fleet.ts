@@ -4,42 +4,25 @@ import type { JournalEvent } from '../journal/event.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { assertNodeName } from '../providers/node-names.js';
 export type { RemoveWorkerOptions } from './remove-worker.js';
+export type { AddWorkersOptions, FleetOptions } from './fleet-options.js';
 import type { Instance, LogOptions } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
-import { ClusterHandle, type FleetBackend } from './cluster-handle.js';
+import { ClusterHandle } from './cluster-handle.js';
+import type { AddWorkersOptions, FleetOptions } from './fleet-options.js';
 import { bringUp, takeDown } from './cluster-lifecycle.js';
 import { readClusterEvents } from './cluster-events.js';
 import { chooseClusterPorts } from './cluster-ports.js';
 import { provisionalRecord, readClusterRecord, type ClusterRecord } from './cluster-record.js';
 import { readClusterStatus, type ClusterStatus } from './cluster-status.js';
 import { removeWorker, type RemoveWorkerOptions } from './remove-worker.js';
+import { FleetJobs } from './fleet-jobs.js';
+import { FleetServe } from './fleet-serve.js';
 import { FleetWatcher } from './fleet-watcher.js';
+import { workContextOf } from './work-context-of.js';
 import type { HeadEndpoints } from './head-endpoints.js';
 import { applyDeclaredSpec, applyLivePatch, diffSpecs, type LiveSpecPatch, type SpecChange } from './spec-changes.js';
 import { clusterPaths, clusterStateDir, type ClusterPaths } from './state-dir.js';
-
-export interface FleetOptions {
-  /** The spec this invocation brings (file, env, flags); a running cluster's saved spec stays its truth until `up` or `restart` apply it. */
-  spec: ClusterSpec;
-  logger?: Logger;
-  /** Progress lines for a person (runtime install, nodes starting); silent when absent. */
-  onProgress?: (line: string) => void;
-  /** How long a node may take from launch to registered in Ray. */
-  nodeStartTimeoutMs?: number;
-  /** The cluster's state directory, where it is not the spec's (the background watcher is told it). */
-  stateDir?: string;
-  /** The nodes' backend and GCS given whole, instead of made from the spec's provider: the memory provider in tests and the simulator. */
-  backend?: FleetBackend;
-}
-
-export interface AddWorkersOptions {
-  group?: string;
-  count?: number;
-  /** Why, for the journal. */
-  reason?: string;
-  signal?: AbortSignal;
-}
 
 const DEFAULT_NODE_START_TIMEOUT_MS = 180_000;
 
@@ -197,6 +180,16 @@ export class Fleet {
   /** This machine's journal, with what a watcher inside the cluster recorded (cai), in time order. */
   async events(options: { since?: Date; last?: number } = {}): Promise<{ events: JournalEvent[]; skippedLines: number[] }> {
     return readClusterEvents(this.cluster.journal, await this.cluster.provider(), this.cluster.logger, options);
+  }
+
+  /** The cluster's Ray jobs, over Ray's Jobs REST API: submit, follow without losing a line, stop, list, delete. */
+  get jobs(): FleetJobs {
+    return new FleetJobs(workContextOf(() => this.cluster, () => this.requireUp()));
+  }
+
+  /** The cluster's Ray Serve applications, deployed one at a time and the others kept. */
+  get serve(): FleetServe {
+    return new FleetServe(workContextOf(() => this.cluster, () => this.requireUp()));
   }
 
   /** Releases the connection to Ray, so a short command can exit; the fleet reconnects if used again. */
