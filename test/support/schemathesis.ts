@@ -19,6 +19,7 @@ export async function ensureSchemathesis(): Promise<string> {
 
 /** Runs schemathesis with every check that applies; the exit code and the report's tail, for the assertion message. */
 export async function runSchemathesis(command: string, schemaUrl: string, args: string[]): Promise<{ exitCode: number; output: string }> {
-  const result = await execa(command, ['run', schemaUrl, '--checks', 'all', ...args], { reject: false, all: true, timeout: 300_000, env: { NO_COLOR: '1' } });
+  // From the temp dir: schemathesis leaves a .schemathesis/ cache where it runs.
+  const result = await execa(command, ['run', schemaUrl, '--checks', 'all', ...args], { reject: false, all: true, timeout: 300_000, cwd: os.tmpdir(), env: { NO_COLOR: '1' } });
   return { exitCode: result.exitCode ?? -1, output: (result.all ?? '').split('\n').slice(-60).join('\n') };
 }
