@@ -1,13 +1,19 @@
 // A fleet's cluster as the watcher sees it: the narrow WatcherCluster over the fleet's own launcher, drain and journal.
 import { writeJsonAtomic } from '../fs/write-json-atomic.js';
+import { ObservationHistory, historyPointOf } from '../watcher/observation-history.js';
 import type { WatcherCluster } from '../watcher/watcher-cluster.js';
 import { watcherPaths } from '../watcher/watcher-status.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import { drainThenStop } from './drain-and-stop.js';
 
+/** How stale `watcher status`'s "last tick" may be on a cluster where nothing changes. */
+const STATUS_REFRESH_MS = 10_000;
+
 export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
   const record = cluster.record.bind(cluster);
   const provider = cluster.provider.bind(cluster);
+  let history: Promise<ObservationHistory> | undefined;
+  let lastStatus = { body: '', atMs: -Infinity };
   return {
     name: cluster.name,
     stateDir: cluster.paths.root,
@@ -20,6 +26,18 @@ export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
     terminate: (name, reason, signal) => cluster.stop(name, reason, signal),
     record,
     journal: async () => (await cluster.journal.read()).events,
-    writeStatus: (status) => writeJsonAtomic(watcherPaths(cluster.paths.root).status, status),
+    writeStatus: async (status) => {
+      // An idle tick rewrites nothing: the status is written when it says something new, else every few seconds.
+      const { lastTickAt, tickSeconds, ...body } = status;
+      const text = JSON.stringify(body);
+      const atMs = Date.parse(lastTickAt);
+      if (text === lastStatus.body && atMs - lastStatus.atMs < STATUS_REFRESH_MS) return;
+      await writeJsonAtomic(watcherPaths(cluster.paths.root).status, { ...status, tickSeconds });
+      lastStatus = { body: text, atMs };
+    },
+    recordObservation: async (observation) => {
+      history ??= ObservationHistory.open(cluster.paths.root, observation.atMs);
+      await (await history).append(historyPointOf(observation));
+    },
   };
 }

@@ -95,6 +95,7 @@ export function simulatedCluster(options: SimulatedClusterOptions): SimulatedClu
     record,
     journal: async () => events,
     writeStatus: async () => undefined,
+    recordObservation: async () => undefined,
   };
   return { cluster, launcher, events, launches };
 }

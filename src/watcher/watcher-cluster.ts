@@ -4,6 +4,7 @@ import type { DashboardClient } from '../ray/dashboard-client.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { Instance, NodeProvider } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import type { Observation } from './observation.js';
 import type { WatcherStatus } from './watcher-status.js';
 
 /** The two GCS calls the watcher makes. */
@@ -45,4 +46,6 @@ export interface WatcherCluster {
   record(event: NewEvent): Promise<void>;
   journal(): Promise<JournalEvent[]>;
   writeStatus(status: WatcherStatus): Promise<void>;
+  /** Keeps the observation in the cluster's history (the dashboard's charts); a simulation keeps none. */
+  recordObservation(observation: Observation): Promise<void>;
 }

@@ -62,24 +62,29 @@ export class Watcher {
   /** Runs until the signal aborts or the cluster goes down. One watcher per cluster: a second one fails with LOCK_HELD. */
   async run(signal: AbortSignal): Promise<void> {
     const paths = watcherPaths(this.cluster.stateDir);
-    const lock = await tryLock(paths.lock);
+    // Another watcher that judged this one gone (a heartbeat missed, on a filesystem shared between hosts) has the
+    // cluster now: this one stops at once rather than act beside it.
+    const lost = new AbortController();
+    const lock = await tryLock(paths.lock, { onLost: () => lost.abort() });
     if (!lock.acquired) {
       throw new RayfleetError('LOCK_HELD', `a watcher for cluster ${this.cluster.name} already runs (pid ${lock.holderPid})`, {
         details: `Stop it with \`rayfleet watcher stop -c ${this.cluster.name}\`, or see it with \`rayfleet watcher status -c ${this.cluster.name}\`.`,
       });
     }
+    const running = AbortSignal.any([signal, lost.signal]);
     try {
       await this.restoreHistory();
       let spec = await this.cluster.currentSpec();
       await this.cluster.record({ type: 'watcher', reason: `started (pid ${process.pid}, every ${spec?.watcher.intervalMs ?? 0} ms)`, pid: process.pid });
-      while (!signal.aborted && spec !== undefined) {
-        await this.tick(spec, signal);
+      while (!running.aborted && spec !== undefined) {
+        await this.tick(spec, running);
         const interval = spec.watcher.intervalMs;
-        await this.clock.sleep(this.failedTicks === 0 ? interval : Math.min(MAX_TICK_BACKOFF_MS, interval * 2 ** this.failedTicks), signal);
+        await this.clock.sleep(this.failedTicks === 0 ? interval : Math.min(MAX_TICK_BACKOFF_MS, interval * 2 ** this.failedTicks), running);
         spec = await this.cluster.currentSpec();
         if (spec === undefined) await this.cluster.record({ type: 'watcher', reason: 'the cluster is down: stopping' });
       }
     } finally {
+      if (lost.signal.aborted) await this.cluster.record({ type: 'failure', reason: "the watcher's lock was taken over by another watcher: stopping" });
       await this.cluster.record({ type: 'watcher', reason: `stopped (pid ${process.pid})`, pid: process.pid });
       await unlock(paths.lock);
     }
@@ -117,6 +122,7 @@ export class Watcher {
     this.metrics?.observe(observation, plan, spec.workerGroups.map((group) => group.name));
     this.metrics?.tickSeconds.observe(seconds);
     await this.cluster.writeStatus(this.statusOf(spec, observation, plan, seconds)).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the watcher status'));
+    await this.cluster.recordObservation(observation).catch((error: unknown) => this.logger.warn({ err: error }, 'cannot write the observation history'));
     return plan;
   }
 
