@@ -22,11 +22,23 @@ export interface Bin {
 }
 
 /**
- * A bin with its own copy of the free resources. Every bin is made here, with its fields in one order, so that the
- * hot loops of packing see one object layout (objects of many layouts make every property access slow).
+ * A bin with its own copy of the free resources packing looks at (`names`, as in `keyNames`). Every bin is made here,
+ * with its fields in one order and its resources in the order of `names`, so that the hot loops of packing see few
+ * object layouts: Ray gives every node a `node:<ip>` resource of its own, and objects that each have a name of their
+ * own make every property access slow.
  */
-export function newBin(name: string, group: string | undefined, free: ResourceShape, kind: Bin['kind'], gangs: ReadonlySet<string> = NO_GANGS): Bin {
-  return { name, group, free: { ...free }, kind, gangs, took: false, bucketKey: '', bucketAt: -1 };
+export function newBin(name: string, group: string | undefined, free: ResourceShape, kind: Bin['kind'], names: readonly string[], gangs: ReadonlySet<string> = NO_GANGS): Bin {
+  return { name, group, free: project(free, names), kind, gangs, took: false, bucketKey: '', bucketAt: -1 };
+}
+
+/** The amounts of `names` the shape has, in that order. */
+export function project(shape: ResourceShape, names: readonly string[]): ResourceShape {
+  const projected: ResourceShape = {};
+  for (const name of names) {
+    const amount = shape[name];
+    if (amount !== undefined) projected[name] = amount;
+  }
+  return projected;
 }
 
 /** How much a unit left over weighs in best fit: GPUs most, then CPUs; Ray sizes memory from the machine, so it does not count. */
@@ -66,7 +78,7 @@ export class Bins {
   private marks = 0;
 
   /** `names`: the resources bins are keyed on (`keyNames` of every unit that will be placed). */
-  constructor(private readonly names: readonly string[]) {}
+  constructor(readonly names: readonly string[]) {}
 
   get size(): number {
     return this.count;

@@ -184,7 +184,7 @@ export class Packer {
   /** A new node of the group, open for packing. */
   private openIn(slot: GroupSlots): Bin {
     slot.planned += 1;
-    const bin = newBin(`new ${slot.spec.name} ${this.opened.length + 1}`, slot.spec.name, slot.capacity, 'new');
+    const bin = newBin(`new ${slot.spec.name} ${this.opened.length + 1}`, slot.spec.name, slot.capacity, 'new', this.bins.names);
     this.bins.add(bin);
     this.opened.push(bin);
     if (this.recording) {

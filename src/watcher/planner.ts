@@ -2,7 +2,7 @@
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import type { GangDemand, Observation, WorkerView } from './observation.js';
-import { Bins, NO_GANGS, keyNames, keyOf, newBin, type Bin } from './bins.js';
+import { Bins, NO_GANGS, keyNames, keyOf, newBin, project, type Bin } from './bins.js';
 import { Packer, slotsFor, type GroupSlots, type Unplaced } from './packing.js';
 import { EPSILON, add, fits, isDemandForNewNodes, isUnused, shapeKey, weight } from './resource-shapes.js';
 
@@ -244,17 +244,19 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
     if (more > 0) inFlight.push({ slot, count: more, kind: 'new' });
   }
   const addInFlight = (bins: Bins, pass: 'demand' | 'constraint'): void => {
+    const names = pass === 'demand' ? context.demandNames : context.constraintNames;
     for (const { slot, count, kind } of inFlight) {
-      const key = keyOf(newBin('', undefined, slot.capacity, kind), pass === 'demand' ? context.demandNames : context.constraintNames);
+      const capacity = project(slot.capacity, names);
+      const key = keyOf(newBin('', undefined, capacity, kind, names), names);
       const poolKey = `${pass} ${kind} ${slot.spec.name}`;
       const pool = context.inFlightBins.get(poolKey) ?? [];
       context.inFlightBins.set(poolKey, pool);
       for (let index = 0; index < count; index += 1) {
         let bin = pool[index];
         if (bin === undefined) {
-          bin = newBin(`${kind} ${slot.spec.name} ${index + 1}`, slot.spec.name, slot.capacity, kind);
+          bin = newBin(`${kind} ${slot.spec.name} ${index + 1}`, slot.spec.name, capacity, kind, names);
           pool.push(bin);
-        } else reset(bin, slot.capacity);
+        } else reset(bin, capacity);
         bins.add(bin, key);
       }
     }
@@ -267,9 +269,8 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
     else for (const detail of failure.details) if (!withheld.includes(detail)) withheld.push(detail);
   };
 
-  const headBin = (free: ResourceShape): Bin => newBin('head', undefined, free, 'node');
   const demandBins = new Bins(context.demandNames);
-  demandBins.add(headBin(observation.headAvailable));
+  demandBins.add(newBin('head', undefined, observation.headAvailable, 'node', context.demandNames));
   for (const { bin, initial, key } of context.roomy) demandBins.add(reset(bin, initial), key);
   addInFlight(demandBins, 'demand');
   const packer = new Packer(demandBins, slots, limits, liveWorkers);
@@ -295,12 +296,12 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
     // request_resources() asks for capacity, busy or free: pack it into every staying node's total, and the nodes the demand opened.
     const before = new Map([...slots].map(([group, slot]) => [group, slot.planned]));
     const totals = new Bins(context.constraintNames);
-    totals.add(headBin(observation.headTotal));
+    totals.add(newBin('head', undefined, observation.headTotal, 'node', context.constraintNames));
     for (const { bin, initial, key } of context.roomyTotal) totals.add(reset(bin, initial), key);
     addInFlight(totals, 'constraint');
     for (const bin of packer.opened) {
       const capacity = bin.group === undefined ? undefined : slots.get(bin.group)?.capacity;
-      if (capacity !== undefined) totals.add(newBin(bin.name, bin.group, capacity, bin.kind));
+      if (capacity !== undefined) totals.add(newBin(bin.name, bin.group, capacity, bin.kind, context.constraintNames));
     }
     constraintPacker = new Packer(totals, slots, limits, liveWorkers);
     for (const entry of context.constraints) {
@@ -444,10 +445,10 @@ function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available'
   if (distinct.length === 0) return bins;
   for (const worker of live) {
     if (worker.phase !== 'registered' || worker.ray === undefined || isLeaving(worker)) continue;
-    const free = worker.ray[room];
-    if (!distinct.some((unit) => fits(unit, free))) continue;
-    const bin = newBin(worker.name, worker.group, free, 'node', room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
-    bins.push({ bin, initial: free, key: keyOf(bin, names) });
+    const resources = worker.ray[room];
+    if (!distinct.some((unit) => fits(unit, resources))) continue;
+    const bin = newBin(worker.name, worker.group, resources, 'node', names, room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
+    bins.push({ bin, initial: project(resources, names), key: keyOf(bin, names) });
   }
   return bins;
 }
