@@ -8,6 +8,7 @@ import { rayfleetErrorOf } from '../../../test/support/caught.js';
 import { PYTHON_RUNTIME, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
 import { VirtualClock } from '../../time/virtual-clock.js';
 import type { LaunchRequest } from '../node-provider.js';
+import { PartialListError } from '../partial-list-error.js';
 import { CaiProvider } from './cai-provider.js';
 import { LAUNCHER_SCRIPT, headAddressFile, projectRecordFile, projectTokenFile } from './project-layout.js';
 
@@ -96,19 +97,28 @@ describe('CaiProvider under faults', () => {
     expect(requestsTo('POST', /\/applications$/)).toBe(1);
   });
 
-  it('fails the list, and launches nothing, when the applications come without their environment', async () => {
+  it('fails the list, naming them, and launches nothing, when applications come without their environment', async () => {
     const name = `${CLUSTER}-worker-3`;
     await provider.launch(request(name));
     workspace.emulator.setFaults({ rules: [{ kind: 'omit-fields', fields: ['environment'], method: 'GET', path: /\/applications$/, times: Infinity }] });
     const error = await rayfleetErrorOf(() => provider.list());
-    expect(error.code).toBe('CAI_FAILED');
-    expect(error.message).toContain(`${name} (`);
-    expect(error.message).toContain(`cannot tell whether it is a node of cluster ${CLUSTER}`);
+    expect(error).toBeInstanceOf(PartialListError);
+    expect(error.code).toBe('NODE_RECORD_UNREADABLE');
+    expect((error as PartialListError).instances).toEqual([]);
+    expect((error as PartialListError).unreadable.map((node) => node.name)).toEqual([name]);
+    expect(error.details).toContain(`cannot tell whether it is a node of cluster ${CLUSTER}`);
     // Launching the name again must not take it for free: it would make a second node.
-    expect((await rayfleetErrorOf(() => provider.launch(request(name)))).code).toBe('CAI_FAILED');
+    expect((await rayfleetErrorOf(() => provider.launch(request(name)))).code).toBe('NODE_RECORD_UNREADABLE');
     expect(stored(name)).toHaveLength(1);
     workspace.emulator.setFaults({});
     expect((await provider.list()).map((instance) => instance.name)).toEqual([name]);
+
+    // Someone else's application under a node's name, with no environment: named, while the cluster's own are listed.
+    const stranger = await workspace.client().createApplication(workspace.projectId, { name: `${CLUSTER}-worker-9`, subdomain: 'stranger', script: LAUNCHER_SCRIPT, runtime_identifier: PYTHON_RUNTIME });
+    const partial = (await rayfleetErrorOf(() => provider.list())) as PartialListError;
+    expect(partial.instances.map((instance) => instance.name)).toEqual([name]);
+    expect(partial.unreadable.map((node) => node.name)).toEqual([`${CLUSTER}-worker-9`]);
+    await workspace.client().deleteApplication(workspace.projectId, stranger.id);
   });
 
   it("uploads the cluster's token with the head and removes it, the record and the head's address on cleanup", async () => {

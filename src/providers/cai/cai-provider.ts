@@ -4,6 +4,7 @@ import { RayfleetError, isRayfleetError } from '../../errors.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import { HEAD_GROUP, headName } from '../node-names.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { PartialListError } from '../partial-list-error.js';
 import type { HeadPorts } from '../ray-start-args.js';
 import { applicationRequest } from './application-spec.js';
 import type { CmlClient } from './cml-client.js';
@@ -174,16 +175,22 @@ export class CaiProvider implements NodeProvider {
 
   /**
    * The applications of this cluster. One that bears a node's name but came without an environment cannot be told
-   * apart from ours: the list fails rather than leave it out, which would read as a node gone (relaunched, or never stopped).
+   * apart from ours: leaving it out would read as a node gone (relaunched, or never stopped), so the list fails,
+   * naming it, with the rest beside it for `down` to stop.
    */
   private ours(applications: Application[]): Application[] {
     const unknowable = applications.filter((application) => Object.keys(application.environment).length === 0 && this.isNodeName(application.name ?? ''));
+    const ours = applications.filter((application) => this.isOurs(application));
     if (unknowable.length > 0) {
-      throw new RayfleetError('CAI_FAILED', `the CML API listed ${unknowable.map((application) => `${application.name ?? ''} (${application.id})`).join(', ')} without an environment: rayfleet cannot tell whether it is a node of cluster ${this.options.cluster}`, {
-        details: 'rayfleet marks its applications with RAYFLEET_CLUSTER in their environment. Nothing was launched or stopped on this list. If an application of that name is not rayfleet\'s, rename it.',
-      });
+      throw new PartialListError(
+        ours.map((application) => this.toInstance(application)),
+        unknowable.map((application) => ({
+          name: application.name ?? application.id,
+          reason: `application ${application.id} came from the CML API without its environment: rayfleet cannot tell whether it is a node of cluster ${this.options.cluster} (if it is not rayfleet's, rename it)`,
+        })),
+      );
     }
-    return applications.filter((application) => this.isOurs(application));
+    return ours;
   }
 
   /** `<cluster>-head`, or `<cluster>-<group>-<index>`. */

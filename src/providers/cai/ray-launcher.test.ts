@@ -101,7 +101,7 @@ describe('the launcher of a node application', () => {
 
   it('starts the watcher again each time it exits, with the API key, doubling the delay, each restart journaled', async () => {
     const lines = await pollUntil(
-      () => {
+      async () => {
         const text = readFileSync(journalPath(), 'utf8');
         return parseJournal(text).events.length >= 4 ? text.split('\n').slice(1, 5) : undefined;
       },
