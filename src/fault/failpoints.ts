@@ -14,6 +14,10 @@ export const FAILPOINT_NAMES = [
   'terminate.after-sigterm',
   /** tryLock: a stale owner's successor is created, the stale owner is not yet cleared. */
   'lock.mid-takeover',
+  /** Journal.append: half of the event's line is written, the rest never is (a torn line). */
+  'journal.mid-append',
+  /** drainThenStop: Ray accepted the drain, the node is not yet stopped. */
+  'drain.after-accept',
 ] as const;
 
 export type FailpointName = (typeof FAILPOINT_NAMES)[number];
@@ -23,8 +27,13 @@ let armed: ReadonlySet<string> | undefined;
 
 /** Dies at once (SIGKILL: no clean-up, no exit handlers, as in a crash) when this point is armed; a no-op otherwise. */
 export function failpoint(name: FailpointName): void {
+  if (isArmed(name)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Whether the point is armed: for a point that must first do half of its work (a torn write) before it dies. */
+export function isArmed(name: FailpointName): boolean {
   armed ??= parseFailpoints(readEnv(VARIABLE));
-  if (armed.size > 0 && armed.has(name)) process.kill(process.pid, 'SIGKILL');
+  return armed.size > 0 && armed.has(name);
 }
 
 /** The armed names; a name that is no point fails loudly, since a misspelt point would make a fault test pass without its fault. */

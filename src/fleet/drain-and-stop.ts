@@ -1,4 +1,5 @@
 // Taking a node away: drain it in Ray first, stop it only once Ray has accepted. The one path for remove-worker and the watcher.
+import { failpoint } from '../fault/failpoints.js';
 import type { DecisionNumbers, NewEvent } from '../journal/event.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { NodeProvider } from '../providers/node-provider.js';
@@ -42,6 +43,7 @@ export async function drainThenStop(context: DrainContext, target: DrainTarget, 
   const gcs = await context.gcs();
   const drain = await gcs.drainNode(target.nodeId, 'IDLE_TERMINATION', `rayfleet: ${reason}`, { signal });
   if (drain.accepted) {
+    failpoint('drain.after-accept');
     await context.record({ type: 'drain', node: target.name, group: target.group, reason, idleMs: target.idleMs, numbers });
   } else {
     await context.record({ type: 'drain-rejected', node: target.name, group: target.group, reason: drain.rejectionReason, forced: options.force === true, numbers });

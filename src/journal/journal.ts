@@ -1,6 +1,7 @@
 // The append-only event journal of one cluster: a JSONL file, one event a line, readable after any crash.
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { failpoint, isArmed } from '../fault/failpoints.js';
 import { eventSchema, type JournalEvent, type NewEvent } from './event.js';
 
 export interface JournalRead {
@@ -33,6 +34,10 @@ export class Journal {
     const handle = await this.openForAppend();
     try {
       const bytes = Buffer.from((await endsTorn(handle)) ? `\n${line}` : line);
+      if (isArmed('journal.mid-append')) {
+        await handle.write(bytes, 0, Math.floor(bytes.length / 2));
+        failpoint('journal.mid-append');
+      }
       let written = 0;
       // One write(2) for the whole line on any local filesystem; a short write (a full disk) is finished rather than left torn.
       while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
