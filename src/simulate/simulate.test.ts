@@ -42,6 +42,17 @@ describe('runSimulation', () => {
     expect(report.events).toMatchObject({ 'scale-up': 2, launch: 9, registered: 8, drain: 8, terminate: 8 });
   });
 
+  it("simulates bench:autoscale's burst: 4 one-CPU tasks, max 4, the 4 nodes it needs launched and drained", async () => {
+    // bench:autoscale's row "nodes launched (needed 4)" judges the real run by the same number; this test does not
+    // start Ray, so the live comparison stays in that benchmark. Launch latency is the local default, measured here.
+    const workload = parseWorkload('arrivals:\n  - { at: 0s, kind: task, shape: { CPU: 1 }, count: 4, duration: 5s }\n', 'autoscale-burst.yaml');
+    const spec = clusterSpecSchema.parse({ head: { cpus: 0 }, workerGroups: [{ name: 'worker', cpus: 1, min: 0, max: 4 }], watcher: { interval: '1s', idleTimeout: '10s', maxWorkers: 4 } });
+    const report = reportOf(await runSimulation({ spec, workload, seed: 1 }));
+    expect(report).toMatchObject({ nodesLaunched: 4, nodesLowerBound: 4, drains: 4, flaps: 0, unplaced: 0, unfinished: 0 });
+    expect(report.demandToCapacityS.max).toBeGreaterThan(10);
+    expect(report.demandToCapacityS.max).toBeLessThan(40);
+  });
+
   it('gives the same run for the same seed, and another for another seed', async () => {
     const workload = parseWorkload(BURST, 'burst.yaml');
     const spec = specWith({ idleTimeout: '1m' });
