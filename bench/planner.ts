@@ -198,7 +198,7 @@ async function main(): Promise<void> {
       rows.push([
         String(nodes),
         `${input.shapes.length} (${requests})`,
-        ms(median(ours.wallMs)),
+        `${ms(median(ours.wallMs))} (${ms(Math.min(...ours.wallMs))})`,
         ms(oursCpu),
         ray === undefined ? '-' : `${ms(median(ray.wallMs))}${ray.cachedAt === undefined ? '' : '*'}`,
         ms(rayCpu),
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(
       `${formatTable(
-        ['nodes', 'shapes (requests)', 'rayfleet ms', 'rayfleet CPU ms', 'Ray ms', 'Ray CPU ms', 'Ray/rayfleet', 'rayfleet launches nodes/CPUs/GPUs', 'Ray launches nodes/CPUs/GPUs', 'drains rayfleet/Ray'],
+        ['nodes', 'shapes (requests)', 'rayfleet ms (min)', 'rayfleet CPU ms', 'Ray ms', 'Ray CPU ms', 'Ray/rayfleet', 'rayfleet launches nodes/CPUs/GPUs', 'Ray launches nodes/CPUs/GPUs', 'drains rayfleet/Ray'],
         rows,
       )}\n`,
     );
@@ -221,7 +221,8 @@ async function main(): Promise<void> {
     }
     if (cachedRay.length > 0) process.stdout.write(`* Ray's answer for this identical input, saved on ${cachedRay.join(', ')} (BENCH_RAY_FRESH=1 runs it again).\n`);
     process.stdout.write(
-      `${GROUPS} groups; medians of ${RAYFLEET_ROUNDS} rounds for rayfleet, ${SIZES.map((size) => RAY_ROUNDS(size)).join('/')} for Ray (wall and CPU time of the one call, input already built).\n`,
+      `${GROUPS} groups; medians of ${RAYFLEET_ROUNDS} rounds for rayfleet, ${SIZES.map((size) => RAY_ROUNDS(size)).join('/')} for Ray (wall and CPU time of the one call, input already built); ` +
+        `load average ${os.loadavg()[0]?.toFixed(1)} on ${os.cpus().length} CPUs (medians on a busy machine are mostly waiting: the min is the planner's own cost).\n`,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
