@@ -16,7 +16,7 @@ export const FAILPOINT_NAMES = [
   'lock.mid-takeover',
   /** Journal.append: half of the event's line is written, the rest never is (a torn line). */
   'journal.mid-append',
-  /** drainThenStop: Ray accepted the drain, the node is not yet stopped. */
+  /** drainThenStop: Ray accepted the drain and it is journaled; the node is not yet stopped. */
   'drain.after-accept',
 ] as const;
 

@@ -43,8 +43,8 @@ export async function drainThenStop(context: DrainContext, target: DrainTarget, 
   const gcs = await context.gcs();
   const drain = await gcs.drainNode(target.nodeId, 'IDLE_TERMINATION', `rayfleet: ${reason}`, { signal });
   if (drain.accepted) {
-    failpoint('drain.after-accept');
     await context.record({ type: 'drain', node: target.name, group: target.group, reason, idleMs: target.idleMs, numbers });
+    failpoint('drain.after-accept');
   } else {
     await context.record({ type: 'drain-rejected', node: target.name, group: target.group, reason: drain.rejectionReason, forced: options.force === true, numbers });
     if (options.force !== true) return { stopped: false, rejection: drain.rejectionReason };

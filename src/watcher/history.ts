@@ -42,6 +42,16 @@ export function registrationTimes(events: JournalEvent[]): Map<string, number> {
   return times;
 }
 
+/** Nodes drained and not yet terminated: when they leave Ray, that was the drain, not a crash. */
+export function drainedNodes(events: JournalEvent[]): Set<string> {
+  const drained = new Set<string>();
+  for (const event of events) {
+    if (event.type === 'drain') drained.add(event.node);
+    else if (event.type === 'terminate') drained.delete(event.node);
+  }
+  return drained;
+}
+
 export function lastScaleUpMs(events: JournalEvent[]): number | undefined {
   const lastScaleUp = events.filter((event) => event.type === 'scale-up').at(-1);
   return lastScaleUp === undefined ? undefined : Date.parse(lastScaleUp.time);

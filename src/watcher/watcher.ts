@@ -7,7 +7,7 @@ import { headName } from '../providers/node-names.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { systemClock, type Clock } from '../time/clock.js';
-import { addFailure, backoffUntilByGroup, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
+import { addFailure, backoffUntilByGroup, drainedNodes, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
 import type { Observation } from './observation.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
@@ -45,7 +45,7 @@ export class Watcher {
   /** Nodes (name@created) whose early death is counted in their group's back-off: once each, however long their clean-up takes. */
   private readonly countedDeaths = new Set<string>();
   /** Workers this watcher asked Ray to drain: when they leave Ray, that is no failed launch. */
-  private readonly drainsAsked = new Set<string>();
+  private drainsAsked = new Set<string>();
   private lastProblems = '';
   private lastInfeasible = '';
   private lastWithheld = '';
@@ -136,6 +136,7 @@ export class Watcher {
     this.failures = failuresByGroup(events);
     this.lastScaleUpAtMs = lastScaleUpMs(events);
     this.registeredAtMs = registrationTimes(events);
+    this.drainsAsked = drainedNodes(events);
   }
 
   private async act(plan: Plan, observation: Observation, diedYoung: Set<string>, signal: AbortSignal | undefined): Promise<void> {
