@@ -70,7 +70,6 @@ export function keyNames(units: Iterable<ResourceShape>): string[] {
 export class Bins {
   /** Bins with the same free resources share a bucket: best fit looks at each distinct bucket once. */
   private readonly buckets = new Map<string, Bin[]>();
-  private count = 0;
   /** Bucket key after a take, by key before, shape and times: alike bins taking alike units need it worked out once. */
   private readonly transitions = new Map<string, Map<ResourceShape, Map<number, string>>>();
   /** What to do to go back, newest last, while a mark is open: a gang placed in part is taken back out. */
@@ -79,10 +78,6 @@ export class Bins {
 
   /** `names`: the resources bins are keyed on (`keyNames` of every unit that will be placed). */
   constructor(readonly names: readonly string[]) {}
-
-  get size(): number {
-    return this.count;
-  }
 
   /** Adds a bin; `key` is its bucket key when the caller knows it (`keyOf` on the same names), to spare working it out. */
   add(bin: Bin, key = keyOf(bin, this.names)): void {
@@ -214,7 +209,6 @@ export class Bins {
     bin.bucketKey = key;
     bin.bucketAt = bucket.length;
     bucket.push(bin);
-    this.count += 1;
   }
 
   /** Takes the bin out of its bucket: the bucket's last bin moves into its place. */
@@ -230,6 +224,5 @@ export class Bins {
     }
     if (bucket.length === 0) this.buckets.delete(key);
     bin.bucketAt = -1;
-    this.count -= 1;
   }
 }

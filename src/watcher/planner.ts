@@ -112,6 +112,9 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     else if (worker.phase !== 'draining') group.staying += 1;
     if (worker.phase === 'launching') group.inFlight += 1;
   }
+  const demandNames = keyNames(units);
+  const constraintUnits = constraints.map((entry) => entry.shape);
+  const constraintNames = keyNames(constraintUnits);
   const context: RoundContext = {
     observation,
     config,
@@ -121,10 +124,10 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     shapes: packDemand ? shapes : [],
     gangs: packDemand ? gangs : [],
     constraints: coolingDown ? [] : constraints,
-    demandNames: keyNames(units),
-    constraintNames: keyNames(constraints.map((entry) => entry.shape)),
-    roomy: roomyBins(live, units, 'available', keyNames(units)),
-    roomyTotal: roomyBins(live, constraints.map((entry) => entry.shape), 'total', keyNames(constraints.map((entry) => entry.shape))),
+    demandNames,
+    constraintNames,
+    roomy: roomyBins(live, units, 'available', demandNames),
+    roomyTotal: roomyBins(live, constraintUnits, 'total', constraintNames),
     inFlightBins: new Map(),
   };
   const added = new Map<string, Record<Cause, number>>();
