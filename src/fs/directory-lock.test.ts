@@ -113,6 +113,21 @@ describe('directory lock', () => {
     await unlock(stale);
   });
 
+  it('judges an owner in another pid namespace (a container on this host) by its heartbeat, not by a pid of this one', async () => {
+    const lockDir = freshDir();
+    await leaveOwner(lockDir, 1, { pidNamespace: 'pid:[4026532999]', pid: 1 });
+    expect(await tryLock(lockDir)).toMatchObject({ acquired: false, holderPid: 1, holder: { local: false } });
+  });
+
+  it('of several takers at once in one process, exactly one wins, and no draft is left behind', async () => {
+    const lockDir = freshDir();
+    await leaveOwner(lockDir, 1, {});
+    const results = await Promise.all(Array.from({ length: 8 }, () => tryLock(lockDir)));
+    expect(results.filter((result) => result.acquired)).toHaveLength(1);
+    expect(await readdir(lockDir)).toEqual(['owner-2.json']);
+    await unlock(lockDir);
+  });
+
   it('refreshes its heartbeat, and learns when it lost the lock', async () => {
     const lockDir = freshDir();
     let lost = 0;
