@@ -16,6 +16,9 @@ export type { WatcherCluster, WatcherGcs, WatcherDashboard, DrainTarget, DrainOu
 export type { WatcherStatus } from './watcher/watcher-status.js';
 export { systemClock, type Clock } from './time/clock.js';
 export { VirtualClock } from './time/virtual-clock.js';
+export { runSimulation, type SimulationOptions, type SimulationRun } from './simulate/simulate.js';
+export { whatIf, type WhatIfInput, type WhatIfResult } from './simulate/what-if.js';
+export { SimulatedRay, type SimulatedRayOptions, type WorkRequest } from './simulate/simulated-ray.js';
 export { ensureRuntime, type Runtime, type RuntimeOptions } from './ray/runtime.js';
 export { Journal, type JournalRead } from './journal/journal.js';
 export type { JournalEvent, EventType, NewEvent } from './journal/event.js';
