@@ -20,11 +20,9 @@ const statusByCode: Partial<Record<ErrorCode, ErrorStatus>> = {
   ROUTE_NOT_FOUND: 404,
   NODE_BUSY: 409,
   GROUP_AT_MAX: 409,
-  DRAIN_REJECTED: 409,
   LOCK_HELD: 409,
   CLUSTER_EXISTS: 409,
   CLUSTER_RECORD_DAMAGED: 409,
-  NOT_SUPPORTED: 501,
   // The backend failed or did not answer in time: the request may work again, and the document says so.
   RAY_UNREACHABLE: 503,
   RAY_REQUEST_FAILED: 503,
