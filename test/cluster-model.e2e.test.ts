@@ -128,7 +128,8 @@ describe('two clusters with no port settings', () => {
     expect((await sandbox.run(on('rfp', ['down']))).exitCode).toBe(0);
     expect(aliveInRay(await sandbox.json<ClusterStatus>(on('rfq', ['status'])))).toEqual(['rfq-head']);
     expect(processesOfNodes(['rfp-head'])).toEqual([]);
-  });
+    // Two clusters up, two drivers, one down: longer than one cluster's tests.
+  }, 480_000);
 });
 
 describe("the library's fleet", () => {
@@ -163,5 +164,5 @@ describe("the library's fleet", () => {
     const types = events.map((event) => event.type);
     // The watcher's own stop is journaled before the first node is stopped.
     expect(types.lastIndexOf('watcher')).toBeLessThan(types.indexOf('terminate'));
-  });
+  }, 480_000);
 });
