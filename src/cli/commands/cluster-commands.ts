@@ -11,7 +11,7 @@ import { printStatus } from './status-command.js';
 import { clustersUpHere } from '../../fleet/state-dir.js';
 import { readDashboardService, startDashboardService, stopDashboardService } from '../../server/dashboard-service.js';
 
-interface UpOptions extends CommonOptions {
+export interface UpOptions extends CommonOptions {
   numWorkers?: number;
   numCpus?: number;
   numGpus?: number;
@@ -38,7 +38,8 @@ function addNodeShapeOptions(command: Command): Command {
     .option('--json', 'print the cluster status as JSON');
 }
 
-function overridesOf(options: UpOptions): SpecOverrides {
+/** What `up`'s flags change in the spec; `run` takes the same flags. */
+export function overridesOf(options: Omit<UpOptions, keyof CommonOptions | 'json'>): SpecOverrides {
   return {
     numWorkers: options.numWorkers,
     numCpus: options.numCpus,

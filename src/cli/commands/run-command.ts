@@ -2,38 +2,18 @@
 import { Command } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
 import type { SpecOverrides } from '../../spec/overrides.js';
-import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
+import { openFleet, withCommonOptions, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { jobsOf } from '../work-context-of.js';
-import { upCommand } from './cluster-commands.js';
+import { overridesOf, upCommand, type UpOptions } from './cluster-commands.js';
 import { addSubmitOptions, submitAndFollow, type SubmitFlags } from './job-commands.js';
 
-interface RunOptions extends CommonOptions, Omit<SubmitFlags, 'wait'> {
+interface RunOptions extends Omit<UpOptions, 'json'>, Omit<SubmitFlags, 'wait'> {
   keep?: boolean;
-  numWorkers?: number;
-  numCpus?: number;
-  numGpus?: number;
-  objectStoreMemory?: string;
-  provider?: string;
-  image?: string;
-  watcher: boolean;
 }
 
 /** `up`'s own flags (one definition, one help text), without those `run` has its own of. */
 const UP_FLAGS_NOT_TAKEN = new Set(['--json', '--cluster', '--config']);
-
-function overridesOf(options: RunOptions): SpecOverrides {
-  return {
-    numWorkers: options.numWorkers,
-    numCpus: options.numCpus,
-    numGpus: options.numGpus,
-    objectStoreMemory: options.objectStoreMemory,
-    provider: options.provider,
-    image: options.image,
-    // commander makes --no-watcher default to true; only an explicit --no-watcher overrides the spec.
-    watcher: options.watcher === false ? false : undefined,
-  };
-}
 
 function note(text: string): void {
   process.stderr.write(`${text}\n`);
