@@ -151,11 +151,6 @@ describe('rayfleet run', () => {
     expect(leftOver()).toEqual([]);
     // The measure the README quotes: from nothing to the job's first line, and back to nothing.
     process.stderr.write(`[rayfleet run] first line after ${((firstLineAt ?? endedAt) - started) / 1000} s, back to nothing after ${(endedAt - started) / 1000} s\n`);
-
-    const failed = await sandbox.run(['run', '--config', spec, '--', 'python', '-c', 'import sys; sys.exit(2)']);
-    expect(failed.exitCode).toBe(1);
-    expect(failed.stderr).toMatch(/JOB_FAILED.*exit code 2/);
-    expect(leftOver()).toEqual([]);
   });
 
   it('takes the cluster down on Ctrl-C while the job runs', async () => {
@@ -174,9 +169,10 @@ describe('rayfleet run', () => {
     expect(leftOver()).toEqual([]);
   });
 
-  it('keeps the cluster with --keep, and refuses to run on a cluster that is up already', async () => {
-    const kept = await sandbox.run(['run', '--keep', '--config', spec, '--', 'python', '-c', 'print(1)']);
-    expect(kept.exitCode, kept.stderr).toBe(0);
+  it("exits 1 for a failed job and keeps the cluster with --keep; refuses to run on a cluster that is up already", async () => {
+    const kept = await sandbox.run(['run', '--keep', '--config', spec, '--', 'python', '-c', 'import sys; sys.exit(2)']);
+    expect(kept.exitCode).toBe(1);
+    expect(kept.stderr).toMatch(/JOB_FAILED.*exit code 2/);
     expect(kept.stderr).toMatch(/cluster rfrun kept/);
     expect((await sandbox.run(['status', '--config', spec])).exitCode).toBe(0);
     const again = await sandbox.run(['run', '--config', spec, '--', 'python', '-c', 'print(1)']);

@@ -100,7 +100,7 @@ describe('Serve on a local cluster', () => {
   });
 
   it('runs the example job as it is, on this cluster with CPUs', async () => {
-    const job = await cli(['job', 'submit', '--working-dir', path.join(EXAMPLES, 'jobs'), '--', 'python', 'hello_job.py']);
+    const job = await sandbox.run(['job', 'submit', '--config', spec, '--working-dir', path.join(EXAMPLES, 'jobs'), '--', 'python', 'hello_job.py']);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(job.stdout).toMatch(/^sum of squares of 0\.\.19: 2470$/m);
     expect(job.stdout).toMatch(/^ran on: rfserve-head$/m);
