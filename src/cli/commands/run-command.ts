@@ -1,7 +1,6 @@
 // run: an ephemeral cluster for one job (KubeRay's RayJob with shutdownAfterJobFinishes): up, submit, follow, down.
 import { Command } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
-import type { SpecOverrides } from '../../spec/overrides.js';
 import { openFleet, withCommonOptions, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { jobsOf } from '../work-context-of.js';
