@@ -175,7 +175,8 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
   if (canTerminate && observation.source === 'gcs') {
     // The bins of the last round, which is the plan: the workers whose bins took demand or a constraint are needed.
     const neededNames = new Set<string>();
-    for (const { bin } of [...context.roomy, ...(round.constraintPacker === undefined ? [] : context.roomyTotal)]) if (bin.took) neededNames.add(bin.name);
+    for (const { bin } of context.roomy) if (bin.took) neededNames.add(bin.name);
+    if (round.constraintPacker !== undefined) for (const { bin } of context.roomyTotal) if (bin.took) neededNames.add(bin.name);
     const needed = (name: string): boolean => neededNames.has(name);
     const launching = (group: string): boolean => {
       const byCause = added.get(group);
@@ -448,10 +449,11 @@ function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available'
   if (distinct.length === 0) return bins;
   for (const worker of live) {
     if (worker.phase !== 'registered' || worker.ray === undefined || isLeaving(worker)) continue;
-    const resources = worker.ray[room];
-    if (!distinct.some((unit) => fits(unit, resources))) continue;
-    const bin = newBin(worker.name, worker.group, resources, 'node', names, room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
-    bins.push({ bin, initial: project(resources, names), key: keyOf(bin, names) });
+    // Ray's resources of each node have a name of their own (`node:<ip>`): they are read once, into the names packing uses.
+    const initial = project(worker.ray[room], names);
+    if (!distinct.some((unit) => fits(unit, initial))) continue;
+    const bin = newBin(worker.name, worker.group, initial, 'node', names, room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
+    bins.push({ bin, initial, key: keyOf(bin, names) });
   }
   return bins;
 }
