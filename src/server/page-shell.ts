@@ -67,7 +67,7 @@ export function clusterPage(): Html {
         <div class="card">
           <h2>Groups</h2>
           <table class="grid" data-testid="groups">
-            <thead><tr><th>group</th><th>min</th><th>max</th><th>running</th><th>launching</th><th>draining</th><th>back-off until</th><th></th></tr></thead>
+            <thead><tr><th>group</th><th>min</th><th>max</th><th>running</th><th>launching</th><th>draining</th><th>back-off</th><th></th></tr></thead>
             <tbody id="groups-body"></tbody>
           </table>
           <form id="add-worker" class="inline" data-testid="add-worker-form">
