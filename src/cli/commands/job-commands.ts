@@ -14,7 +14,7 @@ import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../
 import { interruptSignal } from '../interruption.js';
 import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { printJson, printLine } from '../output.js';
-import { explainUnreachable, jobsOf } from '../work-context-of.js';
+import { explainUnreachable } from '../unreachable-head.js';
 
 /** The flags of `ray job submit` that rayfleet takes, as commander parses them. */
 export interface SubmitFlags {
@@ -192,7 +192,7 @@ async function withJobs<T>(options: CommonOptions, work: (jobs: FleetJobs, fleet
   const fleet = await openFleet(options, {}, false);
   return withFleet(fleet, async () => {
     try {
-      return await work(jobsOf(fleet), fleet);
+      return await work(fleet.jobs, fleet);
     } catch (error) {
       throw explainUnreachable(fleet, error);
     }

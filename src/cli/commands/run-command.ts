@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { openFleet, withCommonOptions, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
-import { jobsOf } from '../work-context-of.js';
 import { overridesOf, upCommand, type UpOptions } from './cluster-commands.js';
 import { addSubmitOptions, submitAndFollow, type SubmitFlags } from './job-commands.js';
 
@@ -40,7 +39,7 @@ export function runCommand(): Command {
       try {
         note(`starting cluster ${fleet.name} for the job`);
         await fleet.up(interruptSignal);
-        await submitAndFollow(jobsOf(fleet), fleet.name, words, { ...options, wait: true }, { resumable: options.keep === true });
+        await submitAndFollow(fleet.jobs, fleet.name, words, { ...options, wait: true }, { resumable: options.keep === true });
       } catch (error) {
         failure = error;
       }

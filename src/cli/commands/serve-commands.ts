@@ -11,13 +11,13 @@ import { formatTable } from '../format-table.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
-import { explainUnreachable, serveOf } from '../work-context-of.js';
+import { explainUnreachable } from '../unreachable-head.js';
 
 async function withServe<T>(options: CommonOptions, work: (serve: FleetServe, fleet: Fleet) => Promise<T>): Promise<T> {
   const fleet = await openFleet(options, {}, false);
   return withFleet(fleet, async () => {
     try {
-      return await work(serveOf(fleet), fleet);
+      return await work(fleet.serve, fleet);
     } catch (error) {
       throw explainUnreachable(fleet, error);
     }
