@@ -28,14 +28,13 @@ import { streamClusterEvents, type StreamOptions } from './event-stream.js';
 
 export const API_BASE = '/api/v1';
 
-type ErrorStatusCode = 400 | 401 | 404 | 409 | 501 | 503;
+type ErrorStatusCode = 400 | 401 | 404 | 409 | 503;
 
 const errorMeaning: Record<ErrorStatusCode, string> = {
   400: 'the request is malformed; `issues` names each field',
   401: 'the dashboard token is missing or wrong',
   404: 'no such cluster, node or group',
   409: "the cluster refused: a busy node, a group at its max, a saved record that cannot be read",
-  501: 'this build cannot do it yet',
   503: 'the backend (Ray, the Docker Engine, the CML API) failed or cannot be reached now; try again',
 };
 
@@ -119,7 +118,7 @@ const routes = {
     path: `${API_BASE}/clusters/{name}/watcher`,
     summary: "Live changes: pause or resume, groups' min and max, idle timeout, maxWorkers; saved in the cluster's spec and journaled",
     request: { params: clusterParams, body: { required: true, content: { 'application/json': { schema: WatcherPatch } } } },
-    responses: { 200: ok(WatcherView, 'the watcher after the change'), ...errors(400, 401, 404, 409, 501, 503) },
+    responses: { 200: ok(WatcherView, 'the watcher after the change'), ...errors(400, 401, 404, 409, 503) },
   }),
 };
 

@@ -2,7 +2,7 @@
 import type { ErrorCode } from '../errors.js';
 import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 
-export type ErrorStatus = 400 | 401 | 404 | 409 | 500 | 501 | 503;
+export type ErrorStatus = 400 | 401 | 404 | 409 | 500 | 503;
 
 export interface ErrorAnswer {
   code: string;
