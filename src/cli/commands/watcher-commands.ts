@@ -76,10 +76,17 @@ function livePatchOf(loaded: LoadedSpec): LiveSpecPatch {
   return { watcher: watcher as LiveSpecPatch['watcher'] };
 }
 
-async function openWatchedFleet(options: WatchOptions): Promise<Fleet> {
+/** The running cluster with this invocation's watcher settings applied; `watcher start` refuses first if one runs. */
+async function openWatchedFleet(options: WatchOptions, refuseRunning = false): Promise<Fleet> {
   const loaded = await loadCommandSpec(options, overridesOf(options));
   const fleet = await Fleet.open({ spec: loaded.spec, logger: createLogger(readEnv('RAYFLEET_LOG_LEVEL') ?? 'info'), stateDir: options.stateDir });
   if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
+  const running = refuseRunning ? await fleet.watcher.pid() : undefined;
+  if (running !== undefined) {
+    throw new RayfleetError('LOCK_HELD', `a watcher for cluster ${fleet.name} already runs (pid ${running})`, {
+      details: `Stop it first with \`rayfleet watcher stop -c ${fleet.name}\`; a running watcher follows \`rayfleet up\`'s live changes.`,
+    });
+  }
   const changes = await fleet.applyLiveChanges(livePatchOf(loaded), 'cli');
   if (changes.length > 0) process.stderr.write(`applied to the running cluster:\n${formatChanges(changes)}\n`);
   return fleet;
@@ -98,7 +105,7 @@ async function runForeground(options: WatchOptions): Promise<void> {
 }
 
 async function startBackground(options: WatchOptions): Promise<void> {
-  const fleet = await openWatchedFleet(options);
+  const fleet = await openWatchedFleet(options, true);
   await withFleet(fleet, async () => {
     const place = await fleet.watcher.start({ metricsPort: options.metricsPort });
     if (place.runs === 'here') printLine(`watcher of ${fleet.name} runs (pid ${place.pid}), log: ${fleet.watcher.logPath}`);
