@@ -61,13 +61,15 @@ export interface ServeInstanceDetails {
 
 /** The first PUT starts Serve's controller and proxy, which takes seconds on a busy machine. */
 const PUT_TIMEOUT_MS = 120_000;
+/** The dashboard's first Serve request connects it to Ray and looks for the controller: seconds on a busy machine (5 s was seen passed). */
+const DETAILS_TIMEOUT_MS = 60_000;
 const SHUTDOWN_TIMEOUT_MS = 120_000;
 
 export class ServeClient {
   constructor(private readonly dashboard: DashboardClient) {}
 
   async details(signal?: AbortSignal): Promise<ServeInstanceDetails> {
-    return this.dashboard.requestJson('/api/serve/applications/', { signal });
+    return this.dashboard.requestJson('/api/serve/applications/', { signal, timeoutMs: DETAILS_TIMEOUT_MS });
   }
 
   /** Replaces the whole set of applications: Ray removes every application the config does not list. */
