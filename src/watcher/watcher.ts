@@ -42,6 +42,8 @@ export class Watcher {
   private previousPhases = new Map<string, string>();
   /** When each worker was first seen alive in Ray: idle time counts from there, not from the raylet's start. */
   private registeredAtMs = new Map<string, number>();
+  /** Workers this watcher launched that have not registered yet. */
+  private readonly launched = new Set<string>();
   /** Nodes (name@created) whose early death is counted in their group's back-off: once each, however long their clean-up takes. */
   private readonly countedDeaths = new Set<string>();
   /** Workers this watcher asked Ray to drain: when they leave Ray, that is no failed launch. */
@@ -162,7 +164,7 @@ export class Watcher {
           await this.cluster.record({ type: 'scale-up', group: launch.group, count: launch.count, reason: launch.reason, numbers });
         }
         try {
-          await this.cluster.launchWorkers(launch.group, launch.count, `watcher: ${launch.reason}`, signal);
+          for (const instance of await this.cluster.launchWorkers(launch.group, launch.count, `watcher: ${launch.reason}`, signal)) this.launched.add(instance.name);
           this.metrics?.launches.inc({ group: launch.group, cause: launch.cause }, launch.count);
         } catch (error) {
           // The launcher journaled the launch-failed event with the provider's error; the group backs off.
@@ -217,8 +219,10 @@ export class Watcher {
       const known = this.registeredAtMs.get(worker.name);
       if (worker.phase === 'registered' && (known === undefined || known < worker.createdAtMs)) this.registeredAtMs.set(worker.name, observation.atMs);
       if (worker.phase !== 'dead') worker.registeredAtMs = this.registeredAtMs.get(worker.name);
-      if (this.previousPhases.get(worker.name) === 'launching' && worker.phase === 'registered') {
-        this.failures.delete(worker.group);
+      if (this.previousPhases.get(worker.name) !== 'launching' || worker.phase !== 'registered') continue;
+      this.failures.delete(worker.group);
+      // A launch by `up` or `add-worker` is journaled as registered by the command that waits for it.
+      if (this.launched.delete(worker.name)) {
         await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
       }
     }
