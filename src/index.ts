@@ -1,5 +1,7 @@
 // The public library API of rayfleet: exactly what is exported here; everything else is private.
 export { Fleet, type FleetOptions, type AddWorkersOptions, type RemoveWorkerOptions } from './fleet/fleet.js';
+export type { FleetJobs } from './fleet/fleet-jobs.js';
+export type { FleetServe } from './fleet/fleet-serve.js';
 export type { FleetWatcher, WatcherPlace, BackgroundWatcherOptions, ForegroundWatcherOptions } from './fleet/fleet-watcher.js';
 export type { ClusterStatus, NodeStatus, RayView, ClusterTotals } from './fleet/cluster-status.js';
 export type { ClusterPorts } from './fleet/cluster-record.js';
