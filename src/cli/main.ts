@@ -59,9 +59,13 @@ function applyToAll(command: Command, apply: (command: Command) => void): void {
   for (const child of command.commands) applyToAll(child, apply);
 }
 
-/** Runs the CLI and returns the exit code; only the bin script exits (a second Ctrl-C exits at once, see interruption.ts). */
+export { listenForInterrupts };
+
+/**
+ * Runs the CLI and returns the exit code; only the bin script exits. The bin script listens for Ctrl-C (interruption.ts)
+ * before it calls this, so a test that runs the CLI in its own process keeps its signals.
+ */
 export async function runCli(argv: string[]): Promise<number> {
-  listenForInterrupts();
   return buildProgram()
     .parseAsync(argv)
     .then(
