@@ -246,12 +246,14 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
       await runScaled(['down']);
     });
 
-    it('replaces a worker application killed below min', async () => {
+    it('replaces a worker application killed below min, and deletes the killed one once Ray has let it go', async () => {
       const victim = [...emulator.store.applications.values()].find((application) => application.name === `${scaled}-worker-1`);
       killEngine(victim?.id);
-      await waitFor('worker-1 replaced by a new, running application', () => {
-        const current = [...emulator.store.applications.values()].find((application) => application.name === `${scaled}-worker-1`);
-        return current !== undefined && current.id !== victim?.id && current.status === 'APPLICATION_RUNNING' ? true : undefined;
+      // Ray shows the killed node alive until its health check gives up: meanwhile it is replaced (under the next free
+      // name), never terminated without Ray's word; once Ray has it dead, its application is deleted.
+      await waitFor('a new running worker application, and the killed one gone', () => {
+        const workers = [...emulator.store.applications.values()].filter((application) => application.name.startsWith(`${scaled}-worker-`));
+        return !workers.some((application) => application.id === victim?.id) && workers.some((application) => application.status === 'APPLICATION_RUNNING') ? true : undefined;
       });
     });
 
