@@ -169,12 +169,13 @@ describe('a cluster on a real Docker Engine', () => {
     const killedId = await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}');
     const start = await sandbox.run(cli(['watcher', 'start']));
     expect(start.exitCode, start.stderr).toBe(0);
-    await waitFor('worker-1 and worker-2 replaced to keep min 2', async () => {
-      const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running' && node.ray !== null && node.ray.status !== 'DEAD');
-      return workers.map((node) => node.name).join() === `${name}-worker-1,${name}-worker-2` ? true : undefined;
+    // A killed container stays a node for Ray until its health check gives up: it is replaced meanwhile (under the next
+    // free name), never terminated without Ray's word, and removed once Ray has it dead.
+    await waitFor('two live workers keeping min 2, the killed container removed', async () => {
+      const nodes = (await status()).nodes.filter((node) => node.role === 'worker');
+      const alive = nodes.filter((node) => node.state === 'running' && node.ray !== null && node.ray.status !== 'DEAD');
+      return alive.length === 2 && nodes.length === 2 && !nodes.some((node) => node.providerId.startsWith(killedId.slice(0, 12))) ? true : undefined;
     });
-    // Under the same name, in a new container.
-    expect(await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}')).not.toBe(killedId);
 
     const mark = Date.now();
     // 4 one-CPU tasks on 2 one-CPU workers: Ray waits for 2 more nodes. Submitted as a job, the other way in.
@@ -183,20 +184,23 @@ describe('a cluster on a real Docker Engine', () => {
       const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running');
       return workers.length === 4 ? workers.map((node) => node.name) : undefined;
     });
-    expect(grown).toEqual([1, 2, 3, 4].map((index) => `${name}-worker-${index}`));
+    expect(new Set(grown).size).toBe(4);
     expect(await driver).toBe('4');
     await waitFor('idle workers drained back to min 2', async () => {
       const workers = (await status()).nodes.filter((node) => node.role === 'worker');
       return workers.length === 2 ? true : undefined;
     });
     const events = (await sandbox.json<JournalEvent[]>(cli(['events']))).filter((event) => Date.parse(event.time) >= mark);
-    expect(events.filter((event) => event.type === 'launch').map(nodeOf).sort()).toEqual([`${name}-worker-3`, `${name}-worker-4`]);
+    const launched = events.filter((event) => event.type === 'launch').map(nodeOf);
+    expect(launched).toHaveLength(2);
+    expect(launched.every((node) => node !== undefined && grown.includes(node))).toBe(true);
     // Whichever two went idle first were drained, then removed: the containers left are exactly the head and the two kept.
     const drained = events.filter((event) => event.type === 'drain').map((event) => nodeOf(event) ?? '');
     expect(drained).toHaveLength(2);
-    const kept = [1, 2, 3, 4].map((index) => `${name}-worker-${index}`).filter((worker) => !drained.includes(worker));
+    const kept = grown.filter((worker) => !drained.includes(worker)).sort();
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([`${name}-head`, ...kept]);
-  });
+    // Ray's health check has to give the killed node up before it is removed: longer than the other tests.
+  }, 420_000);
 
   it('takes down every container and the network of its cluster, and nothing else', async () => {
     const up = await sandbox.run(cli(['up'], other));
