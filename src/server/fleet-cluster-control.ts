@@ -1,12 +1,12 @@
 // The control plane's view of this machine's clusters: each one's Fleet, watcher files, journal and history under RAYFLEET_HOME.
 import { randomBytes } from 'node:crypto';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RayfleetError, messageOf } from '../errors.js';
 import type { ClusterStatus } from '../fleet/cluster-status.js';
 import { readClusterRecord } from '../fleet/cluster-record.js';
 import { Fleet } from '../fleet/fleet.js';
-import { clusterPaths, rayfleetHome } from '../fleet/state-dir.js';
+import { clusterPaths, clustersUpHere, rayfleetHome } from '../fleet/state-dir.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { pollUntil } from '../wait/poll-until.js';
@@ -80,12 +80,7 @@ export class FleetClusterControl implements ClusterControl {
   }
 
   async listClusters(): Promise<ClusterSummaryView[]> {
-    const entries = await readdir(this.clustersDir(), { withFileTypes: true }).catch(() => []);
-    const names: string[] = [];
-    for (const entry of entries) {
-      if (entry.isDirectory() && (await stat(clusterPaths(this.stateDir(entry.name)).clusterFile).catch(() => undefined)) !== undefined) names.push(entry.name);
-    }
-    return Promise.all(names.sort().map((name) => this.summary(name)));
+    return Promise.all((await clustersUpHere()).map((name) => this.summary(name)));
   }
 
   private async summary(cluster: string): Promise<ClusterSummaryView> {
