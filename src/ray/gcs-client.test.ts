@@ -1,56 +1,31 @@
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { GcsStandIn, type ReceivedCall, type StandInAnswer } from '../../test/support/gcs-stand-in.js';
 import { isRayfleetError } from '../errors.js';
 import { findFreePort } from '../net/ports.js';
 import { GcsClient } from './gcs-client.js';
 
-/** A stand-in GCS serving our proto: it records what it was sent and answers what a test sets. */
-interface Received {
-  method: string;
-  request: Record<string, unknown>;
-  authorization: string | undefined;
-}
-type Answer = { reply: object } | { error: { code: grpc.status; details: string } } | 'never';
-
 const NODE_ID = 'ab'.repeat(28);
 const TOKEN = 's3cret-token';
 
-let server: grpc.Server;
+let gcs: GcsStandIn;
 let address: string;
-let received: Received[] = [];
-let answers: Record<string, Answer> = {};
-
-function handler(method: string): grpc.handleUnaryCall<Record<string, unknown>, object> {
-  return (call, callback) => {
-    received.push({ method, request: call.request, authorization: call.metadata.get('authorization')[0]?.toString() });
-    const answer = answers[method] ?? { reply: {} };
-    if (answer === 'never') return;
-    if ('error' in answer) callback({ code: answer.error.code, details: answer.error.details });
-    else callback(null, answer.reply);
-  };
-}
+let received: ReceivedCall[];
+let answers: Record<string, StandInAnswer>;
 
 beforeAll(async () => {
-  const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url)), { keepCase: true, longs: String, enums: String, defaults: true });
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as { ray: { rpc: { autoscaler: { AutoscalerStateService: { service: grpc.ServiceDefinition } } } } };
-  server = new grpc.Server();
-  const methods = ['GetClusterResourceState', 'GetClusterStatus', 'DrainNode', 'ReportAutoscalingState', 'RequestClusterResourceConstraint'];
-  server.addService(loaded.ray.rpc.autoscaler.AutoscalerStateService.service, Object.fromEntries(methods.map((method) => [method, handler(method)])));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) => (error === null ? resolve(bound) : reject(error)));
-  });
-  address = `127.0.0.1:${port}`;
+  gcs = await GcsStandIn.start();
+  address = gcs.address;
 });
 
 afterAll(() => {
-  server.forceShutdown();
+  gcs.close();
 });
 
 beforeEach(() => {
-  received = [];
-  answers = {};
+  gcs.reset();
+  received = gcs.received;
+  answers = gcs.answers;
 });
 
 async function withClient<T>(use: (client: GcsClient) => Promise<T>, options: { authToken?: string; address?: string } = { authToken: TOKEN }): Promise<T> {
