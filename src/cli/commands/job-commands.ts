@@ -199,9 +199,11 @@ async function withJobs<T>(options: CommonOptions, work: (jobs: FleetJobs, fleet
   });
 }
 
-/** Submits, then follows unless --no-wait; the shared core of `job submit` and `run`. Throws JOB_FAILED for a failed job. */
-export async function submitAndFollow(jobs: FleetJobs, cluster: string, words: string[], flags: SubmitFlags, options: { resumable?: boolean } = {}): Promise<void> {
-  const submitOptions = await submitOptionsOf(words, flags);
+/**
+ * Submits, then follows unless --no-wait; the shared core of `job submit` and `run` (which reads the flags into
+ * `submitOptions` before it starts a cluster). Throws JOB_FAILED for a failed job.
+ */
+export async function submitAndFollow(jobs: FleetJobs, cluster: string, submitOptions: SubmitJobOptions, flags: SubmitFlags, options: { resumable?: boolean } = {}): Promise<void> {
   const submitted = await jobs.submit(submitOptions);
   const id = submitted.submissionId;
   for (const pkg of submitted.uploaded) note(`uploaded ${pkg.source} as ${pkg.uri} (${Math.round(pkg.bytes / 1024)} KiB)`);
@@ -229,7 +231,7 @@ function submitCommand(): Command {
     )
     .argument('<entrypoint...>', 'the command the job runs, after --: `-- python train.py --epochs 3`');
   withCommonOptions(addSubmitOptions(command)).action(async (words: string[], options: SubmitCommandOptions) => {
-    await withJobs(options, (jobs, fleet) => submitAndFollow(jobs, fleet.name, words, options));
+    await withJobs(options, async (jobs, fleet) => submitAndFollow(jobs, fleet.name, await submitOptionsOf(words, options), options));
   });
   return command;
 }

@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { openFleet, withCommonOptions, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
+import { explainUnreachable } from '../unreachable-head.js';
 import { overridesOf, upCommand, type UpOptions } from './cluster-commands.js';
-import { addSubmitOptions, submitAndFollow, type SubmitFlags } from './job-commands.js';
+import { addSubmitOptions, submitAndFollow, submitOptionsOf, type SubmitFlags } from './job-commands.js';
 
 interface RunOptions extends Omit<UpOptions, 'json'>, Omit<SubmitFlags, 'wait'> {
   keep?: boolean;
@@ -28,6 +29,9 @@ export function runCommand(): Command {
   for (const option of upCommand().options) if (!UP_FLAGS_NOT_TAKEN.has(option.long ?? '')) command.addOption(option);
   addSubmitOptions(command, { withNoWait: false });
   withCommonOptions(command).action(async (words: string[], options: RunOptions) => {
+    // Every error of the request itself (a bad flag, an unreadable runtime env) comes before a cluster is started for it.
+    const flags: SubmitFlags = { ...options, wait: true };
+    const submitOptions = await submitOptionsOf(words, flags);
     const fleet = await openFleet(options, overridesOf(options));
     await withFleet(fleet, async () => {
       if (await fleet.exists()) {
@@ -39,9 +43,9 @@ export function runCommand(): Command {
       try {
         note(`starting cluster ${fleet.name} for the job`);
         await fleet.up(interruptSignal);
-        await submitAndFollow(fleet.jobs, fleet.name, words, { ...options, wait: true }, { resumable: options.keep === true });
+        await submitAndFollow(fleet.jobs, fleet.name, submitOptions, flags, { resumable: options.keep === true });
       } catch (error) {
-        failure = error;
+        failure = explainUnreachable(fleet, error);
       }
       await cleanUp(fleet, options.keep === true, failure);
       if (failure !== undefined) throw failure;
