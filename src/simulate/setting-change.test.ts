@@ -1,12 +1,12 @@
-// --set and --compare: a dotted path into the raw spec or the simulation settings, groups named by name, values read as YAML.
+// --set and --compare: a dotted path into the raw spec (its simulation section included), groups named by name, values read as YAML.
 import { describe, expect, it } from 'vitest';
 import { applySettingChange, parseSettingChange, parseSettingChanges } from './setting-change.js';
 
 describe('setting changes', () => {
   it('reads KEY=VALUE with the value as YAML', () => {
-    expect(parseSettingChange('watcher.idleTimeout=30s')).toEqual({ text: 'watcher.idleTimeout=30s', path: ['watcher', 'idleTimeout'], value: '30s', simulation: false });
+    expect(parseSettingChange('watcher.idleTimeout=30s')).toEqual({ text: 'watcher.idleTimeout=30s', path: ['watcher', 'idleTimeout'], value: '30s' });
     expect(parseSettingChange('workerGroups.gpu.max=4').value).toBe(4);
-    expect(parseSettingChange('simulation.launchLatency={median: 30s, p95: 2m}')).toMatchObject({ path: ['launchLatency'], value: { median: '30s', p95: '2m' }, simulation: true });
+    expect(parseSettingChange('simulation.launchLatency={median: 30s, p95: 2m}')).toMatchObject({ path: ['simulation', 'launchLatency'], value: { median: '30s', p95: '2m' } });
     expect(() => parseSettingChange('idleTimeout')).toThrow(/not KEY=VALUE/);
     expect(() => parseSettingChange('a..b=1')).toThrow(/not KEY=VALUE/);
   });

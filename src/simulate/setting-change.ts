@@ -1,4 +1,4 @@
-// One `KEY=VALUE` of `--set` and `--compare`: a dotted path into the spec (or `simulation.` into the workload's settings) and a YAML value.
+// One `KEY=VALUE` of `--set` and `--compare`: a dotted path into the spec (its `simulation:` section included) and a YAML value.
 import { parse as parseYaml } from 'yaml';
 import { RayfleetError, messageOf } from '../errors.js';
 import { DEFAULT_WORKER_GROUPS } from '../spec/schema.js';
@@ -9,8 +9,6 @@ export interface SettingChange {
   /** `['watcher', 'idleTimeout']`; a worker group is named by its name: `workerGroups.gpu.max`. */
   path: string[];
   value: unknown;
-  /** Whether it changes the simulated machines (`simulation.…`) rather than the cluster spec. */
-  simulation: boolean;
 }
 
 export function parseSettingChange(text: string): SettingChange {
@@ -27,8 +25,7 @@ export function parseSettingChange(text: string): SettingChange {
   } catch (error) {
     throw new RayfleetError('USAGE', `the value of ${key} is not YAML: ${messageOf(error)}`);
   }
-  const path = key.split('.');
-  return { text, path: path[0] === 'simulation' ? path.slice(1) : path, value, simulation: path[0] === 'simulation' };
+  return { text, path: key.split('.'), value };
 }
 
 /** `--compare 'a=1 b=2'` is one setting with two changes. */
@@ -41,7 +38,6 @@ export function parseSettingChanges(text: string): SettingChange[] {
 
 /** Applies the change to the raw (not yet validated) document in place. */
 export function applySettingChange(raw: Record<string, unknown>, change: SettingChange): void {
-  if (change.path.length === 0) throw new RayfleetError('USAGE', `${change.text}: name a field of simulation, e.g. simulation.launchLatency=60s`);
   let node: unknown = raw;
   for (const [depth, part] of change.path.entries()) {
     const last = depth === change.path.length - 1;

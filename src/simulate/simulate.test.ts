@@ -108,7 +108,7 @@ describe('runSimulation', () => {
 describe('whatIf', () => {
   it('runs the base and each --compare on the same workload, counted to the same end', async () => {
     const result = await whatIf({
-      workloadText: BURST,
+      workload: parseWorkload(BURST, 'burst.yaml'),
       workloadSource: 'burst.yaml',
       spec: { head: { cpus: 0 }, workerGroups: [{ name: 'worker', cpus: 4, min: 0, max: 8 }], watcher: { idleTimeout: '4m' } },
       set: [parseSettingChange('simulation.prices={head: 1, worker: 2}')],
@@ -125,7 +125,7 @@ describe('whatIf', () => {
   });
 
   it('refuses a setting that makes the spec invalid, naming the field', async () => {
-    await expect(whatIf({ workloadText: BURST, workloadSource: 'burst.yaml', compare: [[parseSettingChange('watcher.idleTimeout=soon')]] })).rejects.toMatchObject({
+    await expect(whatIf({ workload: parseWorkload(BURST, 'burst.yaml'), workloadSource: 'burst.yaml', compare: [[parseSettingChange('watcher.idleTimeout=soon')]] })).rejects.toMatchObject({
       code: 'SPEC_INVALID',
       details: expect.stringContaining('watcher.idleTimeout'),
     });

@@ -12,6 +12,7 @@ import { VirtualClock } from '../time/virtual-clock.js';
 import { Watcher } from '../watcher/watcher.js';
 import { simulatedCluster, type WatcherLaunch } from './simulated-cluster.js';
 import { SimulatedRay, type SimulatedNode, type WorkUnit } from './simulated-ray.js';
+import type { SimulationSettings } from '../spec/simulation.js';
 import { DEFAULT_LATENCIES } from './simulation-settings.js';
 import type { Workload } from './workload.js';
 
@@ -27,6 +28,8 @@ export interface SimulationOptions {
 export interface SimulationRun {
   spec: ClusterSpec;
   workload: Workload;
+  /** The machines as simulated: the spec's `simulation:` section, else the workload's. */
+  settings: SimulationSettings;
   /** When the cluster stood at its mins and the first arrival came: the report counts from here. */
   startMs: number;
   endMs: number;
@@ -49,7 +52,7 @@ const TAIL_CAP_MS = 30 * 60_000;
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationRun> {
   const { spec, workload } = options;
-  const settings = workload.simulation;
+  const settings = spec.simulation ?? workload.simulation;
   const clock = new VirtualClock();
   const seeds = seededRandom(options.seed);
   const nextSeed = (): number => Math.floor(seeds() * 2 ** 32);
@@ -107,7 +110,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const endMs = clock.now();
     stop.abort();
     await running;
-    return { spec, workload, startMs, endMs, events: simulation.events, launches: simulation.launches, nodes: provider.nodes(), rayNodes: ray.nodes(), units: ray.units() };
+    return { spec, workload, settings, startMs, endMs, events: simulation.events, launches: simulation.launches, nodes: provider.nodes(), rayNodes: ray.nodes(), units: ray.units() };
   } finally {
     stop.abort();
     options.signal?.removeEventListener('abort', onAbort);

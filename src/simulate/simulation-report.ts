@@ -63,7 +63,7 @@ export function reportOf(run: SimulationRun, untilMs = run.endMs): SimulationRep
     const to = Math.min(node.goneAtMs ?? endMs, endMs);
     if (to > from) nodeHours[node.request.group] = (nodeHours[node.request.group] ?? 0) + (to - from) / 3_600_000;
   }
-  const prices = run.workload.simulation.prices;
+  const prices = run.settings.prices;
   const priced = Object.keys(prices).length > 0;
   const cost = priced ? Object.fromEntries(Object.entries(nodeHours).map(([group, hours]) => [group, hours * (prices[group] ?? 0)])) : undefined;
 

@@ -5,13 +5,16 @@ import { clusterSpecSchema, type ClusterSpec } from '../spec/schema.js';
 import { applySettingChange, type SettingChange } from './setting-change.js';
 import { runSimulation } from './simulate.js';
 import { reportOf, type SimulationReport } from './simulation-report.js';
-import { parseWorkload } from './workload.js';
+import type { Workload } from './workload.js';
 
 export interface WhatIfInput {
-  /** The workload file's text and its name (a `.jsonl` name reads it as JSONL). */
-  workloadText: string;
+  workload: Workload;
+  /** What the report calls the workload: its file, or the cluster it was replayed from. */
   workloadSource: string;
-  /** The cluster spec's fields (rayfleet.yaml, parsed); the workload's own `spec:`, else the defaults, when undefined. */
+  /**
+   * The cluster spec's fields (rayfleet.yaml, parsed); the workload's own `spec:`, else the defaults, when undefined.
+   * Its `simulation:` section goes over the workload's, field by field, and `--set simulation.…` over both.
+   */
   spec?: Record<string, unknown> | undefined;
   /** `--set`: changes to the base setting. */
   set?: SettingChange[];
@@ -44,17 +47,17 @@ export async function whatIf(input: WhatIfInput): Promise<WhatIfResult> {
     { label: base.length === 0 ? 'spec' : base.map((change) => change.text).join(' '), changes: base },
     ...(input.compare ?? []).map((changes) => ({ label: changes.map((change) => change.text).join(' '), changes: [...base, ...changes] })),
   ];
+  const { workload } = input;
   // Every setting is checked before any runs: a typo in the last --compare fails at once.
   const prepared = variants.map((variant) => {
-    const workload = parseWorkload(input.workloadText, input.workloadSource, (raw) => {
-      for (const change of variant.changes.filter((entry) => entry.simulation)) applySettingChange(ensureRecord(raw, 'simulation'), change);
-    });
     const specRaw = structuredClone(input.spec ?? workload.spec ?? {});
-    for (const change of variant.changes.filter((entry) => !entry.simulation)) applySettingChange(specRaw, change);
-    return { variant, workload, spec: validSpec(specRaw, variant.label) };
+    const declared = specRaw.simulation;
+    if (declared === undefined || isRecord(declared)) specRaw.simulation = { ...workload.simulationFields, ...declared };
+    for (const change of variant.changes) applySettingChange(specRaw, change);
+    return { variant, spec: validSpec(specRaw, variant.label) };
   });
   const runs = [];
-  for (const { variant, workload, spec } of prepared) {
+  for (const { variant, spec } of prepared) {
     runs.push({ variant, spec, run: await runSimulation({ spec, workload, seed, ...(input.signal === undefined ? {} : { signal: input.signal }) }) });
   }
   // Every setting is counted to the same instant: one that settled sooner keeps its standing nodes until then.
@@ -73,12 +76,8 @@ function validSpec(raw: Record<string, unknown>, label: string): ClusterSpec {
   throw new RayfleetError('SPEC_INVALID', `the spec of setting "${label}" is not valid`, { details: problems.join('\n') });
 }
 
-function ensureRecord(raw: Record<string, unknown>, key: string): Record<string, unknown> {
-  const value = raw[key];
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
-  const created: Record<string, unknown> = {};
-  raw[key] = created;
-  return created;
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A spec file's fields, for `WhatIfInput.spec`. */

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import { parseSize } from '../spec/sizes.js';
-import { durationMs, simulationSettingsSchema, type SimulationSettings } from './simulation-settings.js';
+import { durationMs, simulationSettingsSchema, type SimulationSettings } from '../spec/simulation.js';
 import type { WorkKind, WorkStrategy } from './simulated-ray.js';
 
 export interface Arrival {
@@ -29,7 +29,10 @@ export interface Workload {
   name: string | undefined;
   description: string | undefined;
   arrivals: Arrival[];
+  /** The file's `simulation:` section; a spec's own section (and `--set simulation.…`) goes over it, field by field. */
   simulation: SimulationSettings;
+  /** That section as written, for the field-by-field merge under the spec's. */
+  simulationFields: Record<string, unknown>;
   /** A cluster spec (rayfleet.yaml's fields) to simulate when no --spec is given. */
   spec: Record<string, unknown> | undefined;
 }
@@ -101,12 +104,14 @@ export const workloadSchema = z
   .strictObject({
     name: z.string().optional(),
     description: z.string().optional(),
-    simulation: simulationSettingsSchema.prefault({}).describe('how the simulated machines behave: latencies, failures, quotas, prices'),
+    simulation: simulationSettingsSchema
+      .prefault({})
+      .describe("how the simulated machines behave (latencies, failures, quotas, prices), as the spec's `simulation:` section, which goes over this one field by field"),
     spec: z.record(z.string(), z.unknown()).optional().describe('a cluster spec (the fields of rayfleet.yaml) used when no --spec is given'),
     arrivals: z.array(arrivalSchema).min(1).describe('what arrives, and when'),
   })
   .transform(
-    (input): Workload => ({
+    (input): Omit<Workload, 'simulationFields'> => ({
       name: input.name,
       description: input.description,
       arrivals: [...input.arrivals].sort((a, b) => a.atMs - b.atMs),
@@ -149,13 +154,18 @@ export function parseWorkload(text: string, source: string, edit?: (raw: Record<
     }
     if (Array.isArray(raw)) raw = { arrivals: raw };
   }
-  if (edit !== undefined && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) edit(raw as Record<string, unknown>);
+  if (edit !== undefined && isRecord(raw)) edit(raw);
+  const simulationFields = isRecord(raw) && isRecord(raw.simulation) ? structuredClone(raw.simulation) : {};
   const parsed = workloadSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.slice(0, 20).map((issue) => `${source}: ${issuePath(issue.path, jsonl ? lineOf : undefined)}: ${issue.message}`);
     throw new RayfleetError('SPEC_INVALID', `the workload ${source} is not valid`, { details: problems.join('\n') });
   }
-  return parsed.data;
+  return { ...parsed.data, simulationFields };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export async function loadWorkload(file: string): Promise<Workload> {

@@ -104,7 +104,7 @@ describe('clusterSpecJsonSchema', () => {
 
   it('is draft 7 with every top-level field, each described', () => {
     expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
-    expect(Object.keys(properties)).toEqual(['name', 'ray', 'provider', 'head', 'workerGroups', 'watcher', 'dashboard']);
+    expect(Object.keys(properties)).toEqual(['name', 'ray', 'provider', 'head', 'workerGroups', 'watcher', 'dashboard', 'simulation']);
     for (const [key, field] of Object.entries(properties)) expect(field.description, key).toBeTruthy();
   });
 

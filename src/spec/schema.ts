@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { isRayfleetError } from '../errors.js';
 import { formatDuration, parseDuration } from './durations.js';
+import { simulationSettingsSchema, type SimulationSettings } from './simulation.js';
 import { formatSize, parseSize } from './sizes.js';
 
 /** The one place the Ray version rayfleet installs is pinned. */
@@ -80,6 +81,8 @@ export interface ClusterSpec {
   workerGroups: WorkerGroupSpec[];
   watcher: WatcherSpec;
   dashboard: DashboardSpec;
+  /** How `rayfleet simulate` models this cluster's machines; present only when the file has the section. A real cluster ignores it. */
+  simulation?: SimulationSettings;
 }
 
 // Defaults of transformed fields use .prefault(): zod 4 parses a prefault as input, while a .default() would skip the transform.
@@ -255,6 +258,9 @@ export const clusterSpecSchema = z
       })
       .prefault({})
       .describe("rayfleet's dashboard and REST API, one per machine for all its clusters"),
+    simulation: simulationSettingsSchema
+      .optional()
+      .describe('for `rayfleet simulate` only: launch and stop latency as distributions, launch failures, quotas and prices of these machines'),
   })
   .superRefine((spec, context) => {
     const seen = new Set<string>();

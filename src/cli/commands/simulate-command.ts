@@ -6,7 +6,7 @@ import { loadSpec } from '../../spec/load-spec.js';
 import { parseSettingChange, parseSettingChanges, type SettingChange } from '../../simulate/setting-change.js';
 import type { Percentiles, SimulationReport } from '../../simulate/simulation-report.js';
 import { DEFAULT_SEED, parseSpecFields, whatIf, type WhatIfResult } from '../../simulate/what-if.js';
-import { workloadJsonSchema } from '../../simulate/workload.js';
+import { parseWorkload, workloadJsonSchema } from '../../simulate/workload.js';
 import { formatTable } from '../format-table.js';
 import { interruptSignal } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
@@ -37,14 +37,14 @@ export function simulateCommand(): Command {
         return;
       }
       if (workloadPath === undefined) throw new RayfleetError('USAGE', 'name a workload file: rayfleet simulate WORKLOAD (examples/workloads/ has three to start from)');
-      const workloadText = await readText(workloadPath, 'the workload');
+      const workload = parseWorkload(await readText(workloadPath, 'the workload'), workloadPath);
       let spec: Record<string, unknown> | undefined;
       if (options.spec !== undefined) {
         // Checked as every other command checks it, with line numbers; then read as fields, for --set and --compare to change.
         const loaded = await loadSpec({ configPath: options.spec });
         spec = parseSpecFields(await readText(loaded.path ?? options.spec, 'the spec'), options.spec);
       }
-      const result = await whatIf({ workloadText, workloadSource: workloadPath, spec, set: options.set, compare: options.compare, seed: options.seed ?? DEFAULT_SEED, signal: interruptSignal });
+      const result = await whatIf({ workload, workloadSource: workloadPath, spec, set: options.set, compare: options.compare, seed: options.seed ?? DEFAULT_SEED, signal: interruptSignal });
       if (options.json === true) printJson(result);
       else printLine(formatWhatIf(result));
     });
