@@ -18,14 +18,22 @@ Environment (set by rayfleet on the application):
   RAYFLEET_WATCHER        "1": the head runs the rayfleet watcher beside Ray (Node from the venv)
   RAY_AUTH_TOKEN_PATH     the cluster's token file; relative paths are under $HOME
   RAYFLEET_RAY_ENV        names of more application variables Ray's processes may see, comma-separated (e.g. WANDB_API_KEY)
-  RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher is started again after it exits (default 1, at least 0.1;
-                          doubles up to 300)
+  RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher (or the dashboard) is started again after it exits
+                          (default 1, at least 0.1; doubles up to 300)
+
+The head's CDSW_APP_PORT is the cluster's front door (https://<subdomain>.<workspace domain>): `/rayfleet/*` is this
+launcher's own (health, head address), `/ray/*` is Ray's dashboard with the prefix stripped, and everything else is
+rayfleet's dashboard for this cluster (`node rayfleet.mjs dashboard`, supervised like the watcher), streamed through.
+The dashboard's RAYFLEET_HOME is .rayfleet/clusters/<name>/control-plane (its cluster linked in), so its token is
+.rayfleet/clusters/<name>/control-plane/dashboard/token (0600), which `rayfleet dashboard --token -c <name>` reads.
 
 Ray's processes (and so every task, actor and job driver) get an allow-list of this environment, not all of it: the
 application's environment holds CDSW_APIV2_KEY and whatever the project sets. That is hygiene, not a boundary: a task
 runs as the same user as this launcher and can still read /proc/<pid>/environ of it and of the watcher.
 """
 import hashlib
+import hmac
+import http.client
 import http.server
 import json
 import os
@@ -51,6 +59,11 @@ RAY_ENV_NAMES = {
 # RAY_*: Ray's own settings and the node's identity (RAY_CLOUD_INSTANCE_ID, RAY_NODE_TYPE_NAME, RAY_AUTH_TOKEN_PATH).
 RAY_ENV_PREFIXES = ("RAY_", "LC_")
 WATCHER_RESTART_MAX_S = 300.0
+# Headers that belong to one hop, not to the answer: the proxy sends its own.
+HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
+# Paths of the dashboard's page shell: public, holding no data (the dashboard's own request guard has the same list).
+SHELL_PATHS = ("/clusters/", "/assets/")
+STREAM_CHUNK = 65536
 # The node's log in the project, where `rayfleet logs` reads it (CML's API serves no application logs).
 _log_file = None
 
@@ -137,8 +150,12 @@ class Node:
         self.ip = os.environ.get("CDSW_IP_ADDRESS", "127.0.0.1")
         self.app_port = int(os.environ.get("CDSW_APP_PORT", "8080"))
         self.head_ports = json.loads(os.environ.get("RAYFLEET_HEAD_PORTS") or '{"gcsPort": 6379, "dashboardPort": 8265, "clientPort": 10001}')
+        # RAYFLEET_HOME of the head's dashboard: its own lock and token, and only this cluster in it (linked).
+        self.control_home = os.path.join(self.state, "control-plane")
         self.ray = None
         self.watcher = None
+        self.dashboard = None
+        self.dashboard_port_of = {}
         self.address = None
         # Set once the node goes down: the watcher is not started again. Reentrant, as stop() also runs as a signal handler.
         self.stopping = threading.Event()
@@ -203,65 +220,121 @@ class Node:
             write_atomically(os.path.join(self.state, "head-address"), self.address)
             log(f"published the head address {self.address}")
 
-    def start_watcher(self):
-        """The watcher runs where the GCS is reachable: here, with rayfleet's single-file build and the venv's Node."""
-        if self.role != "head" or os.environ.get("RAYFLEET_WATCHER") != "1":
-            return
+    def rayfleet_command(self, what):
+        """`node rayfleet.mjs` from the venv, once setup and `up` have put it and the cluster's record in the project."""
         node = os.path.join(self.venv, "bin", "node")
         bundle = os.path.join(self.home, ".rayfleet", "rayfleet.mjs")
         record = os.path.join(self.rayfleet_home, "clusters", self.cluster, "cluster.json")
         missing = [path for path in (node, bundle, record) if not os.path.exists(path)]
         if missing:
-            log(f"no watcher: missing {', '.join(missing)} (run `rayfleet cai setup`, then `rayfleet up`)")
-            return
-        # The watcher talks to the CML API, so it has the whole environment (CDSW_APIV2_KEY with it), unlike Ray.
-        env = self.with_venv(dict(os.environ))
-        env["RAYFLEET_HOME"] = self.rayfleet_home
-        env["RAYFLEET_CAI_HEAD_ADDRESS"] = self.address
-        threading.Thread(target=self.supervise_watcher, args=([node, bundle, "watch", "-c", self.cluster], env), daemon=True).start()
+            log(f"no {what}: missing {', '.join(missing)} (run `rayfleet cai setup`, then `rayfleet up`)")
+            return None
+        return [node, bundle]
 
-    def supervise_watcher(self, command, env):
-        """Keeps the watcher running: each time it exits it is started again, after a delay that doubles up to 5 min."""
+    def rayfleet_env(self, home):
+        # rayfleet talks to the CML API, so it has the whole environment (CDSW_APIV2_KEY with it), unlike Ray.
+        env = self.with_venv(dict(os.environ))
+        env["RAYFLEET_HOME"] = home
+        env["RAYFLEET_CAI_HEAD_ADDRESS"] = self.address
+        return env
+
+    def start_watcher(self):
+        """The watcher runs where the GCS is reachable: here, with rayfleet's single-file build and the venv's Node."""
+        if self.role != "head" or os.environ.get("RAYFLEET_WATCHER") != "1":
+            return
+        command = self.rayfleet_command("watcher")
+        if command is None:
+            return
+        env = self.rayfleet_env(self.rayfleet_home)
+        threading.Thread(target=self.supervise, args=("watcher", command + ["watch", "-c", self.cluster], env), daemon=True).start()
+
+    def start_dashboard(self):
+        """rayfleet's dashboard for this cluster, on a free loopback port; the front door on CDSW_APP_PORT streams to it."""
+        if self.role != "head":
+            return
+        command = self.rayfleet_command("dashboard")
+        if command is None:
+            return
+        # Its home holds this cluster only: the dashboard lists what is under clusters/, and its head address is this one.
+        clusters = os.path.join(self.control_home, "clusters")
+        os.makedirs(clusters, exist_ok=True)
+        link = os.path.join(clusters, self.cluster)
+        target = os.path.join(self.rayfleet_home, "clusters", self.cluster)
+        if not (os.path.islink(link) and os.readlink(link) == target):
+            if os.path.lexists(link):
+                os.remove(link)
+            os.symlink(target, link)
+        env = self.rayfleet_env(self.control_home)
+        threading.Thread(target=self.supervise, args=("dashboard", command + ["dashboard", "--host", "127.0.0.1", "--port", "0"], env), daemon=True).start()
+
+    def dashboard_port(self):
+        """The port the running dashboard serves on, from the record it writes once it listens (its pid must be ours)."""
+        process = self.dashboard
+        if process is None or process.poll() is not None:
+            return None
+        if process.pid not in self.dashboard_port_of:
+            try:
+                with open(os.path.join(self.control_home, "dashboard", "dashboard.json")) as source:
+                    listening = json.load(source)
+            except (OSError, ValueError):
+                return None
+            if listening.get("pid") != process.pid:
+                return None
+            self.dashboard_port_of = {process.pid: int(listening["port"])}
+        return self.dashboard_port_of[process.pid]
+
+    def dashboard_token(self):
         try:
-            # Never below 0.1 s: a delay of 0 would double to 0 and restart a failing watcher in a busy loop.
+            with open(os.path.join(self.control_home, "dashboard", "token")) as source:
+                return source.read().strip() or None
+        except OSError:
+            return None
+
+    def supervise(self, what, command, env):
+        """Keeps the watcher (or the dashboard) running: each time it exits it is started again, after a delay that doubles up to 5 min."""
+        try:
+            # Never below 0.1 s: a delay of 0 would double to 0 and restart a failing process in a busy loop.
             first_delay = max(0.1, float(os.environ.get("RAYFLEET_WATCHER_RESTART_S", "1")))
         except ValueError:
             log(f"RAYFLEET_WATCHER_RESTART_S={os.environ['RAYFLEET_WATCHER_RESTART_S']!r} is not a number of seconds: using 1")
             first_delay = 1.0
         delay = first_delay
         restarts = 0
-        log_path = os.path.join(self.state, "watcher.log")
+        log_path = os.path.join(self.state, f"{what}.log")
         journal = os.path.join(self.rayfleet_home, "clusters", self.cluster, "journal.jsonl")
         while True:
             with self.lock:
                 if self.stopping.is_set():
                     return
                 with open(log_path, "a") as out:
-                    self.watcher = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                setattr(self, what, process)
                 started = time.monotonic()
-            log(f"watcher started (pid {self.watcher.pid}), log {log_path}")
-            code = self.watcher.wait()
+            log(f"{what} started (pid {process.pid}), log {log_path}")
+            code = process.wait()
             if self.stopping.is_set():
                 return
             ran_s = time.monotonic() - started
-            # A watcher that ran a good while failed afresh: its back-off starts again from the first delay.
+            # One that ran a good while failed afresh: its back-off starts again from the first delay.
             if ran_s >= WATCHER_RESTART_MAX_S:
                 delay = first_delay
             restarts += 1
             ended = f"signal {-code}" if code < 0 else f"code {code}"
-            reason = f"the watcher in {self.name} exited with {ended} after {ran_s:.0f} s; starting it again in {delay:g} s (restart {restarts})"
+            reason = f"the {what} in {self.name} exited with {ended} after {ran_s:.0f} s; starting it again in {delay:g} s (restart {restarts})"
             log(reason)
-            try:
-                append_event(journal, {"v": 1, "time": iso_now(), "type": "watcher", "cluster": self.cluster, "reason": reason, "source": "launcher",
-                                       "pid": self.watcher.pid, "exitCode": code, "restarts": restarts, "delayS": delay})
-            except OSError as error:
-                log(f"cannot journal the restart in {journal}: {error}")
+            # The journal has a kind for the watcher's restarts; the dashboard's are in the node's log.
+            if what == "watcher":
+                try:
+                    append_event(journal, {"v": 1, "time": iso_now(), "type": "watcher", "cluster": self.cluster, "reason": reason, "source": "launcher",
+                                           "pid": process.pid, "exitCode": code, "restarts": restarts, "delayS": delay})
+                except OSError as error:
+                    log(f"cannot journal the restart in {journal}: {error}")
             if self.stopping.wait(delay):
                 return
             delay = min(delay * 2, WATCHER_RESTART_MAX_S)
 
     def serve(self):
-        """CML keeps the application RUNNING while this answers. The head also shows Ray's dashboard here."""
+        """CML keeps the application RUNNING while this answers. On the head it is the cluster's front door (see above)."""
         node = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -272,33 +345,93 @@ class Node:
                 for name, value in headers:
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":
+                    self.wfile.write(body)
 
             def handle_any(self):
-                if self.path.startswith("/rayfleet/head-address") and node.role == "head":
+                path = self.path
+                if path.startswith("/rayfleet/head-address") and node.role == "head":
                     self.answer(200, node.address.encode(), "text/plain")
-                elif self.path.startswith("/rayfleet/health") or node.role != "head":
+                elif path.startswith("/rayfleet/") or node.role != "head":
                     health = {"node": node.name, "role": node.role, "cluster": node.cluster, "address": node.ip, "ray": "running"}
                     self.answer(200, json.dumps(health).encode())
+                elif path == "/ray" or path.startswith("/ray?"):
+                    # Ray's page loads its assets relative to itself: it must be opened with the slash.
+                    self.answer(308, b"", "text/plain", [("location", "/ray/" + path[len("/ray"):])])
+                elif path.startswith("/ray/"):
+                    self.proxy(node.head_ports["dashboardPort"], path[len("/ray"):], prefix="/ray")
                 else:
-                    self.proxy_to_dashboard()
+                    self.to_dashboard(path)
 
-            def proxy_to_dashboard(self):
+            def to_dashboard(self, path):
+                port = node.dashboard_port()
+                if port is None:
+                    if path.split("?")[0] == "/":
+                        page = (f"<!doctype html><title>rayfleet: {node.cluster}</title><p>Cluster {node.cluster}: Ray is up on {node.name}; "
+                                f"rayfleet's dashboard is starting (reload in a moment). Ray's dashboard: <a href=\"ray/\">ray/</a></p>")
+                        self.answer(200, page.encode(), "text/html; charset=utf-8")
+                    else:
+                        error = {"code": "DASHBOARD_STARTING", "message": f"rayfleet's dashboard in {node.name} is not serving yet", "details": "Try again in a moment."}
+                        self.answer(503, json.dumps(error).encode(), headers=[("retry-after", "1")])
+                    return
+                # Through this door the dashboard is not on loopback any more: every request but the page's shell needs its token.
+                shell = path.split("?")[0] in ("/", "/favicon.ico") or path.startswith(SHELL_PATHS)
+                if not shell and not self.has_dashboard_token():
+                    error = {"code": "UNAUTHORIZED", "message": "every request through the head application needs the dashboard token",
+                             "details": f"Send `Authorization: Bearer <token>`; `rayfleet dashboard --token -c {node.cluster}` prints it."}
+                    self.answer(401, json.dumps(error).encode(), headers=[("www-authenticate", 'Bearer realm="rayfleet"')])
+                    return
+                # The dashboard's guard accepts its own loopback address as Host, not the application's.
+                self.proxy(port, path, host=f"127.0.0.1:{port}")
+
+            def has_dashboard_token(self):
+                token = node.dashboard_token()
+                header = self.headers.get("authorization") or ""
+                presented = header[len("bearer "):].strip() if header.lower().startswith("bearer ") else ""
+                return token is not None and presented != "" and hmac.compare_digest(presented.encode(), token.encode())
+
+            def proxy(self, port, path, host=None, prefix=""):
+                """Sends the request on and streams the answer back as it comes: status, headers, then each chunk (SSE never ends)."""
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length > 0 else None
-                headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "connection", "content-length")}
-                url = f"http://127.0.0.1:{node.head_ports['dashboardPort']}{self.path}"
-                request = urllib.request.Request(url, data=body, method=self.command, headers=headers)
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_HEADERS and name.lower() not in ("host", "content-length")}
+                if host is not None:
+                    headers["Host"] = host
+                upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        status, content, kind = response.status, response.read(), response.headers.get("content-type", "application/octet-stream")
-                except urllib.error.HTTPError as error:
-                    status, content, kind = error.code, error.read(), error.headers.get("content-type", "text/plain")
+                    upstream.request(self.command, path, body=body, headers=headers)
+                    response = upstream.getresponse()
                 except OSError as error:
-                    status, content, kind = 502, f"Ray's dashboard does not answer: {error}".encode(), "text/plain"
-                self.answer(status, content, kind)
+                    upstream.close()
+                    self.answer(502, f"127.0.0.1:{port} does not answer: {error}".encode(), "text/plain")
+                    return
+                try:
+                    # An answer may wait for events as long as it likes; the connection was made within the timeout.
+                    if upstream.sock is not None:
+                        upstream.sock.settimeout(None)
+                    self.send_response_only(response.status, response.reason)
+                    for name, value in response.getheaders():
+                        lowered = name.lower()
+                        if lowered in HOP_HEADERS:
+                            continue
+                        if lowered == "location" and prefix and value.startswith("/"):
+                            value = prefix + value
+                        self.send_header(name, value)
+                    # HTTP/1.0 here: the answer ends when the connection does, so a stream needs no length.
+                    self.send_header("connection", "close")
+                    self.end_headers()
+                    while self.command != "HEAD":
+                        chunk = response.read1(STREAM_CHUNK)
+                        if not chunk:
+                            break
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                finally:
+                    upstream.close()
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
             def log_message(self, *_):
                 pass
@@ -311,7 +444,7 @@ class Node:
     def stop(self, *_):
         with self.lock:
             self.stopping.set()
-            for process in (self.watcher, self.ray):
+            for process in (self.dashboard, self.watcher, self.ray):
                 if process is not None and process.poll() is None:
                     process.terminate()
 
@@ -326,6 +459,7 @@ def main():
     node.start_ray()
     node.publish()
     node.start_watcher()
+    node.start_dashboard()
     server = node.serve()
     code = node.ray.wait()
     server.shutdown()

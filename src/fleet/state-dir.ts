@@ -41,8 +41,9 @@ export function clusterPaths(stateDir: string): ClusterPaths {
 export async function clustersUpHere(): Promise<string[]> {
   const root = path.join(rayfleetHome(), 'clusters');
   const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  // A link to a cluster's directory counts: the dashboard in a CML head has a home that links its one cluster.
   const up = await Promise.all(
-    entries.filter((entry) => entry.isDirectory()).map(async (entry) => ((await stat(clusterPaths(path.join(root, entry.name)).clusterFile).catch(() => undefined)) === undefined ? undefined : entry.name)),
+    entries.filter((entry) => entry.isDirectory() || entry.isSymbolicLink()).map(async (entry) => ((await stat(clusterPaths(path.join(root, entry.name)).clusterFile).catch(() => undefined)) === undefined ? undefined : entry.name)),
   );
   return up.filter((name) => name !== undefined).sort();
 }

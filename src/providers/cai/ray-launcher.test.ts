@@ -5,35 +5,78 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
 import { parseJournal } from '../../journal/journal.js';
+import { findFreePort } from '../../net/ports.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import { LAUNCHER_SCRIPT, PROJECT_HOME } from './project-layout.js';
 
 const CLUSTER = 'rl';
 const PROJECT_SECRET = 'db-password-31f7a9';
+const DASHBOARD_TOKEN = 'dashboard-token-5c2e81d0';
 
-/** `ray start --block` as far as the launcher can tell: it records its environment, says Ray is up, and blocks. */
+/** `ray start --block` as far as the launcher can tell: it records its environment, says Ray is up, and serves a dashboard that echoes. */
 const FAKE_RAY = `#!/usr/bin/env python3
-import json, os, signal, sys
+import http.server, json, os, signal, sys, threading
 with open(os.path.join(os.environ["HOME"], "ray-env.json"), "w") as out:
     json.dump(dict(os.environ), out)
+port = int(next(arg for arg in sys.argv if arg.startswith("--dashboard-port=")).split("=")[1])
+class Echo(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/moved":
+            self.send_response(302); self.send_header("location", "/elsewhere"); self.send_header("content-length", "0"); self.end_headers(); return
+        body = json.dumps({"ray": True, "path": self.path}).encode()
+        self.send_response(200); self.send_header("content-type", "application/json"); self.send_header("content-length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *_):
+        pass
+threading.Thread(target=http.server.ThreadingHTTPServer(("127.0.0.1", port), Echo).serve_forever, daemon=True).start()
 print("Ray runtime started.", flush=True)
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 signal.pause()
 `;
 
-/** A watcher that dies at once, every time: one line per start, saying whether it had the API key. */
+/**
+ * \`node rayfleet.mjs …\`. As a watcher it dies at once, every time: one line per start, saying whether it had the API key.
+ * As the dashboard it does what the real one does for the launcher (a 0600 token and \`dashboard.json\` in its
+ * RAYFLEET_HOME, a loopback port) and echoes what reached it; \`/api/v1/stream\` sends one event and never ends.
+ */
 const FAKE_NODE = `#!/usr/bin/env python3
-import os, sys
-with open(os.path.join(os.environ["HOME"], "watcher-runs.txt"), "a") as out:
-    out.write("key=%s home=%s\\n" % (os.environ.get("CDSW_APIV2_KEY") == "${TEST_API_KEY}", os.environ.get("RAYFLEET_HOME", "")))
-sys.exit(3)
+import http.server, json, os, sys, time
+home = os.environ.get("RAYFLEET_HOME", "")
+if sys.argv[2:3] != ["dashboard"]:
+    with open(os.path.join(os.environ["HOME"], "watcher-runs.txt"), "a") as out:
+        out.write("key=%s home=%s\\n" % (os.environ.get("CDSW_APIV2_KEY") == "${TEST_API_KEY}", home))
+    sys.exit(3)
+os.makedirs(os.path.join(home, "dashboard"), exist_ok=True)
+fd = os.open(os.path.join(home, "dashboard", "token"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+os.write(fd, b"${DASHBOARD_TOKEN}\\n")
+os.close(fd)
+class Dashboard(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/api/v1/stream"):
+            self.send_response(200); self.send_header("content-type", "text/event-stream"); self.end_headers()
+            self.wfile.write(b"id: 1\\ndata: first\\n\\n"); self.wfile.flush()
+            time.sleep(60)
+            return
+        seen = {"path": self.path, "host": self.headers.get("host"), "authorization": self.headers.get("authorization"),
+                "clusters": sorted(os.listdir(os.path.join(home, "clusters"))), "headAddress": os.environ.get("RAYFLEET_CAI_HEAD_ADDRESS")}
+        body = json.dumps(seen).encode()
+        self.send_response(200); self.send_header("content-type", "application/json"); self.send_header("content-length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *_):
+        pass
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dashboard)
+with open(os.path.join(home, "dashboard", "dashboard.json"), "w") as out:
+    json.dump({"port": server.server_address[1], "pid": os.getpid()}, out)
+server.serve_forever()
 `;
 
 let workspace: EmulatedWorkspace;
 let client: CmlClient;
 let projectDirectory: string;
 let applicationId: string;
+let front: string;
+let gcsPort: number;
 const journalPath = (): string => join(projectDirectory, PROJECT_HOME, 'clusters', CLUSTER, 'journal.jsonl');
 
 beforeAll(async () => {
@@ -51,6 +94,7 @@ beforeAll(async () => {
   writeFileSync(join(projectDirectory, PROJECT_HOME, 'clusters', CLUSTER, 'cluster.json'), '{}');
   // A line another writer tore: the launcher's first event must not be glued onto it.
   writeFileSync(journalPath(), '{"v":1,"time":"2026-01-01T00:00:00.000Z","ty');
+  gcsPort = await findFreePort();
   const created = await client.createApplication(project.id, {
     name: `${CLUSTER}-head`,
     subdomain: `${CLUSTER}-head`,
@@ -66,6 +110,7 @@ beforeAll(async () => {
       RAY_CLOUD_INSTANCE_ID: `${CLUSTER}-head`,
       RAY_NODE_TYPE_NAME: 'head',
       RAY_AUTH_TOKEN_PATH: `${PROJECT_HOME}/clusters/${CLUSTER}/auth_token`,
+      RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort, dashboardPort: await findFreePort(), clientPort: await findFreePort() }),
     },
   });
   applicationId = created.id;
@@ -74,6 +119,7 @@ beforeAll(async () => {
     intervalMs: 50,
     describe: () => `the launcher to serve (log: ${workspace.emulator.readLog(created.id)})`,
   });
+  front = `http://127.0.0.1:${workspace.emulator.processOf(created.id)?.port ?? 0}`;
 });
 
 afterAll(async () => {
@@ -126,5 +172,59 @@ describe('the launcher of a node application', () => {
     const runs = readFileSync(join(projectDirectory, 'watcher-runs.txt'), 'utf8').trim().split('\n');
     expect(runs.length).toBeGreaterThanOrEqual(4);
     expect(new Set(runs)).toEqual(new Set([`key=True home=${join(projectDirectory, PROJECT_HOME)}`]));
+  });
+
+  describe("the head's front door on CDSW_APP_PORT", () => {
+    const withToken = { authorization: `Bearer ${DASHBOARD_TOKEN}` };
+    /** What the dashboard saw of a request, once it serves (503 until then). */
+    async function throughDoor(path: string, headers: Record<string, string> = withToken): Promise<Record<string, unknown>> {
+      return pollUntil(
+        async () => {
+          const answer = await fetch(`${front}${path}`, { headers });
+          return answer.status === 503 ? undefined : ((await answer.json()) as Record<string, unknown>);
+        },
+        { timeoutMs: 15_000, intervalMs: 50, describe: () => `the dashboard behind ${front} (log: ${workspace.emulator.readLog(applicationId)})` },
+      );
+    }
+
+    it("sends everything else to rayfleet's dashboard for this cluster, under the Host its guard accepts, token passed on", async () => {
+      const seen = await throughDoor('/api/v1/clusters/rl?x=1');
+      expect(seen).toMatchObject({ path: '/api/v1/clusters/rl?x=1', authorization: `Bearer ${DASHBOARD_TOKEN}`, clusters: [CLUSTER], headAddress: `127.0.0.1:${gcsPort}` });
+      expect(seen.host).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(seen.host).not.toBe(new URL(front).host);
+      // The page's shell is public: it holds no data.
+      expect(await throughDoor('/clusters/rl', {})).toMatchObject({ path: '/clusters/rl', authorization: null });
+    });
+
+    it('refuses the API without the dashboard token, or with another', async () => {
+      await throughDoor('/');
+      for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: DASHBOARD_TOKEN }]) {
+        const answer = await fetch(`${front}/api/v1/clusters`, { headers });
+        expect(answer.status).toBe(401);
+        expect(((await answer.json()) as { code: string }).code).toBe('UNAUTHORIZED');
+      }
+    });
+
+    it("sends /ray/ to Ray's dashboard with the prefix taken off, and its redirects back under it", async () => {
+      expect(await (await fetch(`${front}/ray/api/version?q=1`)).json()).toEqual({ ray: true, path: '/api/version?q=1' });
+      expect(await (await fetch(`${front}/ray/`)).json()).toEqual({ ray: true, path: '/' });
+      const bare = await fetch(`${front}/ray`, { redirect: 'manual' });
+      expect([bare.status, bare.headers.get('location')]).toEqual([308, '/ray/']);
+      const moved = await fetch(`${front}/ray/moved`, { redirect: 'manual' });
+      expect([moved.status, moved.headers.get('location')]).toEqual([302, '/ray/elsewhere']);
+    });
+
+    it('streams an answer that never ends: the first event arrives while the answer goes on', async () => {
+      await throughDoor('/');
+      const controller = new AbortController();
+      const answer = await fetch(`${front}/api/v1/stream`, { headers: withToken, signal: controller.signal });
+      expect([answer.status, answer.headers.get('content-type')]).toEqual([200, 'text/event-stream']);
+      const reader = (answer.body as ReadableStream<Uint8Array>).getReader();
+      const first = await reader.read();
+      expect(new TextDecoder().decode(first.value)).toBe('id: 1\ndata: first\n\n');
+      controller.abort();
+      // The launcher's own health answers all the while.
+      expect(await (await fetch(`${front}/rayfleet/health`)).json()).toMatchObject({ node: `${CLUSTER}-head`, role: 'head', ray: 'running' });
+    });
   });
 });
