@@ -21,10 +21,11 @@ export class WatcherMetrics {
 
   observe(observation: Observation, plan: Plan, groups: string[]): void {
     this.nodes.reset();
+    // One pass over the workers: a filter per group and phase would be 200 passes over 10,000 nodes at 50 groups.
+    const counts = new Map<string, number>();
+    for (const worker of observation.workers) counts.set(`${worker.group}\0${worker.phase}`, (counts.get(`${worker.group}\0${worker.phase}`) ?? 0) + 1);
     for (const group of groups) {
-      for (const phase of ['registered', 'launching', 'draining', 'dead'] as const) {
-        this.nodes.set({ group, phase }, observation.workers.filter((worker) => worker.group === group && worker.phase === phase).length);
-      }
+      for (const phase of ['registered', 'launching', 'draining', 'dead'] as const) this.nodes.set({ group, phase }, counts.get(`${group}\0${phase}`) ?? 0);
     }
     this.pending.set(plan.numbers.pendingRequests ?? 0);
     this.infeasible.set(plan.infeasible.length);

@@ -8,7 +8,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { addFailure, backoffUntilByGroup, drainedNodes, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
-import type { Observation } from './observation.js';
+import type { Observation, WorkerPhase } from './observation.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
@@ -97,7 +97,8 @@ export class Watcher {
     const started = performance.now();
     const provider = await this.cluster.provider();
     const observation = await observeCluster(
-      { provider, gcs: await this.cluster.gcs(), dashboard: await this.cluster.dashboard(), headName: headName(this.cluster.name), defaultGroup: defaultGroup(spec), now: () => this.clock.now() },
+      // The dashboard only when the GCS fails: making its client reads the auth token file, which an idle tick should not.
+      { provider, gcs: await this.cluster.gcs(), dashboard: { clusterStatus: async (signal) => (await this.cluster.dashboard()).clusterStatus(signal) }, headName: headName(this.cluster.name), defaultGroup: defaultGroup(spec), now: () => this.clock.now() },
       signal,
     );
     // Stopping mid-tick: a look cut short by the abort is not a view to act on.
@@ -284,6 +285,13 @@ export class Watcher {
 
   private statusOf(spec: ClusterSpec, observation: Observation, plan: Plan, tickSeconds: number): WatcherStatus {
     const history = this.history();
+    // Workers per group and phase in one pass, not three filters per group.
+    const counts = new Map<string, Record<WorkerPhase, number>>();
+    for (const worker of observation.workers) {
+      let count = counts.get(worker.group);
+      if (count === undefined) counts.set(worker.group, (count = { registered: 0, launching: 0, draining: 0, dead: 0 }));
+      count[worker.phase] += 1;
+    }
     return {
       pid: process.pid,
       startedAt: new Date(this.startedAtMs).toISOString(),
@@ -295,15 +303,15 @@ export class Watcher {
       paused: spec.watcher.paused === true,
       demand: observation.demand,
       groups: spec.workerGroups.map((group) => {
-        const workers = observation.workers.filter((worker) => worker.group === group.name);
+        const count = counts.get(group.name);
         const backoffUntil = history.backoffUntilMs[group.name];
         return {
           name: group.name,
           min: group.min,
           max: group.max,
-          registered: workers.filter((worker) => worker.phase === 'registered').length,
-          launching: workers.filter((worker) => worker.phase === 'launching').length,
-          draining: workers.filter((worker) => worker.phase === 'draining').length,
+          registered: count?.registered ?? 0,
+          launching: count?.launching ?? 0,
+          draining: count?.draining ?? 0,
           backoffUntil: backoffUntil !== undefined && backoffUntil > observation.atMs ? new Date(backoffUntil).toISOString() : undefined,
         };
       }),
