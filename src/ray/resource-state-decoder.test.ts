@@ -1,0 +1,107 @@
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toClusterResourceState, type RawClusterResourceState } from './cluster-resource-state.js';
+import { decodeClusterResourceStateReply } from './resource-state-decoder.js';
+
+// The oracle: proto-loader's encoding and decoding of our proto, with the options the client used before it had a decoder of its own.
+const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url)), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: false });
+const loaded = grpc.loadPackageDefinition(definition) as unknown as { ray: { rpc: { autoscaler: { AutoscalerStateService: { service: grpc.ServiceDefinition } } } } };
+const method = loaded.ray.rpc.autoscaler.AutoscalerStateService.service.GetClusterResourceState as grpc.MethodDefinition<object, { cluster_resource_state: RawClusterResourceState | null }>;
+const encode = (reply: object): Buffer => method.responseSerialize(reply);
+const protoLoaderView = (bytes: Buffer) => toClusterResourceState(method.responseDeserialize(bytes).cluster_resource_state);
+
+const name = fc.string({ unit: fc.constantFrom('a', 'B', '_', ':', '.', '-', '0', 'é', '语', '🙂'), maxLength: 12 });
+const amount = fc.oneof(fc.double({ noNaN: true }), fc.integer({ min: 0, max: 64 }));
+const shape = fc.dictionary(name, amount, { maxKeys: 4 });
+const int64 = fc.integer({ min: 0, max: 2 ** 50 }).map(String);
+const labelPair = fc.record({ label_name: name, label_value: name }, { requiredKeys: [] });
+const request = fc.record({ resources_bundle: shape, placement_constraints: fc.array(fc.record({ anti_affinity: labelPair, affinity: labelPair }, { requiredKeys: [] }), { maxLength: 2 }) }, { requiredKeys: [] });
+const node = fc.record(
+  {
+    node_id: fc.uint8Array({ maxLength: 28 }).map((bytes) => Buffer.from(bytes)),
+    instance_id: name,
+    ray_node_type_name: name,
+    available_resources: shape,
+    total_resources: shape,
+    dynamic_labels: fc.dictionary(name, name, { maxKeys: 2 }),
+    node_state_version: int64,
+    status: fc.constantFrom('UNSPECIFIED', 'RUNNING', 'DEAD', 'IDLE', 'DRAINING', 7),
+    idle_duration_ms: int64,
+    node_ip_address: name,
+    instance_type_name: name,
+    node_activity: fc.array(name, { maxLength: 3 }),
+    labels: fc.dictionary(name, name, { maxKeys: 3 }),
+  },
+  { requiredKeys: [] },
+);
+const byCount = fc.record({ request, count: int64 }, { requiredKeys: [] });
+const state = fc.record(
+  {
+    cluster_resource_state_version: int64,
+    last_seen_autoscaler_state_version: int64,
+    node_states: fc.array(node, { maxLength: 4 }),
+    pending_resource_requests: fc.array(byCount, { maxLength: 3 }),
+    pending_gang_resource_requests: fc.array(
+      fc.record({ requests: fc.array(request, { maxLength: 3 }), details: name, bundle_selectors: fc.array(fc.record({ resource_requests: fc.array(request, { maxLength: 3 }) }), { maxLength: 2 }) }, { requiredKeys: [] }),
+      { maxLength: 3 },
+    ),
+    cluster_resource_constraints: fc.array(fc.record({ resource_requests: fc.array(byCount, { maxLength: 2 }) }), { maxLength: 2 }),
+    cluster_session_name: name,
+  },
+  { requiredKeys: [] },
+);
+
+describe('decodeClusterResourceStateReply', () => {
+  it('reads every reply as proto-loader and toClusterResourceState do', () => {
+    fc.assert(
+      fc.property(fc.option(state, { nil: undefined }), (given) => {
+        const bytes = encode(given === undefined ? {} : { cluster_resource_state: given });
+        expect(decodeClusterResourceStateReply(bytes)).toEqual(protoLoaderView(bytes));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads a node as Ray sends it', () => {
+    const nodeId = Buffer.alloc(28, 0xab);
+    const bytes = encode({
+      cluster_resource_state: {
+        cluster_resource_state_version: '17',
+        cluster_session_name: 'session_x',
+        node_states: [
+          { node_id: nodeId, instance_id: 'rf-worker-1', ray_node_type_name: 'worker', status: 'IDLE', idle_duration_ms: '90071992547', total_resources: { CPU: 2, 'node:10.0.0.5': 1 }, available_resources: { CPU: 0.5 }, node_activity: ['busy'], labels: { 'ray.io/node_id': 'x' } },
+        ],
+        pending_gang_resource_requests: [{ details: 'empty gang' }],
+      },
+    });
+    expect(decodeClusterResourceStateReply(bytes)).toEqual({
+      version: 17,
+      sessionName: 'session_x',
+      nodeStates: [
+        {
+          nodeId: 'ab'.repeat(28),
+          instanceId: 'rf-worker-1',
+          nodeTypeName: 'worker',
+          status: 'IDLE',
+          idleMs: 90071992547,
+          totalResources: { CPU: 2, 'node:10.0.0.5': 1 },
+          availableResources: { CPU: 0.5 },
+          ipAddress: '',
+          activity: ['busy'],
+          labels: { 'ray.io/node_id': 'x' },
+        },
+      ],
+      pendingRequests: [],
+      pendingGangs: [],
+      constraints: [],
+    });
+  });
+
+  it('refuses a truncated message instead of reading past its end', () => {
+    const bytes = encode({ cluster_resource_state: { cluster_session_name: 'session_x', node_states: [{ instance_id: 'rf-worker-1' }] } });
+    expect(() => decodeClusterResourceStateReply(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated protobuf message/);
+  });
+});
