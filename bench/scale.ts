@@ -227,12 +227,18 @@ async function watcherSetup(job: Job) {
       return parts;
     },
   };
+  // Wall time a part was in progress: concurrent calls (launches in parallel) count once, not once each.
+  const active = new Map<string, { count: number; since: number }>();
   const time = async <T>(part: string, work: () => Promise<T>): Promise<T> => {
-    const started = performance.now();
+    const now = active.get(part) ?? { count: 0, since: 0 };
+    if (now.count === 0) now.since = performance.now();
+    now.count += 1;
+    active.set(part, now);
     try {
       return await work();
     } finally {
-      timed.parts[part] = (timed.parts[part] ?? 0) + performance.now() - started;
+      now.count -= 1;
+      if (now.count === 0) timed.parts[part] = (timed.parts[part] ?? 0) + performance.now() - now.since;
     }
   };
   const client = new GcsClient({ address: job.address });

@@ -9,9 +9,9 @@ import { decodeClusterResourceStateReply } from './resource-state-decoder.js';
 // The oracle: proto-loader's encoding and decoding of our proto, with the options the client used before it had a decoder of its own.
 const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url)), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: false });
 const loaded = grpc.loadPackageDefinition(definition) as unknown as { ray: { rpc: { autoscaler: { AutoscalerStateService: { service: grpc.ServiceDefinition } } } } };
-const method = loaded.ray.rpc.autoscaler.AutoscalerStateService.service.GetClusterResourceState as grpc.MethodDefinition<object, { cluster_resource_state: RawClusterResourceState | null }>;
+const method = loaded.ray.rpc.autoscaler.AutoscalerStateService.service.GetClusterResourceState as grpc.MethodDefinition<object, object>;
 const encode = (reply: object): Buffer => method.responseSerialize(reply);
-const protoLoaderView = (bytes: Buffer) => toClusterResourceState(method.responseDeserialize(bytes).cluster_resource_state);
+const protoLoaderView = (bytes: Buffer) => toClusterResourceState((method.responseDeserialize(bytes) as { cluster_resource_state: RawClusterResourceState | null }).cluster_resource_state);
 
 const name = fc.string({ unit: fc.constantFrom('a', 'B', '_', ':', '.', '-', '0', 'é', '语', '🙂'), maxLength: 12 });
 const amount = fc.oneof(fc.double({ noNaN: true }), fc.integer({ min: 0, max: 64 }));

@@ -12,29 +12,39 @@ const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 const NODE_STATUSES: Record<number, RayNodeStatus> = { 1: 'RUNNING', 2: 'DEAD', 3: 'IDLE', 4: 'DRAINING' };
 const TWO_32 = 2 ** 32;
+const SHORT_STRING = 48;
 
+/** A tag: field number and wire type in one varint, as the switch statements below match them. */
+const tag = (field: number, wireType: number): number => (field << 3) | wireType;
+const LENGTH_1 = tag(1, WIRE_LENGTH);
+const LENGTH_2 = tag(2, WIRE_LENGTH);
+const LENGTH_3 = tag(3, WIRE_LENGTH);
+const LENGTH_4 = tag(4, WIRE_LENGTH);
+const LENGTH_5 = tag(5, WIRE_LENGTH);
+const LENGTH_6 = tag(6, WIRE_LENGTH);
+const LENGTH_7 = tag(7, WIRE_LENGTH);
+const LENGTH_10 = tag(10, WIRE_LENGTH);
+const LENGTH_12 = tag(12, WIRE_LENGTH);
+const LENGTH_13 = tag(13, WIRE_LENGTH);
+const VARINT_1 = tag(1, WIRE_VARINT);
+const VARINT_2 = tag(2, WIRE_VARINT);
+const VARINT_8 = tag(8, WIRE_VARINT);
+const VARINT_9 = tag(9, WIRE_VARINT);
+const FIXED64_2 = tag(2, WIRE_FIXED64);
+
+/** One cursor over the whole message; each reader below is given where its message ends. Plain loops and switches, no callbacks: this runs per field of 10,000 nodes. */
 class WireReader {
-  pos: number;
-  private readonly view: DataView;
+  pos = 0;
 
-  constructor(
-    private readonly bytes: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  }
-
-  get more(): boolean {
-    return this.pos < this.end;
-  }
+  constructor(private readonly bytes: Buffer) {}
 
   /** A varint as a number: exact up to 2^53, as int64 counts and milliseconds are; negative int64s come out negative. */
   varint(): number {
-    let low = 0;
+    const first = this.byte();
+    if (first < 0x80) return first;
+    let low = first & 0x7f;
     let high = 0;
-    let shift = 0;
+    let shift = 7;
     let byte: number;
     // The low 28 bits, then the rest: bit operations stay within 32 bits.
     do {
@@ -52,45 +62,58 @@ class WireReader {
 
   double(): number {
     this.need(8);
-    const value = this.view.getFloat64(this.pos, true);
+    const value = this.bytes.readDoubleLE(this.pos);
     this.pos += 8;
     return value;
   }
 
-  /** The bounds of a length-delimited field, which the reader then steps over. */
-  span(): [number, number] {
+  /** Where a length-delimited field ends; the cursor is at its first byte. */
+  end(): number {
     const length = this.varint();
     this.need(length);
-    const start = this.pos;
-    this.pos += length;
-    return [start, this.pos];
+    return this.pos + length;
   }
 
   string(): string {
-    const [start, end] = this.span();
+    const end = this.end();
+    const start = this.pos;
+    this.pos = end;
+    // Most strings here are short and ASCII (resource names, node names, ids): built by hand, they skip a Buffer slice each.
+    if (end - start <= SHORT_STRING) {
+      let text = '';
+      for (let at = start; at < end; at += 1) {
+        const code = this.bytes[at] as number;
+        if (code >= 0x80) return this.bytes.toString('utf8', start, end);
+        text += String.fromCharCode(code);
+      }
+      return text;
+    }
     return this.bytes.toString('utf8', start, end);
   }
 
   hex(): string {
-    const [start, end] = this.span();
-    return this.bytes.toString('hex', start, end);
+    const end = this.end();
+    const text = this.bytes.toString('hex', this.pos, end);
+    this.pos = end;
+    return text;
   }
 
-  sub(): WireReader {
-    const [start, end] = this.span();
-    return new WireReader(this.bytes, start, end);
-  }
-
-  skip(wireType: number): void {
+  skip(tagValue: number): void {
+    const wireType = tagValue & 7;
     if (wireType === WIRE_VARINT) this.varint();
     else if (wireType === WIRE_FIXED64) this.advance(8);
-    else if (wireType === WIRE_LENGTH) this.span();
+    else if (wireType === WIRE_LENGTH) this.pos = this.end();
     else if (wireType === WIRE_FIXED32) this.advance(4);
     else throw new Error(`unsupported protobuf wire type ${wireType} at byte ${this.pos}`);
   }
 
+  /** The cursor must land exactly on a message's end. */
+  at(end: number): void {
+    if (this.pos !== end) throw new Error(`malformed protobuf message: a field runs past its message's end at byte ${end}`);
+  }
+
   private byte(): number {
-    this.need(1);
+    if (this.pos >= this.bytes.length) throw new Error(`truncated protobuf message: a byte wanted at byte ${this.pos} of ${this.bytes.length}`);
     return this.bytes[this.pos++] as number;
   }
 
@@ -100,177 +123,222 @@ class WireReader {
   }
 
   private need(count: number): void {
-    if (this.pos + count > this.end) throw new Error(`truncated protobuf message: ${count} more bytes wanted at byte ${this.pos} of ${this.end}`);
+    if (this.pos + count > this.bytes.length) throw new Error(`truncated protobuf message: ${count} more bytes wanted at byte ${this.pos} of ${this.bytes.length}`);
   }
 }
 
-/** Each field of the message in `reader`: `read` takes the fields it knows and returns false for the rest, which are skipped. */
-function fields(reader: WireReader, read: (field: number, wireType: number) => boolean): void {
-  while (reader.more) {
-    const tag = reader.varint();
-    const wireType = tag & 7;
-    if (!read(tag >>> 3, wireType)) reader.skip(wireType);
-  }
+/**
+ * A map's object. Without a prototype V8 keeps it as a hash table from the start: every node's resources hold a key of
+ * their own (`node:<ip>`), and building 20,000 objects that each end on a new key costs a hidden class each (measured:
+ * 2.5 times the time of these). Read like any object; spread or JSON as usual.
+ */
+function keyed<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }
 
 /** One entry of a `map<string, double>` into `into`. */
 function numberEntry(reader: WireReader, into: ResourceShape): void {
+  const end = reader.end();
   let key = '';
   let value = 0;
-  fields(reader, (field, wireType) => {
-    if (field === 1 && wireType === WIRE_LENGTH) key = reader.string();
-    else if (field === 2 && wireType === WIRE_FIXED64) value = reader.double();
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) key = reader.string();
+    else if (next === FIXED64_2) value = reader.double();
+    else reader.skip(next);
+  }
+  reader.at(end);
   into[key] = value;
 }
 
+/** One entry of a `map<string, string>` into `into`. */
 function stringEntry(reader: WireReader, into: Record<string, string>): void {
+  const end = reader.end();
   let key = '';
   let value = '';
-  fields(reader, (field, wireType) => {
-    if (field === 1 && wireType === WIRE_LENGTH) key = reader.string();
-    else if (field === 2 && wireType === WIRE_LENGTH) value = reader.string();
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) key = reader.string();
+    else if (next === LENGTH_2) value = reader.string();
+    else reader.skip(next);
+  }
+  reader.at(end);
   into[key] = value;
 }
 
 function nodeState(reader: WireReader): RayNodeState {
-  const node: RayNodeState = { nodeId: '', instanceId: '', nodeTypeName: '', status: 'UNSPECIFIED', idleMs: 0, totalResources: {}, availableResources: {}, ipAddress: '', activity: [], labels: {} };
-  fields(reader, (field, wireType) => {
-    if (wireType === WIRE_LENGTH) {
-      if (field === 1) node.nodeId = reader.hex();
-      else if (field === 2) node.instanceId = reader.string();
-      else if (field === 3) node.nodeTypeName = reader.string();
-      else if (field === 4) numberEntry(reader.sub(), node.availableResources);
-      else if (field === 5) numberEntry(reader.sub(), node.totalResources);
-      else if (field === 10) node.ipAddress = reader.string();
-      else if (field === 12) node.activity.push(reader.string());
-      else if (field === 13) stringEntry(reader.sub(), node.labels);
-      else return false;
-      return true;
+  const end = reader.end();
+  const node: RayNodeState = { nodeId: '', instanceId: '', nodeTypeName: '', status: 'UNSPECIFIED', idleMs: 0, totalResources: keyed(), availableResources: keyed(), ipAddress: '', activity: [], labels: keyed() };
+  while (reader.pos < end) {
+    const next = reader.varint();
+    switch (next) {
+      case LENGTH_1:
+        node.nodeId = reader.hex();
+        break;
+      case LENGTH_2:
+        node.instanceId = reader.string();
+        break;
+      case LENGTH_3:
+        node.nodeTypeName = reader.string();
+        break;
+      case LENGTH_4:
+        numberEntry(reader, node.availableResources);
+        break;
+      case LENGTH_5:
+        numberEntry(reader, node.totalResources);
+        break;
+      case VARINT_8:
+        node.status = NODE_STATUSES[reader.varint()] ?? 'UNSPECIFIED';
+        break;
+      case VARINT_9:
+        node.idleMs = reader.varint();
+        break;
+      case LENGTH_10:
+        node.ipAddress = reader.string();
+        break;
+      case LENGTH_12:
+        node.activity.push(reader.string());
+        break;
+      case LENGTH_13:
+        stringEntry(reader, node.labels);
+        break;
+      default:
+        reader.skip(next);
     }
-    if (wireType !== WIRE_VARINT) return false;
-    if (field === 8) node.status = NODE_STATUSES[reader.varint()] ?? 'UNSPECIFIED';
-    else if (field === 9) node.idleMs = reader.varint();
-    else return false;
-    return true;
-  });
+  }
+  reader.at(end);
   return node;
 }
 
 function labelPair(reader: WireReader): { label: string; value: string } {
+  const end = reader.end();
   const pair = { label: '', value: '' };
-  fields(reader, (field, wireType) => {
-    if (wireType !== WIRE_LENGTH) return false;
-    if (field === 1) pair.label = reader.string();
-    else if (field === 2) pair.value = reader.string();
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) pair.label = reader.string();
+    else if (next === LENGTH_2) pair.value = reader.string();
+    else reader.skip(next);
+  }
+  reader.at(end);
   return pair;
 }
 
 function placementConstraint(reader: WireReader): PlacementConstraint {
+  const end = reader.end();
   const constraint: PlacementConstraint = {};
-  fields(reader, (field, wireType) => {
-    if (wireType !== WIRE_LENGTH) return false;
-    if (field === 1) constraint.antiAffinity = labelPair(reader.sub());
-    else if (field === 2) constraint.affinity = labelPair(reader.sub());
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) constraint.antiAffinity = labelPair(reader);
+    else if (next === LENGTH_2) constraint.affinity = labelPair(reader);
+    else reader.skip(next);
+  }
+  reader.at(end);
   return constraint;
 }
 
 function resourceRequest(reader: WireReader): ResourceRequest {
+  const end = reader.end();
   const request: ResourceRequest = { shape: {}, constraints: [] };
-  fields(reader, (field, wireType) => {
-    if (wireType !== WIRE_LENGTH) return false;
-    if (field === 1) numberEntry(reader.sub(), request.shape);
-    else if (field === 2) request.constraints.push(placementConstraint(reader.sub()));
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) numberEntry(reader, request.shape);
+    else if (next === LENGTH_2) request.constraints.push(placementConstraint(reader));
+    else reader.skip(next);
+  }
+  reader.at(end);
   return request;
 }
 
 function requestByCount(reader: WireReader): PendingRequest {
+  const end = reader.end();
   let request: ResourceRequest = { shape: {}, constraints: [] };
   let count = 0;
-  fields(reader, (field, wireType) => {
-    if (field === 1 && wireType === WIRE_LENGTH) request = resourceRequest(reader.sub());
-    else if (field === 2 && wireType === WIRE_VARINT) count = reader.varint();
-    else return false;
-    return true;
-  });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) request = resourceRequest(reader);
+    else if (next === VARINT_2) count = reader.varint();
+    else reader.skip(next);
+  }
+  reader.at(end);
   return { ...request, count };
 }
 
+/** A repeated message field of one kind, as a whole message of its own (BundleSelector, ClusterResourceConstraint). */
+function listOf<T>(reader: WireReader, read: (reader: WireReader) => T): T[] {
+  const end = reader.end();
+  const items: T[] = [];
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) items.push(read(reader));
+    else reader.skip(next);
+  }
+  reader.at(end);
+  return items;
+}
+
 function gangRequest(reader: WireReader): GangRequest {
+  const end = reader.end();
   const requests: ResourceRequest[] = [];
   let details = '';
   let selected: ResourceRequest[] | undefined;
-  fields(reader, (field, wireType) => {
-    if (wireType !== WIRE_LENGTH) return false;
-    if (field === 1) requests.push(resourceRequest(reader.sub()));
-    else if (field === 2) details = reader.string();
-    else if (field === 3) {
-      const selector = reader.sub();
-      const bundle: ResourceRequest[] = [];
-      fields(selector, (inner, innerType) => {
-        if (inner !== 1 || innerType !== WIRE_LENGTH) return false;
-        bundle.push(resourceRequest(selector.sub()));
-        return true;
-      });
+  while (reader.pos < end) {
+    const next = reader.varint();
+    if (next === LENGTH_1) requests.push(resourceRequest(reader));
+    else if (next === LENGTH_2) details = reader.string();
+    else if (next === LENGTH_3) {
+      const bundle = listOf(reader, resourceRequest);
       // Only the first selector counts, as in toClusterResourceState.
       selected ??= bundle;
-    } else return false;
-    return true;
-  });
+    } else reader.skip(next);
+  }
+  reader.at(end);
   return { details, bundles: selected !== undefined && selected.length > 0 ? selected : requests };
 }
 
-function clusterResourceState(reader: WireReader, state: ClusterResourceState): void {
-  fields(reader, (field, wireType) => {
-    if (field === 1 && wireType === WIRE_VARINT) state.version = reader.varint();
-    else if (wireType !== WIRE_LENGTH) return false;
-    else if (field === 3) state.nodeStates.push(nodeState(reader.sub()));
-    else if (field === 4) state.pendingRequests.push(requestByCount(reader.sub()));
-    else if (field === 5) {
-      const gang = gangRequest(reader.sub());
-      // Ray appends a gang entry before it checks the group's state: an entry without bundles is no demand.
-      if (gang.bundles.length > 0) state.pendingGangs.push(gang);
-    } else if (field === 6) {
-      const constraint = reader.sub();
-      const requests: PendingRequest[] = [];
-      fields(constraint, (inner, innerType) => {
-        if (inner !== 1 || innerType !== WIRE_LENGTH) return false;
-        requests.push(requestByCount(constraint.sub()));
-        return true;
-      });
-      state.constraints.push(requests);
-    } else if (field === 7) state.sessionName = reader.string();
-    else return false;
-    return true;
-  });
+function clusterResourceState(reader: WireReader): ClusterResourceState {
+  const end = reader.end();
+  const state: ClusterResourceState = { version: 0, sessionName: '', nodeStates: [], pendingRequests: [], pendingGangs: [], constraints: [] };
+  while (reader.pos < end) {
+    const next = reader.varint();
+    switch (next) {
+      case VARINT_1:
+        state.version = reader.varint();
+        break;
+      case LENGTH_3:
+        state.nodeStates.push(nodeState(reader));
+        break;
+      case LENGTH_4:
+        state.pendingRequests.push(requestByCount(reader));
+        break;
+      case LENGTH_5: {
+        const gang = gangRequest(reader);
+        // Ray appends a gang entry before it checks the group's state: an entry without bundles is no demand.
+        if (gang.bundles.length > 0) state.pendingGangs.push(gang);
+        break;
+      }
+      case LENGTH_6:
+        state.constraints.push(listOf(reader, requestByCount));
+        break;
+      case LENGTH_7:
+        state.sessionName = reader.string();
+        break;
+      default:
+        reader.skip(next);
+    }
+  }
+  reader.at(end);
+  return state;
 }
 
 /** The state in a GetClusterResourceStateReply's bytes; an empty state when the reply carries none. Throws on a malformed message. */
 export function decodeClusterResourceStateReply(bytes: Uint8Array): ClusterResourceState {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const reader = new WireReader(buffer, 0, buffer.length);
-  const empty = (): ClusterResourceState => ({ version: 0, sessionName: '', nodeStates: [], pendingRequests: [], pendingGangs: [], constraints: [] });
-  let state = empty();
-  fields(reader, (field, wireType) => {
-    if (field !== 1 || wireType !== WIRE_LENGTH) return false;
+  const reader = new WireReader(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  let state: ClusterResourceState = { version: 0, sessionName: '', nodeStates: [], pendingRequests: [], pendingGangs: [], constraints: [] };
+  while (reader.pos < bytes.length) {
+    const next = reader.varint();
     // Given twice, the last one stands, as protobufjs reads it.
-    state = empty();
-    clusterResourceState(reader.sub(), state);
-    return true;
-  });
+    if (next === LENGTH_1) state = clusterResourceState(reader);
+    else reader.skip(next);
+  }
   return state;
 }

@@ -5,7 +5,7 @@ import type { DashboardClient } from '../ray/dashboard-client.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { Instance, NodeProvider } from '../providers/node-provider.js';
 import type { WorkerGroupSpec } from '../spec/schema.js';
-import type { Demand, DemandSource, GangDemand, Observation, WorkerView } from './observation.js';
+import type { Demand, DemandSource, GangDemand, Observation, WorkerPhase, WorkerView } from './observation.js';
 import { groupCapacity } from './resource-shapes.js';
 
 export interface ObserveDeps {
@@ -72,21 +72,32 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
  * `providerEnded`, and leaves through a drain; only a node Ray does not show alive is dead.
  */
 function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKnown: boolean, deadIds: Set<string>): WorkerView {
-  const view: WorkerView = { name: instance.name, group: instance.group, index: instance.index, phase: 'launching', createdAtMs: instance.createdAt.getTime() };
   const ended = instance.state === 'stopped' || instance.state === 'failed' ? instance.state : undefined;
   const node = alive.get(instance.name);
+  let phase: WorkerPhase = 'launching';
+  let leftRay: boolean | undefined;
+  let ray: WorkerView['ray'];
   if (node === undefined) {
-    if (ended !== undefined) return { ...view, phase: 'dead' };
+    if (ended !== undefined) phase = 'dead';
     // Without Ray's view a running node may well be registered; calling it launching keeps it counted, never cleaned.
-    if (!rayKnown) return { ...view, phase: 'registered' };
-    return deadIds.has(instance.name) ? { ...view, leftRay: true } : view;
+    else if (!rayKnown) phase = 'registered';
+    else if (deadIds.has(instance.name)) leftRay = true;
+  } else {
+    phase = node.status === 'DRAINING' ? 'draining' : 'registered';
+    ray = { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels };
   }
-  const joined: WorkerView = {
-    ...view,
-    phase: node.status === 'DRAINING' ? 'draining' : 'registered',
-    ray: { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels },
+  // Every view has every field, in one order: one object shape for the 10,000 the planner and the watcher read each tick.
+  return {
+    name: instance.name,
+    group: instance.group,
+    index: instance.index,
+    phase,
+    createdAtMs: instance.createdAt.getTime(),
+    registeredAtMs: undefined,
+    providerEnded: node === undefined ? undefined : ended,
+    leftRay,
+    ray,
   };
-  return ended === undefined ? joined : { ...joined, providerEnded: ended };
 }
 
 export function demandFromGcs(state: ClusterResourceState): Demand {

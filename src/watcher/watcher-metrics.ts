@@ -1,6 +1,6 @@
 // The watcher's Prometheus metrics: nodes per group and phase, demand, launches, failures and tick time.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Observation } from './observation.js';
+import type { Observation, WorkerPhase } from './observation.js';
 import type { Plan } from './planner.js';
 
 export class WatcherMetrics {
@@ -22,10 +22,14 @@ export class WatcherMetrics {
   observe(observation: Observation, plan: Plan, groups: string[]): void {
     this.nodes.reset();
     // One pass over the workers: a filter per group and phase would be 200 passes over 10,000 nodes at 50 groups.
-    const counts = new Map<string, number>();
-    for (const worker of observation.workers) counts.set(`${worker.group}\0${worker.phase}`, (counts.get(`${worker.group}\0${worker.phase}`) ?? 0) + 1);
+    const counts = new Map<string, Record<WorkerPhase, number>>();
+    for (const worker of observation.workers) {
+      let count = counts.get(worker.group);
+      if (count === undefined) counts.set(worker.group, (count = { registered: 0, launching: 0, draining: 0, dead: 0 }));
+      count[worker.phase] += 1;
+    }
     for (const group of groups) {
-      for (const phase of ['registered', 'launching', 'draining', 'dead'] as const) this.nodes.set({ group, phase }, counts.get(`${group}\0${phase}`) ?? 0);
+      for (const phase of ['registered', 'launching', 'draining', 'dead'] as const) this.nodes.set({ group, phase }, counts.get(group)?.[phase] ?? 0);
     }
     this.pending.set(plan.numbers.pendingRequests ?? 0);
     this.infeasible.set(plan.infeasible.length);
