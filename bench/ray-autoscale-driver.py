@@ -1,0 +1,44 @@
+# One workload of bench:autoscale as a Ray driver: tasks (and a placement group with one task per bundle) submitted at
+# once, each holding its resources for the workload's seconds; prints when it submitted, when the last task started
+# and when all were done (epoch seconds, this machine's clock) as one JSON line.
+import json
+import sys
+import time
+
+import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+workload = json.loads(sys.argv[1])
+seconds = workload["seconds"]
+ray.init()
+
+
+@ray.remote
+def work(hold):
+    started = time.time()
+    time.sleep(hold)
+    return started
+
+
+def options_of(shape):
+    extra = {name: amount for name, amount in shape.items() if name not in ("CPU", "GPU")}
+    return {"num_cpus": shape.get("CPU", 0), "num_gpus": shape.get("GPU", 0), **({"resources": extra} if extra else {})}
+
+
+submitted = time.time()
+group = None
+refs = []
+if workload.get("placementGroup"):
+    spec = workload["placementGroup"]
+    group = placement_group(spec["bundles"], strategy=spec["strategy"])
+    for index, bundle in enumerate(spec["bundles"]):
+        strategy = PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=index)
+        refs.append(work.options(**options_of(bundle), scheduling_strategy=strategy).remote(seconds))
+for task in workload["tasks"]:
+    refs.extend(work.options(**options_of(task["shape"])).remote(seconds) for _ in range(task["count"]))
+starts = ray.get(refs)
+done = time.time()
+if group is not None:
+    remove_placement_group(group)
+print(json.dumps({"submitted": submitted, "lastStarted": max(starts), "done": done}))
