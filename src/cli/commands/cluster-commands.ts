@@ -7,6 +7,7 @@ import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal, withStake } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
+import { headApplicationUrl, type CaiProviderSettings } from '../../providers/cai/head-application.js';
 import { printStatus } from './status-command.js';
 import { clustersUpHere } from '../../fleet/state-dir.js';
 import { readDashboardService, startDashboardService, stopDashboardService } from '../../server/dashboard-service.js';
@@ -81,9 +82,18 @@ async function printUp(fleet: Fleet, status: ClusterStatus, options: UpOptions, 
   printStatus(status);
   printLine(await describeWatcher(fleet));
   if (!withHints) return;
+  if (fleet.spec.provider.type === 'cai') printHeadApplication(fleet.name, fleet.spec.provider);
   if (dashboard !== undefined) printLine(`\nrayfleet dashboard: ${dashboard}/clusters/${status.cluster}`);
   printLine(`${dashboard === undefined ? '\n' : ''}Ray dashboard: ${status.dashboardUrl}`);
   printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
+}
+
+/** On Cloudera AI the head application is the cluster's front door: rayfleet's dashboard, and Ray's under /ray/. */
+function printHeadApplication(cluster: string, provider: CaiProviderSettings): void {
+  const url = headApplicationUrl(cluster, provider);
+  if (url === undefined) return;
+  printLine(`\nhead application: ${url} (rayfleet's dashboard for ${cluster}; Ray's dashboard at ${url}/ray/)`);
+  printLine(`Its token: rayfleet dashboard --token -c ${cluster}`);
 }
 
 export function upCommand(): Command {

@@ -13,6 +13,8 @@ import {
 } from '../../server/dashboard-service.js';
 import { readOrCreateDashboardToken } from '../../server/dashboard-token.js';
 import { isLoopback } from '../../server/request-guard.js';
+import { readHeadDashboardToken } from '../../providers/cai/head-application.js';
+import { openFleet, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { parseWholeNumber } from '../option-parsers.js';
 import { printLine } from '../output.js';
@@ -24,6 +26,8 @@ interface DashboardOptions {
   background?: boolean;
   stop?: boolean;
   token?: boolean;
+  /** With --token: the cluster whose dashboard's token (a Cloudera AI cluster's is in its head application). */
+  cluster?: string;
   startedBy: DashboardStarter;
   anyPortIfTaken?: boolean;
 }
@@ -39,6 +43,14 @@ function describe(url: string, host: string): string {
   return isLoopback(host) ? `dashboard: ${url}` : `dashboard: ${url} (every request needs the token: \`rayfleet dashboard --token\`)`;
 }
 
+/** A Cloudera AI cluster's dashboard runs in its head, which keeps its token in the project; any other cluster's is this machine's. */
+async function clusterDashboardToken(cluster: string): Promise<string> {
+  const fleet = await openFleet({ cluster }, {}, false);
+  return withFleet(fleet, async () =>
+    fleet.spec.provider.type === 'cai' ? readHeadDashboardToken(fleet.name, fleet.spec.provider, process.env, interruptSignal) : readOrCreateDashboardToken(),
+  );
+}
+
 export function dashboardCommand(): Command {
   return new Command('dashboard')
     .description('serve the REST API (/api/v1) and the web dashboard for every cluster on this machine')
@@ -48,11 +60,12 @@ export function dashboardCommand(): Command {
     .addOption(new Option('--background', 'run as a background service and return').conflicts('stop'))
     .option('--stop', 'stop the background service')
     .option('--token', 'print the token that changes (and every request off loopback) need, and exit')
+    .option('-c, --cluster <name>', "with --token: a Cloudera AI cluster's, whose dashboard runs in its head application")
     .addOption(new Option('--started-by <who>', 'who started it: hand or up').choices(['hand', 'up']).default('hand').hideHelp())
     .addOption(new Option('--any-port-if-taken', 'take a free port when --port is taken').hideHelp())
     .action(async (options: DashboardOptions) => {
       if (options.token === true) {
-        printLine(await readOrCreateDashboardToken());
+        printLine(options.cluster === undefined ? await readOrCreateDashboardToken() : await clusterDashboardToken(options.cluster));
         return;
       }
       if (options.stop === true) {

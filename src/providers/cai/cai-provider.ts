@@ -9,7 +9,7 @@ import type { HeadPorts } from '../ray-start-args.js';
 import { applicationRequest } from './application-spec.js';
 import type { CmlClient } from './cml-client.js';
 import type { Application, ApplicationStatus } from './cml-types.js';
-import { headAddressFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
+import { headAddressFile, headDashboardTokenFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
 
 export interface CaiProviderOptions {
   client: CmlClient;
@@ -131,16 +131,16 @@ export class CaiProvider implements NodeProvider {
   }
 
   /**
-   * Once every node is gone: the cluster's token leaves the project (token first), and the record and head address
-   * with it. A delete that fails fails `down`, which can be run again, rather than leaving the token behind unsaid.
+   * Once every node is gone: the cluster's tokens leave the project (Ray's and the head dashboard's first), and the
+   * record and head address with them. A delete that fails fails `down`, which can be run again, rather than leaving the token behind unsaid.
    */
   async cleanup(signal?: AbortSignal): Promise<void> {
     const { client, projectId, cluster } = this.options;
-    for (const path of [projectTokenFile(cluster), projectRecordFile(cluster), headAddressFile(cluster)]) {
+    for (const path of [projectTokenFile(cluster), headDashboardTokenFile(cluster), projectRecordFile(cluster), headAddressFile(cluster)]) {
       try {
         await client.deleteProjectFile(projectId, path, signal);
       } catch (error) {
-        throw new RayfleetError(isRayfleetError(error) ? error.code : 'CAI_FAILED', `could not remove ${path} from project ${projectId}: the cluster's Ray token may still be there`, {
+        throw new RayfleetError(isRayfleetError(error) ? error.code : 'CAI_FAILED', `could not remove ${path} from project ${projectId}: the cluster's tokens may still be there`, {
           cause: error,
           details: 'Every node is stopped; run `rayfleet down` again to remove the files.',
         });

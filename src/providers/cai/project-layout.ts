@@ -21,6 +21,16 @@ export function headAddressFile(cluster: string): string {
   return `${clusterDir(cluster)}/head-address`;
 }
 
+/** RAYFLEET_HOME of the dashboard in the head application: its lock and token, and a link to this one cluster's state. */
+export function headDashboardHome(cluster: string): string {
+  return `${clusterDir(cluster)}/control-plane`;
+}
+
+/** The head's dashboard token (0600), which `rayfleet dashboard --token -c NAME` reads through the API: there only while the cluster is. */
+export function headDashboardTokenFile(cluster: string): string {
+  return `${headDashboardHome(cluster)}/dashboard/token`;
+}
+
 export function nodeLogFile(cluster: string, node: string): string {
   return `${clusterDir(cluster)}/logs/${node}.log`;
 }

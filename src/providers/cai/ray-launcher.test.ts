@@ -198,7 +198,7 @@ describe('the launcher of a node application', () => {
 
     it('refuses the API without the dashboard token, or with another', async () => {
       await throughDoor('/');
-      for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: DASHBOARD_TOKEN }]) {
+      for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: DASHBOARD_TOKEN }] as Array<Record<string, string>>) {
         const answer = await fetch(`${front}/api/v1/clusters`, { headers });
         expect(answer.status).toBe(401);
         expect(((await answer.json()) as { code: string }).code).toBe('UNAUTHORIZED');
