@@ -18,6 +18,8 @@ const exitCodeByErrorCode = {
   SPEC_INVALID: ExitCode.usage,
   SPEC_NOT_FOUND: ExitCode.notFound,
   CLUSTER_NOT_FOUND: ExitCode.notFound,
+  /** `simulate --from-journal` of a cluster whose watcher recorded nothing to replay. */
+  HISTORY_EMPTY: ExitCode.notFound,
   NODE_NOT_FOUND: ExitCode.notFound,
   NODE_BUSY: ExitCode.failure,
   NODE_START_FAILED: ExitCode.failure,
