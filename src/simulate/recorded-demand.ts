@@ -66,7 +66,7 @@ export async function readRecordedDemand(cluster: string, options: ReplayOptions
   const historyPath = historyFile(stateDir);
   const historyText = await readOptional(historyPath);
   const paths = clusterPaths(stateDir);
-  const { events } = parseJournal(await readOptional(paths.journal));
+  const { events } = parseJournal((await readOptional(paths.journal)) ?? '');
   const record = await readClusterRecord(paths.clusterFile);
   const name = record?.spec.name ?? path.basename(stateDir);
   const points = parseHistory(historyText ?? '').filter((point) => options.sinceMs === undefined || point.atMs >= options.sinceMs);
