@@ -1,6 +1,7 @@
 # One workload of bench:autoscale as a Ray driver: tasks (and a placement group with one task per bundle) submitted at
 # once, each holding its resources for the workload's seconds; prints when it submitted, when the last task started
-# and when all were done (epoch seconds, this machine's clock) as one JSON line.
+# and when all were done (epoch seconds, this machine's clock) as one JSON line after RESULT_MARKER (Ray prints its
+# workers' deduplicated output on the same stdout).
 import json
 import sys
 import time
@@ -9,6 +10,7 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+RESULT_MARKER = "bench-autoscale-result: "
 workload = json.loads(sys.argv[1])
 seconds = workload["seconds"]
 ray.init()
@@ -41,4 +43,4 @@ starts = ray.get(refs)
 done = time.time()
 if group is not None:
     remove_placement_group(group)
-print(json.dumps({"submitted": submitted, "lastStarted": max(starts), "done": done}))
+print(RESULT_MARKER + json.dumps({"submitted": submitted, "lastStarted": max(starts), "done": done}))

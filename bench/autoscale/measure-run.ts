@@ -3,7 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { ClusterResourceState, GcsClient } from '../../src/ray/gcs-client.js';
-import { DRIVER, driverArgument, type BenchWorkload } from './workloads.js';
+import { DRIVER, driverArgument, driverTimes, type BenchWorkload } from './workloads.js';
 
 export interface RunTarget {
   gcs: GcsClient;
@@ -76,8 +76,7 @@ export async function measureRun(target: RunTarget, workload: BenchWorkload, idl
   const goneAtMs = Date.now();
   const result = await driver;
   if (result.exitCode !== 0) throw new Error(`the driver failed (exit ${result.exitCode}): ${result.stderr.slice(-2000)}`);
-  const line = result.stdout.trim().split('\n').at(-1) ?? '';
-  const times = JSON.parse(line) as { submitted: number; lastStarted: number; done: number };
+  const times = driverTimes(result.stdout);
   const submittedAtMs = times.submitted * 1000;
   return {
     capacityS: times.lastStarted - times.submitted,

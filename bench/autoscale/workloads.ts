@@ -64,6 +64,16 @@ export const WORKLOADS: Record<string, BenchWorkload> = {
   },
 };
 
+/** What the driver's result line starts with. */
+export const RESULT_MARKER = 'bench-autoscale-result: ';
+
+/** The driver's times (epoch seconds) from its output. */
+export function driverTimes(stdout: string): { submitted: number; lastStarted: number; done: number } {
+  const line = stdout.split('\n').find((text) => text.startsWith(RESULT_MARKER));
+  if (line === undefined) throw new Error(`the driver printed no result line: ${stdout.slice(-2000)}`);
+  return JSON.parse(line.slice(RESULT_MARKER.length)) as { submitted: number; lastStarted: number; done: number };
+}
+
 /** The driver's argument: the workload as the Python side reads it. */
 export function driverArgument(workload: BenchWorkload): string {
   return JSON.stringify({ seconds: workload.seconds, tasks: workload.tasks, placementGroup: workload.placementGroup ?? null });
