@@ -142,6 +142,8 @@ describe('CaiProvider under faults', () => {
     workspace.emulator.setFaults({});
     await head.cleanup();
     expect([projectTokenFile(CLUSTER), projectRecordFile(CLUSTER), headAddressFile(CLUSTER)].filter(inProject)).toEqual([]);
+    // Once more, with every file gone already: nothing left to do is not a failure.
+    await head.cleanup();
   });
 });
 

@@ -140,6 +140,8 @@ export class CaiProvider implements NodeProvider {
       try {
         await client.deleteProjectFile(projectId, path, signal);
       } catch (error) {
+        // Gone already is what cleanup wants (the dashboard's token is there only once the head's dashboard started).
+        if (isRayfleetError(error, 'CAI_NOT_FOUND')) continue;
         throw new RayfleetError(isRayfleetError(error) ? error.code : 'CAI_FAILED', `could not remove ${path} from project ${projectId}: the cluster's tokens may still be there`, {
           cause: error,
           details: 'Every node is stopped; run `rayfleet down` again to remove the files.',
