@@ -1,10 +1,11 @@
 // End to end on a real Docker Engine: a cluster of containers, its commands, its watcher, and a `down` that removes only its own.
 import { existsSync, readdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
+import type { ServeStatus } from '../src/fleet/fleet-serve.js';
 import { nodeOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort, isPortFree } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
@@ -12,6 +13,7 @@ import { containersLabelled, docker, ensureTestRayImage, networkExists, uniqueCl
 import { createSandbox, type Sandbox } from './support/run-cli.js';
 
 const IDLE_TIMEOUT_S = 5;
+const EXAMPLES = path.resolve(import.meta.dirname, '../examples');
 
 /** A Docker cluster's spec on free host ports; the containers keep Ray's ports, the host publishes them shifted. */
 async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: string; image: string; workers: number; watcher: string; mounts?: boolean }): Promise<string> {
@@ -135,6 +137,30 @@ describe('a cluster on a real Docker Engine', () => {
     expect(seen).toEqual(workers.map((node) => [node.name, node.address]));
   });
 
+  it('submits a job with its working dir and deploys the example Serve application, both through the published ports', async () => {
+    const work = path.join(sandbox.dir, 'jobdir');
+    await mkdir(work, { recursive: true });
+    await writeFile(path.join(work, 'note.txt'), 'shipped');
+    await writeFile(path.join(work, 'main.py'), 'import socket\nprint("read", open("note.txt").read(), "on", socket.gethostname())\n');
+    // The working dir goes to the head as a Ray package through the published dashboard port; the entrypoint runs on the head.
+    const job = await sandbox.run(['job', 'submit', '--config', spec, '--working-dir', work, '--', 'python', 'main.py']);
+    expect(job.exitCode, job.stderr).toBe(0);
+    expect(job.stdout).toMatch(new RegExp(`^read shipped on ${name}-head$`, 'm'));
+
+    const deploy = await sandbox.run(cli(['serve', 'deploy', path.join(EXAMPLES, 'serve', 'hello.yaml')]));
+    expect(deploy.exitCode, deploy.stderr).toBe(0);
+    const serve = await sandbox.json<ServeStatus>(cli(['serve', 'status']));
+    const url = serve.applications.find((app) => app.name === 'hello')?.url ?? '';
+    // The head's Serve port, published on the host: the URL is this machine's, the replica runs in a worker container.
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hello$/);
+    const answer = await fetch(`${url}?name=docker`, { signal: AbortSignal.timeout(10_000) });
+    expect([answer.status, await answer.text()]).toEqual([200, 'hello, docker']);
+    // Serve's replica holds half a CPU of a worker: shut it down, so the watcher's test below starts from idle workers.
+    const shutdown = await sandbox.run(cli(['serve', 'shutdown']));
+    expect(shutdown.exitCode, shutdown.stderr).toBe(0);
+    expect((await sandbox.json<ServeStatus>(cli(['serve', 'status']))).applications).toEqual([]);
+  });
+
   it('adds a worker at the next index, shows its log, and removes it again', async () => {
     const add = await sandbox.run(cli(['add-worker']));
     expect(add.exitCode, add.stderr).toBe(0);
@@ -153,6 +179,33 @@ describe('a cluster on a real Docker Engine', () => {
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).not.toContain(`${name}-worker-3`);
     const events = await sandbox.json<JournalEvent[]>(cli(['events']));
     expect(events.filter((event) => nodeOf(event) === `${name}-worker-3`).map((event) => event.type)).toEqual(['launch', 'registered', 'drain', 'terminate']);
+  });
+
+  it("serves the dashboard's API from the host: the cluster as `status` shows it, a worker added and removed through it", async () => {
+    const started = await sandbox.run(['dashboard', '--background', '--port', '0']);
+    expect(started.exitCode, started.stderr).toBe(0);
+    const base = /http:\/\/127\.0\.0\.1:\d+/.exec(started.stdout)?.[0] ?? '';
+    const token = (await sandbox.run(['dashboard', '--token'])).stdout.trim();
+    const api = (route: string, init: RequestInit = {}) => fetch(`${base}/api/v1${route}`, { ...init, signal: AbortSignal.timeout(60_000) });
+    const withToken = (init: RequestInit): RequestInit => ({ ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } });
+    try {
+      const view = (nodes: ClusterStatus['nodes']) => nodes.map((node) => [node.name, node.state, node.address]);
+      const fromApi = (await (await api(`/clusters/${name}`)).json()) as ClusterStatus;
+      expect(fromApi.provider).toBe('docker');
+      expect(view(fromApi.nodes)).toEqual(view((await status()).nodes));
+
+      const posted = await api(`/clusters/${name}/workers`, withToken({ method: 'POST', body: JSON.stringify({ group: 'worker', count: 1 }) }));
+      expect(posted.status).toBe(202);
+      expect(await posted.json()).toEqual({ launching: [`${name}-worker-3`] });
+      await waitFor('worker-3 alive in Ray', async () => ((await status()).nodes.some((node) => node.name === `${name}-worker-3` && node.ray !== null && node.ray.status !== 'DEAD') ? true : undefined));
+      expect(await containersLabelled(`rayfleet.cluster=${name}`)).toContain(`${name}-worker-3`);
+
+      const removed = await api(`/clusters/${name}/workers/${name}-worker-3`, withToken({ method: 'DELETE' }));
+      expect(removed.status, await removed.clone().text()).toBe(200);
+      await waitFor('worker-3 container removed', async () => ((await containersLabelled(`rayfleet.cluster=${name}`)).includes(`${name}-worker-3`) ? undefined : true));
+    } finally {
+      await sandbox.run(['dashboard', '--stop']);
+    }
   });
 
   it('reports a container killed behind its back as failed, and shows one removed as gone', async () => {
