@@ -1,6 +1,7 @@
 // `simulate --from-journal`: a real cluster's recorded demand (its observation history) and launch times (its journal) as a workload.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { stringify as stringifyYaml } from 'yaml';
 import { RayfleetError } from '../errors.js';
 import { readClusterRecord } from '../fleet/cluster-record.js';
 import { clusterPaths, clusterStateDir } from '../fleet/state-dir.js';
@@ -239,4 +240,44 @@ async function readOptional(file: string): Promise<string | undefined> {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
+}
+
+/** The replayed workload as a file `rayfleet simulate FILE` runs as it is: to edit durations, shapes or the spec, then run again. */
+export function replayWorkloadText(replay: { workload: Workload; summary: ReplaySummary }, specFields: Record<string, unknown> | undefined): string {
+  const { workload, summary } = replay;
+  const header = [
+    `Replayed from the journal of cluster ${summary.cluster} (${summary.stateDir}) by rayfleet simulate --from-journal.`,
+    ...describeReplay(summary),
+  ].map((line) => `# ${line}`);
+  const document = {
+    name: workload.name,
+    description: workload.description,
+    ...(specFields === undefined ? {} : { spec: specFields }),
+    ...(Object.keys(workload.simulationFields).length === 0 ? {} : { simulation: workload.simulationFields }),
+    arrivals: workload.arrivals.map((arrival) => ({ at: durationText(arrival.atMs), kind: arrival.kind, shape: arrival.shape, count: arrival.count, duration: durationText(arrival.durationMs) })),
+  };
+  return `${header.join('\n')}\n${stringifyYaml(document, { collectionStyle: 'block', flow: false })}`;
+}
+
+/** What was replayed and what it approximates, a line each: above the table, and at the top of an emitted workload. */
+export function describeReplay(summary: ReplaySummary): string[] {
+  const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+  const hours = (ms: number): string => `${(ms / 3_600_000).toFixed(2)} h`;
+  const samples = [...summary.launchSamplesMs].sort((a, b) => a - b);
+  const quantile = (q: number): number => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0) / 1000;
+  const recorded = Object.entries(summary.recordedNodeHours).sort(([a], [b]) => a.localeCompare(b));
+  return [
+    `history ${iso(summary.fromMs)} to ${iso(summary.untilMs)} (${hours(summary.untilMs - summary.fromMs)}, ${summary.snapshots} snapshots, ${summary.gaps} gap(s)); demand ${iso(summary.demandFromMs)} to ${iso(summary.demandUntilMs)}`,
+    `shapes: ${summary.shapes.map((shape) => `${shape.shape} ${shape.requests} request(s), at most ${shape.peakWaiting} waiting, median ${shape.medianSeenS} s seen`).join('; ')}`,
+    samples.length === 0
+      ? 'launch latency: the journal measured no worker launch; the spec\'s simulation.launchLatency, else the provider\'s default'
+      : `launch latency: ${samples.length} worker launch(es) measured in the journal (median ${quantile(0.5)} s, p95 ${quantile(0.95)} s), unless the spec sets simulation.launchLatency`,
+    ...(recorded.length === 0 ? [] : [`the real cluster's worker node-hours (launch to gone, head aside): ${recorded.map(([group, value]) => `${group} ${value.toFixed(2)}`).join(', ')}`]),
+    ...summary.approximations.map((line) => `approximates: ${line}`),
+  ];
+}
+
+/** Whole seconds as `90s`; anything finer in milliseconds, which the schema reads back exactly. */
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

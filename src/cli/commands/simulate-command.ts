@@ -1,8 +1,13 @@
 // simulate: the real watcher in virtual time on a workload, against the spec and each --compare, printed side by side.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { loadSpec } from '../../spec/load-spec.js';
+import { parseDuration } from '../../spec/durations.js';
+import { describeReplay, readRecordedDemand, replayWorkloadText, type RecordedDemand } from '../../simulate/recorded-demand.js';
+import { specFieldsOf } from '../../simulate/spec-fields.js';
+import { DEFAULT_LATENCIES } from '../../simulate/simulation-settings.js';
+import type { LatencyDistribution } from '../../providers/memory/latency.js';
 import { parseSettingChange, parseSettingChanges, type SettingChange } from '../../simulate/setting-change.js';
 import type { Percentiles, SimulationReport } from '../../simulate/simulation-report.js';
 import { DEFAULT_SEED, parseSpecFields, whatIf, type WhatIfResult } from '../../simulate/what-if.js';
@@ -14,6 +19,10 @@ import { parseWholeNumber } from '../option-parsers.js';
 
 interface SimulateOptions {
   spec?: string;
+  fromJournal?: string;
+  since?: string;
+  taskDuration?: string;
+  emitWorkload?: string;
   set: SettingChange[];
   compare: SettingChange[][];
   seed?: number;
@@ -24,30 +33,106 @@ interface SimulateOptions {
 export function simulateCommand(): Command {
   return new Command('simulate')
     .description('run the watcher in virtual time on a workload and report node-hours, waits, launches and drains; --compare runs other settings beside it')
-    .argument('[workload]', 'a YAML or JSONL file of arrivals ({at, kind, shape, count, duration, strategy?, bundles?}); see --schema')
-    .option('--spec <file>', "the cluster spec to simulate (rayfleet.yaml); default: the workload's own spec:, else the defaults")
+    .argument('[workload]', 'a YAML or JSONL file of arrivals ({at, kind, shape, count, duration, strategy?, bundles?}); see --schema. Not with --from-journal')
+    .option('--spec <file>', "the cluster spec to simulate (rayfleet.yaml); default: the workload's own spec: (with --from-journal, the cluster's saved spec), else the defaults")
+    .option('--from-journal <cluster>', "replay the demand a cluster's watcher recorded (its name, or its state directory); prints what it replayed and what that approximates")
+    .option('--since <duration>', 'with --from-journal: only what was recorded in the last DURATION, e.g. 6h')
+    .option('--task-duration <duration>', 'with --from-journal: how long each replayed request runs once placed (default: as long as it was seen waiting; the history records no more)')
+    .option('--emit-workload <file>', 'with --from-journal: write the replayed workload (with the spec) to FILE to edit and run again, and simulate nothing')
     .option('--set <key=value>', 'change the simulated setting, repeatable: watcher.idleTimeout=30s, workerGroups.gpu.max=4, simulation.launchLatency=60s', collectChange, [])
     .option('--compare <key=value>', "run one more setting beside the spec's: the spec with this change (several, space-separated, make one setting); repeatable", collectSetting, [])
     .option('--seed <n>', `seeds latencies, faults and spread arrivals (default ${DEFAULT_SEED})`, parseWholeNumber)
     .option('--json', 'print JSON')
     .option('--schema', "print the workload file's JSON Schema")
+    .addHelpText('after', simulationHelp)
     .action(async (workloadPath: string | undefined, options: SimulateOptions) => {
       if (options.schema === true) {
         printJson(workloadJsonSchema());
         return;
       }
-      if (workloadPath === undefined) throw new RayfleetError('USAGE', 'name a workload file: rayfleet simulate WORKLOAD (examples/workloads/ has three to start from)');
-      const workload = parseWorkload(await readText(workloadPath, 'the workload'), workloadPath);
+      if (options.fromJournal === undefined) {
+        const journalOnly = (['since', 'taskDuration', 'emitWorkload'] as const).find((key) => options[key] !== undefined);
+        if (journalOnly !== undefined) throw new RayfleetError('USAGE', `--${journalOnly.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)} goes with --from-journal CLUSTER`);
+      } else if (workloadPath !== undefined) {
+        throw new RayfleetError('USAGE', `give a workload file or --from-journal ${options.fromJournal}, not both`);
+      }
       let spec: Record<string, unknown> | undefined;
       if (options.spec !== undefined) {
         // Checked as every other command checks it, with line numbers; then read as fields, for --set and --compare to change.
         const loaded = await loadSpec({ configPath: options.spec });
         spec = parseSpecFields(await readText(loaded.path ?? options.spec, 'the spec'), options.spec);
       }
-      const result = await whatIf({ workload, workloadSource: workloadPath, spec, set: options.set, compare: options.compare, seed: options.seed ?? DEFAULT_SEED, signal: interruptSignal });
+      const simulateWith = { spec, set: options.set, compare: options.compare, seed: options.seed ?? DEFAULT_SEED, signal: interruptSignal };
+      if (options.fromJournal !== undefined) {
+        const replay = await readRecordedDemand(options.fromJournal, {
+          ...(options.since === undefined ? {} : { sinceMs: Date.now() - durationOption('--since', options.since) }),
+          ...(options.taskDuration === undefined ? {} : { taskDurationMs: durationOption('--task-duration', options.taskDuration) }),
+        });
+        const replaySpec = spec ?? specOfReplay(replay, options.fromJournal);
+        if (options.emitWorkload !== undefined) {
+          await writeFile(options.emitWorkload, replayWorkloadText(replay, replaySpec));
+          printLine(`wrote ${options.emitWorkload}: ${replay.workload.arrivals.length} arrival(s) replayed from ${replay.summary.cluster}; run it with rayfleet simulate ${options.emitWorkload}`);
+          return;
+        }
+        const result = await whatIf({ ...simulateWith, spec: replaySpec, workload: replay.workload, workloadSource: `the journal of ${replay.summary.cluster}` });
+        if (options.json === true) printJson({ ...result, replay: replay.summary });
+        else printLine([...describeReplay(replay.summary), formatWhatIf(result)].join('\n'));
+        return;
+      }
+      if (workloadPath === undefined) throw new RayfleetError('USAGE', 'name a workload file: rayfleet simulate WORKLOAD (examples/workloads/ has three to start from), or --from-journal CLUSTER');
+      const workload = parseWorkload(await readText(workloadPath, 'the workload'), workloadPath);
+      const result = await whatIf({ ...simulateWith, workload, workloadSource: workloadPath });
       if (options.json === true) printJson(result);
       else printLine(formatWhatIf(result));
     });
+}
+
+/** The spec's `simulation:` section, with the defaults read from where the simulator takes them. */
+function simulationHelp(): string {
+  const seconds = (ms: number): string => `${ms / 1000}s`;
+  const latency = (distribution: LatencyDistribution): string =>
+    distribution.kind === 'lognormal' ? `log-normal, median ${seconds(distribution.medianMs)}, p95 ${seconds(distribution.p95Ms)}` : JSON.stringify(distribution);
+  const byProvider = (Object.keys(DEFAULT_LATENCIES) as Array<keyof typeof DEFAULT_LATENCIES>).map(
+    (provider) => `${' '.repeat(20)}${provider.padEnd(7)} launch ${latency(DEFAULT_LATENCIES[provider].launch)}; stop ${latency(DEFAULT_LATENCIES[provider].terminate)}`,
+  );
+  return [
+    '',
+    "The machines: the spec's simulation: section (rayfleet.yaml, --spec, or the workload's spec:), over the workload's own",
+    'simulation: section field by field, and --set simulation.KEY=VALUE over both:',
+    '  launchLatency     from a launch to the node alive in Ray: 60s | {median: 1m, p95: 3m} | {min: 20s, max: 40s}',
+    '                    | {mean: 30s, sd: 5s, min: 10s} | {samples: [15.1s, 16.8s, 24s]}. Defaults by provider:',
+    ...byProvider,
+    '                    local was measured on a loaded 2-core machine (5 rounds of ray start --block to alive in the GCS,',
+    '                    15.1-24.0 s); docker (local plus a container start) and cai (a CML application scheduled and',
+    "                    started) are assumptions. --from-journal uses the cluster's own launches, as its journal measured them.",
+    '  terminateLatency  from terminate to the node gone, written the same way (defaults above)',
+    '  launchFailureRate the chance in [0, 1] that a launch fails (default 0); the watcher backs off as it would',
+    '  deathRate, deathAfter  the chance a running node dies by itself, and when (default 0)',
+    '  quota             the most nodes a group may hold, e.g. {gpu: 2}: launches past it are refused (default none)',
+    '  prices            per node-hour by group (head for the head), e.g. {head: 0.1, gpu: 3.06}: the table adds cost',
+    '  horizon           how long to simulate after the first arrival (default: until the work is done and scaled down)',
+    '',
+    '--from-journal CLUSTER replays the demand its watcher recorded (history.jsonl in its state directory): each request',
+    'a task arriving when it was first seen waiting and lasting as long as it was seen (--task-duration to say how long',
+    'work ran; it is not recorded); work placed between two ticks is not seen. The first lines of the output say what',
+    'was replayed and what it approximates.',
+  ].join('\n');
+}
+
+/** The spec the cluster ran with, as it saved it; `down` removes it, and then only --spec can say. */
+function specOfReplay(replay: RecordedDemand, cluster: string): Record<string, unknown> {
+  if (replay.savedSpec !== undefined) return specFieldsOf(replay.savedSpec);
+  throw new RayfleetError('SPEC_NOT_FOUND', `cluster ${cluster} is down, and its saved spec went with it: give the spec it ran with, --spec FILE`, {
+    details: `Its history and journal are still in ${replay.summary.stateDir}.`,
+  });
+}
+
+function durationOption(flag: string, text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new RayfleetError('USAGE', `${flag}: ${messageOf(error)}`);
+  }
 }
 
 function collectChange(text: string, previous: SettingChange[]): SettingChange[] {
