@@ -158,22 +158,23 @@ export class Watcher {
         }),
       ),
     );
-    await Promise.all(
-      plan.launches.map(async (launch) => {
-        if (launch.cause !== 'min') {
-          this.lastScaleUpAtMs = observation.atMs;
-          await this.cluster.record({ type: 'scale-up', group: launch.group, count: launch.count, reason: launch.reason, numbers });
-        }
-        try {
-          for (const instance of await this.cluster.launchWorkers(launch.group, launch.count, `watcher: ${launch.reason}`, signal)) this.launched.add(instance.name);
-          this.metrics?.launches.inc({ group: launch.group, cause: launch.cause }, launch.count);
-        } catch (error) {
-          // The launcher journaled the launch-failed event with the provider's error; the group backs off.
-          addFailure(this.failures, launch.group, this.clock.now(), messageOf(error));
-          this.metrics?.launchFailures.inc({ group: launch.group });
-        }
-      }),
-    );
+    // One group after another: every group's launch holds the cluster's launch lock, so launches in parallel would only
+    // wait for it in turn, each polling every 500 ms. A group's nodes still launch in parallel under the lock.
+    for (const launch of plan.launches) {
+      if (signal?.aborted === true) break;
+      if (launch.cause !== 'min') {
+        this.lastScaleUpAtMs = observation.atMs;
+        await this.cluster.record({ type: 'scale-up', group: launch.group, count: launch.count, reason: launch.reason, numbers });
+      }
+      try {
+        for (const instance of await this.cluster.launchWorkers(launch.group, launch.count, `watcher: ${launch.reason}`, signal)) this.launched.add(instance.name);
+        this.metrics?.launches.inc({ group: launch.group, cause: launch.cause }, launch.count);
+      } catch (error) {
+        // The launcher journaled the launch-failed event with the provider's error; the group backs off.
+        addFailure(this.failures, launch.group, this.clock.now(), messageOf(error));
+        this.metrics?.launchFailures.inc({ group: launch.group });
+      }
+    }
   }
 
   /** A launch that came to nothing: journaled with the node's last log lines, and its group backs off. */

@@ -21,13 +21,13 @@ afterEach(async () => {
 });
 
 /** The watcher over the fleet's own WatcherCluster (journal, status file, history) on the memory provider, its files in a temp dir. */
-async function idleCluster() {
+async function watchedCluster(groups: Array<Record<string, unknown>> = [{ name: 'worker', min: 2, max: 4 }]) {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rf-idle-'));
   dirs.push(dir);
   const clock = new VirtualClock();
   const provider = new MemoryProvider({ clock });
   const ray = new SimulatedRay({ provider, clock, drainExitMs: 0 });
-  const spec = clusterSpecSchema.parse({ name: 'idle', dashboard: { enabled: false }, workerGroups: [{ name: 'worker', min: 2, max: 4 }], watcher: { idleTimeout: '10m' } });
+  const spec = clusterSpecSchema.parse({ name: 'idle', dashboard: { enabled: false }, workerGroups: groups, watcher: { idleTimeout: '10m' } });
   const paths = clusterPaths(path.join(dir, 'state'));
   const record = { createdAt: new Date(clock.now()).toISOString(), spec, ports: { ...DEFAULT_HEAD_PORTS, portOffset: 0 } };
   await writeClusterRecord(paths.clusterFile, record);
@@ -51,12 +51,12 @@ async function idleCluster() {
       return `${name} ${info.size} ${info.mtimeMs}`;
     }));
   };
-  return { ticks, files, provider, dashboards: () => dashboards };
+  return { ticks, files, provider, ray, dashboards: () => dashboards, journal: async () => (await handle.journal.read()).events };
 }
 
 describe('An idle tick', () => {
   it('writes no file and asks nothing of the dashboard while the GCS answers', async () => {
-    const { ticks, files, provider, dashboards } = await idleCluster();
+    const { ticks, files, provider, dashboards } = await watchedCluster();
     // Up to min, registered, the status and history written once.
     await ticks(4);
     expect((await provider.list()).filter((instance) => instance.role === 'worker')).toHaveLength(2);
@@ -67,5 +67,25 @@ describe('An idle tick', () => {
     await ticks(5);
     expect(await files()).toEqual(before);
     expect(dashboards()).toBe(0);
+  });
+});
+
+describe('A tick that launches in several groups', () => {
+  it('launches one group after another, so no group waits for the launch lock another holds', async () => {
+    const { ticks, ray, journal } = await watchedCluster([
+      { name: 'big', min: 0, max: 2, cpus: 2 },
+      { name: 'special', min: 0, max: 2, cpus: 1, resources: { special: 1 } },
+    ]);
+    ray.submit({ kind: 'task', shape: { CPU: 2 }, count: 1, durationMs: 60_000 });
+    ray.submit({ kind: 'task', shape: { CPU: 1, special: 1 }, count: 1, durationMs: 60_000 });
+    await ticks(1);
+    // In parallel, both scale-ups were journaled before either group's launch (the second group then polled for the lock).
+    const events = (await journal()).filter((event) => (event.type === 'scale-up' || event.type === 'launch') && event.group !== 'head');
+    expect(events.map((event) => [event.type, 'group' in event ? event.group : undefined])).toEqual([
+      ['scale-up', 'big'],
+      ['launch', 'big'],
+      ['scale-up', 'special'],
+      ['launch', 'special'],
+    ]);
   });
 });
