@@ -72,8 +72,9 @@ interface ScaleResult {
   nodes: number;
   launchedPerTick: number;
   eventsPerTick: number;
-  acting: { total: number[]; decode: number[]; journal: number[]; files: number[]; launch: number[] };
+  acting: { total: number[]; cpu: number[]; decode: number[]; journal: number[]; files: number[]; launch: number[] };
   steady: number[];
+  steadyCpu: number[];
   joinMs: number[];
   planMs: number[];
   rssMb: number;
@@ -284,7 +285,11 @@ async function watcherSetup(job: Job) {
 async function runScale(job: Job): Promise<ScaleResult> {
   const setup = await watcherSetup(job);
   const { watcher, clock, spec, timed } = setup;
-  const acting: ScaleResult['acting'] = { total: [], decode: [], journal: [], files: [], launch: [] };
+  const acting: ScaleResult['acting'] = { total: [], cpu: [], decode: [], journal: [], files: [], launch: [] };
+  const cpuMs = (since: NodeJS.CpuUsage): number => {
+    const used = process.cpuUsage(since);
+    return (used.user + used.system) / 1000;
+  };
   let launchedPerTick = 0;
   let eventsPerTick = 0;
   let journalEvents = 0;
@@ -294,9 +299,11 @@ async function runScale(job: Job): Promise<ScaleResult> {
   };
   for (let round = 0; round < WARM_UP_ROUNDS + ACTING_ROUNDS(job.nodes); round += 1) {
     timed.take();
+    const cpu = process.cpuUsage();
     const started = performance.now();
     await watcher.tick(spec);
     const total = performance.now() - started;
+    const tickCpu = cpuMs(cpu);
     const parts = timed.take();
     await clock.advance(1_000);
     // Its launches taken away, the next tick meets the same cluster and acts alike.
@@ -306,6 +313,7 @@ async function runScale(job: Job): Promise<ScaleResult> {
     eventsPerTick = events - journalEvents;
     journalEvents = events;
     acting.total.push(total);
+    acting.cpu.push(tickCpu);
     acting.decode.push(parts.decode ?? 0);
     acting.journal.push(parts.journal ?? 0);
     acting.files.push(parts.files ?? 0);
@@ -315,10 +323,13 @@ async function runScale(job: Job): Promise<ScaleResult> {
   await watcher.tick(spec);
   await clock.advance(1_000);
   const steady: number[] = [];
+  const steadyCpu: number[] = [];
   for (let round = 0; round < STEADY_ROUNDS(job.nodes); round += 1) {
+    const cpu = process.cpuUsage();
     const started = performance.now();
     await watcher.tick(spec);
     steady.push(performance.now() - started);
+    steadyCpu.push(cpuMs(cpu));
     await clock.advance(1_000);
   }
   // The parts that have no seam of their own, timed alone on the same input.
@@ -339,7 +350,7 @@ async function runScale(job: Job): Promise<ScaleResult> {
   const maxRssMb = process.resourceUsage().maxRSS / 1024;
   setup.client.close();
   await rm(setup.dir, { recursive: true, force: true });
-  return { kind: 'scale', nodes: job.nodes, launchedPerTick, eventsPerTick, acting, steady, joinMs, planMs, rssMb, maxRssMb, baseRssMb: setup.baseRssMb };
+  return { kind: 'scale', nodes: job.nodes, launchedPerTick, eventsPerTick, acting, steady, steadyCpu, joinMs, planMs, rssMb, maxRssMb, baseRssMb: setup.baseRssMb };
 }
 
 async function runIdle(job: Job): Promise<IdleResult> {
@@ -466,8 +477,8 @@ async function main(): Promise<void> {
       const { acting } = result;
       rows.push([
         nodes.toLocaleString('en-US'),
-        `${ms(median(acting.total))} / ${ms(p95(acting.total))}`,
-        `${ms(median(result.steady))} / ${ms(p95(result.steady))}`,
+        `${ms(median(acting.total))} / ${ms(p95(acting.total))} (CPU ${ms(median(acting.cpu))})`,
+        `${ms(median(result.steady))} / ${ms(p95(result.steady))} (CPU ${ms(median(result.steadyCpu))})`,
         `${GOAL_TICK_MS} ms`,
         `${result.maxRssMb.toFixed(0)} MB (${result.baseRssMb.toFixed(0)} at start)`,
         `${GOAL_RSS_MB} MB`,
@@ -480,7 +491,7 @@ async function main(): Promise<void> {
     // In a process of its own: nothing the ticks above left behind (garbage, compiled code) is counted in it.
     if (IDLE_SECONDS > 0) idle.realTime = (await inChild(script, { kind: 'idle-real', nodes: 2, address: gcs.address, idleSeconds: IDLE_SECONDS })) as IdleResult['realTime'];
     const out = process.stdout;
-    out.write(`The watcher's tick (ms, median / p95) and RSS, against a stand-in GCS over gRPC and the in-memory provider\n`);
+    out.write(`The watcher's tick (ms, median / p95 wall; the child's CPU time, median) and RSS, against a stand-in GCS over gRPC and the in-memory provider\n`);
     out.write(`${formatTable(['nodes', 'acting tick', 'steady tick', 'goal', 'watcher RSS (peak)', 'goal', 'launched / journaled per acting tick'], rows)}\n\n`);
     out.write(`Parts of the acting tick (ms, median; list+join and plan timed alone on the same input)\n`);
     out.write(`${formatTable(['nodes', 'GCS call + decode', 'list + join', 'plan', 'journal', 'status + history', 'launches (lock, list, provider)'], parts)}\n\n`);
