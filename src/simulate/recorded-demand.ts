@@ -91,7 +91,23 @@ export function workloadOfHistory(
   points: HistoryPoint[],
   context: { cluster: string; stateDir: string; launchSamplesMs: number[]; taskDurationMs?: number },
 ): { workload: Workload; summary: ReplaySummary } {
-  const sorted = [...points].sort((a, b) => a.atMs - b.atMs);
+  // Ray reports a shape's resources in any order: {CPU: 1, GPU: 1} and {GPU: 1, CPU: 1} are one shape, under its first key.
+  const canonical = new Map<string, string>();
+  const sorted = [...points]
+    .sort((a, b) => a.atMs - b.atMs)
+    .map((point) => {
+      const values: Record<string, number> = {};
+      for (const [key, value] of Object.entries(point.values)) {
+        let name = key;
+        if (key.startsWith('demand/')) {
+          const id = shapeKey(shapeOfKey(key));
+          name = canonical.get(id) ?? key;
+          canonical.set(id, name);
+        }
+        values[name] = (values[name] ?? 0) + value;
+      }
+      return { atMs: point.atMs, values };
+    });
   const first = sorted[0];
   const last = sorted.at(-1);
   if (first === undefined || last === undefined) throw new RayfleetError('HISTORY_EMPTY', `cluster ${context.cluster} has no recorded demand to replay`);
@@ -264,7 +280,7 @@ export function describeReplay(summary: ReplaySummary): string[] {
   const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
   const hours = (ms: number): string => `${(ms / 3_600_000).toFixed(2)} h`;
   const samples = [...summary.launchSamplesMs].sort((a, b) => a - b);
-  const quantile = (q: number): number => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0) / 1000;
+  const quantile = (q: number): number => Math.round((samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0) / 100) / 10;
   const recorded = Object.entries(summary.recordedNodeHours).sort(([a], [b]) => a.localeCompare(b));
   return [
     `history ${iso(summary.fromMs)} to ${iso(summary.untilMs)} (${hours(summary.untilMs - summary.fromMs)}, ${summary.snapshots} snapshots, ${summary.gaps} gap(s)); demand ${iso(summary.demandFromMs)} to ${iso(summary.demandUntilMs)}`,

@@ -122,7 +122,7 @@ function simulationHelp(): string {
 /** The spec the cluster ran with, as it saved it; `down` removes it, and then only --spec can say. */
 function specOfReplay(replay: RecordedDemand, cluster: string): Record<string, unknown> {
   if (replay.savedSpec !== undefined) return specFieldsOf(replay.savedSpec);
-  throw new RayfleetError('SPEC_NOT_FOUND', `cluster ${cluster} is down, and its saved spec went with it: give the spec it ran with, --spec FILE`, {
+  throw new RayfleetError('SPEC_NOT_FOUND', `cluster ${replay.summary.cluster} is down, and its saved spec went with it: give the spec it ran with, --spec FILE`, {
     details: `Its history and journal are still in ${replay.summary.stateDir}.`,
   });
 }
