@@ -265,14 +265,12 @@ export function replayWorkloadText(replay: { workload: Workload; summary: Replay
     `Replayed from the journal of cluster ${summary.cluster} (${summary.stateDir}) by rayfleet simulate --from-journal.`,
     ...describeReplay(summary),
   ].map((line) => `# ${line}`);
-  const document = {
-    name: workload.name,
-    description: workload.description,
-    ...(specFields === undefined ? {} : { spec: specFields }),
-    ...(Object.keys(workload.simulationFields).length === 0 ? {} : { simulation: workload.simulationFields }),
-    arrivals: workload.arrivals.map((arrival) => ({ at: durationText(arrival.atMs), kind: arrival.kind, shape: arrival.shape, count: arrival.count, duration: durationText(arrival.durationMs) })),
-  };
-  return `${header.join('\n')}\n${stringifyYaml(document, { collectionStyle: 'block', flow: false })}`;
+  const flow = (value: unknown): string => stringifyYaml(value, { collectionStyle: 'flow', lineWidth: 0 }).trim();
+  const body = stringifyYaml({ name: workload.name, description: workload.description, ...(specFields === undefined ? {} : { spec: specFields }) }, { lineWidth: 0 });
+  const simulation = Object.keys(workload.simulationFields).length === 0 ? [] : [`simulation: ${flow(workload.simulationFields)}`];
+  // One arrival a line, as the examples write them.
+  const arrivals = workload.arrivals.map((arrival) => `  - ${flow({ at: durationText(arrival.atMs), kind: arrival.kind, shape: arrival.shape, count: arrival.count, duration: durationText(arrival.durationMs) })}`);
+  return [...header, body.trimEnd(), ...simulation, 'arrivals:', ...arrivals, ''].join('\n');
 }
 
 /** What was replayed and what it approximates, a line each: above the table, and at the top of an emitted workload. */
