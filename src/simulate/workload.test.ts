@@ -52,8 +52,11 @@ describe('parseWorkload', () => {
     const yaml = problemsOf(
       'arrivals:\n  - { at: 0, kind: task, duration: 1s }\n  - { at: 1, kind: placement-group, shape: { CPU: 1 }, duration: 1s, strategy: SPREAD }\n  - { at: 1x, kind: task, shape: { CPU: 1 }, duration: 1s }\n',
     );
-    expect(yaml).toContain('arrivals.0.shape: a task needs a shape');
-    expect(yaml).toContain('arrivals.2.at: "1x" is not a duration');
+    // A missing field at its arrival's line, a wrong one at its own line and column, as the spec's errors.
+    expect(yaml).toContain('w.yaml:2:5: arrivals.0.shape: a task needs a shape');
+    expect(yaml).toContain('w.yaml:4:11: arrivals.2.at: "1x" is not a duration');
+    expect(problemsOf('- { at: 0, kind: task, shape: { CPU: 1 }, duration: 1s }\n- { at: 0, kind: task, shape: { CPU: x }, duration: 1s }\n')).toContain('w.yaml:2:38: arrivals.1.shape.CPU: CPU: expected a number');
+    expect(problemsOf('simulation:\n  launchLatency: { median: 1m }\narrivals: [{ at: 0, kind: task, shape: { CPU: 1 }, duration: 1 }]\n')).toContain('w.yaml:2:18: simulation.launchLatency:');
     expect(yaml).toContain('arrivals.1.bundles: a placement group needs bundles');
     expect(yaml).toContain('arrivals.1.shape: a placement group has bundles, not a shape');
     expect(problemsOf('{"at": 0, "kind": "task", "shape": {"CPU": 1}, "duration": 1}\n\n{"at": 0, "kind": "task", "shape": {"CPU": 1}, "duration": 1, "strategy": "STRICT_PACK"}\n', 'w.jsonl')).toContain(

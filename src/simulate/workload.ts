@@ -1,6 +1,6 @@
 // The workload a simulation replays: arrivals of tasks, actors and placement groups in YAML or JSONL, validated, with a JSON Schema.
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
@@ -134,6 +134,9 @@ export function parseWorkload(text: string, source: string, edit?: (raw: Record<
   let raw: unknown;
   /** The line of each arrival of a JSONL file, blank lines skipped. */
   const lineOf: number[] = [];
+  const lineCounter = new LineCounter();
+  let document: Document | undefined;
+  let bareList = false;
   if (jsonl) {
     const arrivals: unknown[] = [];
     for (const [index, line] of text.split('\n').entries()) {
@@ -147,21 +150,37 @@ export function parseWorkload(text: string, source: string, edit?: (raw: Record<
     }
     raw = { arrivals };
   } else {
-    try {
-      raw = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new RayfleetError('SPEC_INVALID', `${source}: not YAML: ${messageOf(error)}`);
-    }
-    if (Array.isArray(raw)) raw = { arrivals: raw };
+    document = parseDocument(text, { lineCounter });
+    const [first] = document.errors;
+    if (first !== undefined) throw new RayfleetError('SPEC_INVALID', `${source}: not YAML: ${first.message}`);
+    raw = document.toJS() ?? {};
+    bareList = Array.isArray(raw);
+    if (bareList) raw = { arrivals: raw };
   }
   if (edit !== undefined && isRecord(raw)) edit(raw);
   const simulationFields = isRecord(raw) && isRecord(raw.simulation) ? structuredClone(raw.simulation) : {};
   const parsed = workloadSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.slice(0, 20).map((issue) => `${source}: ${issuePath(issue.path, jsonl ? lineOf : undefined)}: ${issue.message}`);
+    const problems = parsed.error.issues.slice(0, 20).map((issue) => {
+      const at = document === undefined ? '' : positionOf(document, lineCounter, bareList ? issue.path.slice(1) : issue.path);
+      return `${source}${at === '' ? '' : `:${at}`}: ${issuePath(issue.path, jsonl ? lineOf : undefined)}: ${issue.message}`;
+    });
     throw new RayfleetError('SPEC_INVALID', `the workload ${source} is not valid`, { details: problems.join('\n') });
   }
   return { ...parsed.data, simulationFields };
+}
+
+/** `line:col` of the value at the path, or of its nearest parent in the file (a missing field, or one `--set` made). */
+function positionOf(document: Document, lineCounter: LineCounter, keys: readonly PropertyKey[]): string {
+  const path = keys.map((key) => (typeof key === 'number' ? key : String(key)));
+  for (let length = path.length; length >= 0; length -= 1) {
+    const node = document.getIn(path.slice(0, length), true);
+    if (isNode(node) && node.range) {
+      const { line, col } = lineCounter.linePos(node.range[0]);
+      return `${line}:${col}`;
+    }
+  }
+  return '';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
