@@ -13,6 +13,7 @@ const WIRE_FIXED32 = 5;
 const NODE_STATUSES: Record<number, RayNodeStatus> = { 1: 'RUNNING', 2: 'DEAD', 3: 'IDLE', 4: 'DRAINING' };
 const TWO_32 = 2 ** 32;
 const SHORT_STRING = 48;
+const MAX_KEYS = 4_096;
 
 /** A tag: field number and wire type in one varint, as the switch statements below match them. */
 const tag = (field: number, wireType: number): number => (field << 3) | wireType;
@@ -35,6 +36,7 @@ const FIXED64_2 = tag(2, WIRE_FIXED64);
 /** One cursor over the whole message; each reader below is given where its message ends. Plain loops and switches, no callbacks: this runs per field of 10,000 nodes. */
 class WireReader {
   pos = 0;
+  private readonly keys = new Map<number, string>();
 
   constructor(private readonly bytes: Buffer) {}
 
@@ -91,6 +93,32 @@ class WireReader {
     return this.bytes.toString('utf8', start, end);
   }
 
+  /**
+   * A map's key. Keys repeat across nodes (CPU, memory, object_store_memory, GPU, label names): the same string object
+   * comes back for the same bytes, hashed once, where a new string per node made every insertion hash it afresh.
+   */
+  key(): string {
+    const end = this.end();
+    const start = this.pos;
+    this.pos = end;
+    let hash = 0x811c9dc5;
+    let ascii = true;
+    for (let at = start; at < end; at += 1) {
+      const code = this.bytes[at] as number;
+      ascii &&= code < 0x80;
+      hash = Math.imul(hash ^ code, 0x01000193);
+    }
+    const known = this.keys.get(hash);
+    if (known !== undefined && known.length === end - start && ascii && sameAscii(known, this.bytes, start)) return known;
+    const text = this.bytes.toString(ascii ? 'latin1' : 'utf8', start, end);
+    if (ascii) {
+      // Bounded: unique keys (every node's `node:<ip>`) would otherwise fill it.
+      if (this.keys.size >= MAX_KEYS) this.keys.clear();
+      this.keys.set(hash, text);
+    }
+    return text;
+  }
+
   hex(): string {
     const end = this.end();
     const text = this.bytes.toString('hex', this.pos, end);
@@ -136,6 +164,11 @@ function keyed<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+function sameAscii(text: string, bytes: Buffer, start: number): boolean {
+  for (let at = 0; at < text.length; at += 1) if (text.charCodeAt(at) !== bytes[start + at]) return false;
+  return true;
+}
+
 /** One entry of a `map<string, double>` into `into`. */
 function numberEntry(reader: WireReader, into: ResourceShape): void {
   const end = reader.end();
@@ -143,7 +176,7 @@ function numberEntry(reader: WireReader, into: ResourceShape): void {
   let value = 0;
   while (reader.pos < end) {
     const next = reader.varint();
-    if (next === LENGTH_1) key = reader.string();
+    if (next === LENGTH_1) key = reader.key();
     else if (next === FIXED64_2) value = reader.double();
     else reader.skip(next);
   }
@@ -158,7 +191,7 @@ function stringEntry(reader: WireReader, into: Record<string, string>): void {
   let value = '';
   while (reader.pos < end) {
     const next = reader.varint();
-    if (next === LENGTH_1) key = reader.string();
+    if (next === LENGTH_1) key = reader.key();
     else if (next === LENGTH_2) value = reader.string();
     else reader.skip(next);
   }
