@@ -12,7 +12,6 @@ const WIRE_LENGTH = 2;
 const WIRE_FIXED32 = 5;
 const NODE_STATUSES: Record<number, RayNodeStatus> = { 1: 'RUNNING', 2: 'DEAD', 3: 'IDLE', 4: 'DRAINING' };
 const TWO_32 = 2 ** 32;
-const SHORT_STRING = 48;
 const MAX_KEYS = 4_096;
 
 /** A tag: field number and wire type in one varint, as the switch statements below match them. */
@@ -80,17 +79,10 @@ class WireReader {
     const end = this.end();
     const start = this.pos;
     this.pos = end;
-    // Most strings here are short and ASCII (resource names, node names, ids): built by hand, they skip a Buffer slice each.
-    if (end - start <= SHORT_STRING) {
-      let text = '';
-      for (let at = start; at < end; at += 1) {
-        const code = this.bytes[at] as number;
-        if (code >= 0x80) return this.bytes.toString('utf8', start, end);
-        text += String.fromCharCode(code);
-      }
-      return text;
-    }
-    return this.bytes.toString('utf8', start, end);
+    // Most strings here are ASCII (node names, ids, addresses): latin1 copies those without decoding.
+    let ascii = true;
+    for (let at = start; at < end && ascii; at += 1) ascii = (this.bytes[at] as number) < 0x80;
+    return this.bytes.toString(ascii ? 'latin1' : 'utf8', start, end);
   }
 
   /**
