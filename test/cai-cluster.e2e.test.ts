@@ -1,12 +1,13 @@
 // End to end on the CML API emulator: `cai setup` builds a real venv through a job, then the cluster's nodes are
 // applications whose launcher starts real Ray nodes on this machine, which a driver uses.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
 import { findFreePort } from '../src/net/ports.js';
+import { subdomainFor } from '../src/providers/cai/application-spec.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { startCmlEmulator, type CmlEmulator } from './cml-emulator/start-cml-emulator.js';
 import { PYTHON_RUNTIME } from './cml-emulator/workspace-fixture.js';
@@ -93,6 +94,10 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   it('brings up a head and 2 worker applications that form one Ray cluster', async () => {
     const up = await run(['up']);
     expect(up.exitCode, up.stderr).toBe(0);
+    // The head application's URL on the workspace's ingress, from what the client knows: the host and the project.
+    const subdomain = subdomainFor(`${name}-head`, env.CML_PROJECT_ID ?? '');
+    expect(up.stdout).toContain(`head application: http://${subdomain}.${emulator.domain} (rayfleet's dashboard for ${name}; Ray's dashboard at http://${subdomain}.${emulator.domain}/ray/)`);
+    expect(applications().map((application) => application.name)).toContain(`${name}-head`);
     const current = await status();
     expect(current.nodes.map((node) => [node.name, node.state, node.ray !== null && node.ray.status !== 'DEAD'])).toEqual([
       [`${name}-head`, 'running', true],
@@ -102,21 +107,86 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(applications().map((application) => application.status).sort()).toEqual(['APPLICATION_RUNNING', 'APPLICATION_RUNNING', 'APPLICATION_RUNNING']);
   });
 
-  it("serves on the head's CDSW_APP_PORT its pod address and Ray's dashboard, and on a worker's its health", async () => {
-    const portOf = (node: string): number => {
-      const application = [...emulator.store.applications.values()].find((candidate) => candidate.name === node);
-      return emulator.processOf(application?.id ?? '')?.port ?? 0;
-    };
-    const head = `http://127.0.0.1:${portOf(`${name}-head`)}`;
-    const project = [...emulator.store.projects.values()][0];
-    const published = await readFile(path.join(String(project?.directory), '.rayfleet', 'clusters', name, 'head-address'), 'utf8');
-    expect(await (await fetch(`${head}/rayfleet/head-address`)).text()).toBe(published);
+  // The head's CDSW_APP_PORT, the cluster's front door (tests in order: they share the cluster `up` made).
+  const portOf = (node: string): number => {
+    const application = [...emulator.store.applications.values()].find((candidate) => candidate.name === node);
+    return emulator.processOf(application?.id ?? '')?.port ?? 0;
+  };
+  const door = (): string => `http://127.0.0.1:${portOf(`${name}-head`)}`;
+  const projectDir = (): string => String([...emulator.store.projects.values()][0]?.directory);
+  let dashboardToken = '';
+
+  it("gives the head dashboard's token to `rayfleet dashboard --token -c NAME`, read from the project through the API", async () => {
+    dashboardToken = await pollUntil(
+      async () => {
+        const printed = await run(['dashboard', '--token', '-c', name]);
+        return printed.exitCode === 0 ? printed.stdout.trim() : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, describe: () => 'the head dashboard token in the project' },
+    );
+    expect(dashboardToken).toBe((await readFile(path.join(projectDir(), '.rayfleet', 'clusters', name, 'control-plane', 'dashboard', 'token'), 'utf8')).trim());
+  });
+
+  it("serves its pod address, Ray's dashboard under /ray/, and on a worker's its health", async () => {
+    const published = await readFile(path.join(projectDir(), '.rayfleet', 'clusters', name, 'head-address'), 'utf8');
+    expect(await (await fetch(`${door()}/rayfleet/head-address`)).text()).toBe(published);
     expect(published).toMatch(/^127\.0\.0\.1:\d+$/);
-    const token = (await readFile(path.join(sandbox.dir, 'home', 'clusters', name, 'auth_token'), 'utf8')).trim();
-    const version = (await (await fetch(`${head}/api/version`, { headers: { authorization: `Bearer ${token}` } })).json()) as { ray_version?: string };
+    const rayToken = (await readFile(path.join(sandbox.dir, 'home', 'clusters', name, 'auth_token'), 'utf8')).trim();
+    const version = (await (await fetch(`${door()}/ray/api/version`, { headers: { authorization: `Bearer ${rayToken}` } })).json()) as { ray_version?: string };
     expect(version.ray_version).toBe('2.60.0');
+    // Ray's page loads its assets relative to /ray/.
+    const rayPage = await (await fetch(`${door()}/ray/`, { headers: { authorization: `Bearer ${rayToken}` } })).text();
+    const asset = /src="\.\/(static\/js\/[^"]+)"/.exec(rayPage)?.[1];
+    expect(asset).toBeDefined();
+    expect((await fetch(`${door()}/ray/${asset ?? ''}`, { headers: { authorization: `Bearer ${rayToken}` } })).status).toBe(200);
     const worker = (await (await fetch(`http://127.0.0.1:${portOf(`${name}-worker-1`)}/`)).json()) as { node: string; ray: string };
     expect(worker).toMatchObject({ node: `${name}-worker-1`, ray: 'running' });
+  });
+
+  it("serves rayfleet's dashboard for its cluster: the page, and the API (the cluster as `status --json` has it) with the token only", async () => {
+    const page = await fetch(`${door()}/clusters/${name}`);
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=UTF-8']);
+    expect(await page.text()).toContain('rayfleet cluster');
+    expect((await fetch(`${door()}/api/v1/clusters/${name}`)).status).toBe(401);
+    const listed = (await (await fetch(`${door()}/api/v1/clusters`, { headers: { authorization: `Bearer ${dashboardToken}` } })).json()) as { clusters: Array<{ name: string }> };
+    expect(listed.clusters.map((cluster) => cluster.name)).toEqual([name]);
+    const answer = await fetch(`${door()}/api/v1/clusters/${name}`, { headers: { authorization: `Bearer ${dashboardToken}` } });
+    expect(answer.status).toBe(200);
+    const fromHead = (await answer.json()) as ClusterStatus;
+    const here = await status();
+    const view = (seen: ClusterStatus) => ({
+      cluster: seen.cluster,
+      provider: seen.provider,
+      nodes: seen.nodes.map((node) => [node.name, node.role, node.group, node.state, node.ray?.nodeId, node.ray?.status === 'DEAD']),
+    });
+    expect(view(fromHead)).toEqual(view(here));
+  });
+
+  it('streams the journal through the door: an event appended in the project reaches an SSE client', async () => {
+    const controller = new AbortController();
+    const stream = await fetch(`${door()}/api/v1/clusters/${name}/stream`, { headers: { authorization: `Bearer ${dashboardToken}` }, signal: controller.signal });
+    expect([stream.status, stream.headers.get('content-type')?.split(';')[0]]).toEqual([200, 'text/event-stream']);
+    const marker = `front-door-${Date.now()}`;
+    const event = { v: 1, time: new Date().toISOString(), type: 'watcher', cluster: name, reason: marker, source: 'launcher', pid: 1, exitCode: 0, restarts: 0, delayS: 0 };
+    await appendFile(path.join(projectDir(), '.rayfleet', 'home', 'clusters', name, 'journal.jsonl'), `${JSON.stringify(event)}\n`);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let seen = '';
+    const started = Date.now();
+    while (!seen.includes(marker)) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      seen += decoder.decode(chunk.value, { stream: true });
+    }
+    controller.abort();
+    expect(seen).toMatch(new RegExp(`event: journal\nid: [^\n]+\ndata: [^\n]*${marker}`));
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('submits a job to the cai cluster: its line printed, exit 0', async () => {
+    const job = await sandbox.run(['job', 'submit', '--config', spec, '--', 'python', '-c', 'print("hello from the cai head")'], { env });
+    expect(job.exitCode, job.stderr).toBe(0);
+    expect(job.stdout).toMatch(/^hello from the cai head$/m);
   });
 
   it('runs a driver with `rayfleet env`: a Ray job through the head dashboard, its tasks on the workers, none of them with the API key', async () => {
@@ -160,10 +230,15 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(launcherEnv.split('\0')).toContain(`CDSW_APIV2_KEY=${API_KEY}`);
   });
 
-  it('adds a worker application, shows its log, removes it', async () => {
+  // One add for both: through the API's 429 and 500 answers, then its log, then its removal.
+  it('adds a worker application through 429 and 500 answers without a duplicate, shows its log, removes it', async () => {
+    emulator.setFaults({ rules: [{ kind: 'status', status: 429, times: 2 }, { kind: 'status', status: 500, times: 2, method: 'POST' }] });
     const add = await run(['add-worker']);
+    emulator.setFaults({});
     expect(add.exitCode, add.stderr).toBe(0);
-    expect(applications().map((application) => application.name)).toContain(`${name}-worker-3`);
+    const names = applications().map((application) => application.name).sort();
+    expect(names).toEqual([`${name}-head`, `${name}-worker-1`, `${name}-worker-2`, `${name}-worker-3`]);
+    expect(emulator.requests.some((request) => request.fault !== undefined)).toBe(true);
     const logs = await run(['logs', `${name}-worker-3`]);
     expect(logs.exitCode, logs.stderr).toBe(0);
     expect(logs.stdout).toContain('Ray runtime started');
@@ -172,17 +247,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(applications().map((application) => application.name)).not.toContain(`${name}-worker-3`);
   });
 
-  it('ends with the same cluster and no duplicate application when the API answers 429 and 500', async () => {
-    emulator.setFaults({ rules: [{ kind: 'status', status: 429, times: 2 }, { kind: 'status', status: 500, times: 2, method: 'POST' }] });
-    const add = await run(['add-worker']);
-    emulator.setFaults({});
-    expect(add.exitCode, add.stderr).toBe(0);
-    const names = applications().map((application) => application.name).sort();
-    expect(names).toEqual([`${name}-head`, `${name}-worker-1`, `${name}-worker-2`, `${name}-worker-3`]);
-    expect(emulator.requests.some((request) => request.fault !== undefined)).toBe(true);
-  });
-
-  it("takes the cluster down: no application and no process left, the cluster's token gone from the project", async () => {
+  it("takes the cluster down: no application and no process left, the cluster's tokens gone from the project", async () => {
     const ids = [...emulator.store.applications.keys()];
     const token = path.join(String([...emulator.store.projects.values()][0]?.directory), '.rayfleet', 'home', 'clusters', name, 'auth_token');
     expect(existsSync(token)).toBe(true);
@@ -191,6 +256,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     expect(applications()).toEqual([]);
     expect(ids.map((id) => emulator.processOf(id))).toEqual(ids.map(() => undefined));
     expect(existsSync(token)).toBe(false);
+    expect(existsSync(path.join(path.dirname(token), '..', '..', '..', 'clusters', name, 'control-plane', 'dashboard', 'token'))).toBe(false);
   });
 
   // After `down`: on this one machine the test cluster takes the same head ports (each CML pod has its own).
