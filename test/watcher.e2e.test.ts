@@ -80,6 +80,14 @@ describe('the watcher on a local cluster', () => {
   it('launches exactly the 3 nodes 3 one-CPU tasks need, then drains back to min', async () => {
     const mark = Date.now();
     const driver = startDriver('three', ['@ray.remote(num_cpus=1)', 'def work(i):', '    time.sleep(8)', '    return i', 'print(sum(ray.get([work.remote(i) for i in range(3)])))']);
+    // What `ray status` prints while rayfleet launches: none of rayfleet's launches, which are not
+    // reported to Ray (ARCHITECTURE.md, "Reporting to Ray"); `rayfleet watcher status` is where they show.
+    await waitFor('the watcher to launch', async () => ((await launchesSince(mark)).length === 3 ? true : undefined));
+    const askedAt = Date.now();
+    const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
+    const rayStatus = await execa(ray, ['status', '--address', env.RAY_ADDRESS ?? ''], { env, reject: false, encoding: 'utf8' });
+    expect(rayStatus.exitCode, rayStatus.stderr).toBe(0);
+    expect(rayStatus.stdout).toMatch(/Pending:\n \(no pending nodes\)/);
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('3');
     const launched = await launchesSince(mark);
@@ -91,6 +99,10 @@ describe('the watcher on a local cluster', () => {
     const drains = (await events()).filter((event) => event.type === 'drain' && Date.parse(event.time) >= mark);
     expect(drains.length).toBe(3);
     expect(drains[0]?.reason).toMatch(/idle \d+ s > idleTimeout 5 s/);
+    // `ray status` was read before any of the three registered: mid scale-up, and still Ray showed no pending node.
+    const registered = (await events()).filter((event) => event.type === 'registered' && Date.parse(event.time) >= mark);
+    expect(registered.length).toBe(3);
+    expect(Math.min(...registered.map((event) => Date.parse(event.time)))).toBeGreaterThan(askedAt);
   });
 
   it('keeps the node of an actor alive past idleTimeout', async () => {
