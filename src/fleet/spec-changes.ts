@@ -36,6 +36,8 @@ export function diffSpecs(saved: ClusterSpec, declared: ClusterSpec): SpecChange
   compare('watcher', saved.watcher, declared.watcher, true);
   // One dashboard serves the machine: `up` starts it when it is wanted and none runs.
   compare('dashboard', saved.dashboard, declared.dashboard, true);
+  // Read only by `rayfleet simulate`: nothing running depends on it.
+  compare('simulation', saved.simulation, declared.simulation, true);
   const savedGroups = new Map(saved.workerGroups.map((group) => [group.name, group]));
   const declaredGroups = new Map(declared.workerGroups.map((group) => [group.name, group]));
   for (const [name, group] of savedGroups) {
@@ -66,7 +68,9 @@ export function applyDeclaredSpec(saved: ClusterSpec, declared: ClusterSpec): { 
     }),
     ...declared.workerGroups.filter((group) => !saved.workerGroups.some((candidate) => candidate.name === group.name)),
   ];
-  return { spec: { ...saved, watcher: declared.watcher, dashboard: declared.dashboard, workerGroups }, changes };
+  const { simulation: _savedSimulation, ...kept } = saved;
+  const simulation = declared.simulation === undefined ? {} : { simulation: declared.simulation };
+  return { spec: { ...kept, watcher: declared.watcher, dashboard: declared.dashboard, workerGroups, ...simulation }, changes };
 }
 
 /** The saved spec with a patch's settings; SPEC_INVALID naming the field when the result would not hold. */
