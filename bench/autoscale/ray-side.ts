@@ -76,6 +76,7 @@ export async function runRayAutoscaler(workload: BenchWorkload, dir: string, run
   if (!(await access(defaults).then(() => true, () => false))) await writeFile(defaults, JSON.stringify(config));
   const tempDir = path.join(dir, `raytmp-${workload.name}-${options.round}`);
   const env = { RAY_AUTH_MODE: 'disabled', RAY_ADDRESS: `127.0.0.1:${gcsPort}` };
+  const headLog = path.join(dir, `ray-autoscaler-head-${workload.name}-${options.round}.log`);
   const head = await startProcessGroup({
     command: runtime.ray,
     args: ['start', '--head', '--block', '--disable-usage-stats', `--autoscaling-config=${configPath}`, `--port=${gcsPort}`, '--num-cpus=0', `--dashboard-port=${await findFreePort()}`, `--ray-client-server-port=${await findFreePort()}`, '--dashboard-agent-listen-port=0', `--temp-dir=${tempDir}`],
@@ -89,11 +90,15 @@ export async function runRayAutoscaler(workload: BenchWorkload, dir: string, run
       RAY_OVERRIDE_NODE_ID_FOR_TESTING: FAKE_HEAD_ID,
       RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S: '0',
     },
-    logPath: path.join(dir, `ray-autoscaler-head-${workload.name}-${options.round}.log`),
+    logPath: headLog,
   });
   const gcs = new GcsClient({ address: `127.0.0.1:${gcsPort}` });
   try {
-    await pollUntil(async () => ((await gcs.getClusterResourceState()).nodeStates.length > 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 300, describe: () => "Ray's head" });
+    const headStarted = async (): Promise<true | undefined> => {
+      if (!isLeaderAlive(head)) throw new Error(`Ray's head exited: ${(await readFile(headLog, 'utf8').catch(() => '')).slice(-3000)}`);
+      return (await gcs.getClusterResourceState()).nodeStates.length > 0 ? true : undefined;
+    };
+    await pollUntil(headStarted, { timeoutMs: 120_000, intervalMs: 300, describe: () => `Ray's head (its log: ${headLog})`, isFatal: (error) => String(error).includes("Ray's head exited") });
     const monitorPid = await pollUntil(async () => findInGroup(head.pid, 'monitor.py'), { timeoutMs: 60_000, intervalMs: 200, describe: () => "Ray's monitor to start" });
     const monitorCpu = cpuMeter(monitorPid);
     const run = await measureRun({ gcs, python: runtime.python, env, isHead: (id) => id === FAKE_HEAD_ID, headAlive: () => isLeaderAlive(head) }, workload, options.idleTimeoutS);
