@@ -119,7 +119,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   it("gives the head dashboard's token to `rayfleet dashboard --token -c NAME`, read from the project through the API", async () => {
     dashboardToken = await pollUntil(
       async () => {
-        const printed = await run(['dashboard', '--token', '-c', name]);
+        const printed = await sandbox.run(['dashboard', '--token', '-c', name], { env });
         return printed.exitCode === 0 ? printed.stdout.trim() : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500, describe: () => 'the head dashboard token in the project' },
