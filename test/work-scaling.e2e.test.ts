@@ -79,12 +79,15 @@ describe('work the watcher scales for, on a local cluster', () => {
 
   it('launches one GPU node for a job asking --entrypoint-num-gpus 1, runs the job there, and drains it after', async () => {
     const mark = Date.now();
-    // The job says where it ran in a file (one host): its log is not the judge here (see the closing note of issue 12).
+    // The job says where it ran in a file, and prints it: a worker-node driver's output reaches `job submit` from the
+    // node's own session (Ray's log API looks in the head's on a local cluster: fleet/work-context-of.ts).
     const where = path.join(sandbox.dir, 'gpu-job-ran-on.txt');
-    const program = `import os; open(${JSON.stringify(where)}, "w").write(os.environ["RAY_CLOUD_INSTANCE_ID"] + " " + os.environ.get("CUDA_VISIBLE_DEVICES", "-"))`;
+    const said = 'os.environ["RAY_CLOUD_INSTANCE_ID"] + " " + os.environ.get("CUDA_VISIBLE_DEVICES", "-")';
+    const program = `import os; open(${JSON.stringify(where)}, "w").write(${said}); print("ran on", ${said}); print("last line")`;
     const job = await cli(['job', 'submit', '--submission-id', 'rf-gpu-job', '--entrypoint-num-gpus', '1', '--', 'python', '-c', program]);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(await readFile(where, 'utf8')).toBe('rfwork-gpu-1 0');
+    expect(job.stdout).toMatch(/^ran on rfwork-gpu-1 0\nlast line$/m);
     // Ray's word for where the driver ran, beside the job's own: not the head.
     const details = await sandbox.json<JobDetails>(['job', 'status', 'rf-gpu-job', '--config', spec]);
     const head = (await status()).nodes.find((node) => node.role === 'head');

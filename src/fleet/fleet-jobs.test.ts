@@ -116,6 +116,34 @@ describe('FleetJobs.follow', () => {
     expect(written).toBe('two\nthree\n');
   });
 
+  it("reads a driver's own log file where the backend knows one fuller than Ray's answer (a local worker-node driver)", async () => {
+    const job = api.addJob('raysubmit_worker', 'SUCCEEDED', 'Runtime env is setting up.\n');
+    job.details.driver_node_id = 'abc123';
+    const file = path.join(dir, 'job-driver-raysubmit_worker.log');
+    await writeFile(file, 'Runtime env is setting up.\nfrom the worker\nlast line\n');
+    const asked: string[] = [];
+    const local = new FleetJobs(
+      {
+        cluster: 'ray',
+        dashboardUrl: async () => baseUrl,
+        authToken: async () => STAND_IN_TOKEN,
+        record: async () => undefined,
+        driverLogFile: async (node, submission) => {
+          asked.push(`${node} ${submission}`);
+          return file;
+        },
+      },
+      { pollIntervalMs: 5, unreachableForMs: 300 },
+    );
+    let written = '';
+    await local.follow('raysubmit_worker', { write: (text) => (written += text) });
+    expect(written).toBe('Runtime env is setting up.\nfrom the worker\nlast line\n');
+    expect(await local.logs('raysubmit_worker')).toBe(written);
+    expect(asked[0]).toBe('abc123 raysubmit_worker');
+    // Without such a file (another backend, or the node's session gone), Ray's answer is the log.
+    expect(await jobs().logs('raysubmit_worker')).toBe('Runtime env is setting up.\n');
+  });
+
   it('asks again when the dashboard misses a poll, and gives up when Ray stays unreachable', async () => {
     growingJob(['a\n', 'b\n']);
     api.nextAnswers.push({ status: 503, body: 'starting' });

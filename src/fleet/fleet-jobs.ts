@@ -1,4 +1,5 @@
 // Jobs on one cluster: submit (local working dirs uploaded), follow the log to the end without losing a line, stop, list, delete.
+import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, messageOf } from '../errors.js';
 import { DashboardClient } from '../ray/dashboard-client.js';
@@ -102,7 +103,8 @@ export class FleetJobs {
 
   /** The log so far. */
   async logs(id: string, signal?: AbortSignal): Promise<string> {
-    return (await this.client(signal)).logs(id, signal);
+    const client = await this.client(signal);
+    return this.readLog(client, await client.get(id, signal), id, signal);
   }
 
   /**
@@ -117,7 +119,7 @@ export class FleetJobs {
     let shown = options.fromOffset ?? 0;
     return this.pollUntilEnded(signal, options.submittedHere === true, async () => {
       const details = await client.get(id, signal);
-      const text = await client.logs(id, signal);
+      const text = await this.readLog(client, details, id, signal);
       if (isTerminal(details.status)) {
         if (text.length > shown) write(text.slice(shown));
         return details;
@@ -129,6 +131,19 @@ export class FleetJobs {
       }
       return undefined;
     });
+  }
+
+  /**
+   * The job's log from Ray's API, or from the driver's own file where the backend knows a fuller one on this machine
+   * (a worker-node driver of a local cluster, whose output Ray's API does not find).
+   */
+  private async readLog(client: JobsClient, details: JobDetails, id: string, signal?: AbortSignal): Promise<string> {
+    const text = await client.logs(id, signal);
+    const driverNode = details.driver_node_id;
+    if (this.context.driverLogFile === undefined || driverNode === undefined || driverNode === null || driverNode === '') return text;
+    const file = await this.context.driverLogFile(driverNode, details.submission_id ?? id, signal);
+    const fromFile = file === undefined ? undefined : await readFile(file, 'utf8').catch(() => undefined);
+    return fromFile !== undefined && fromFile.length > text.length ? fromFile : text;
   }
 
   /** Waits until the job ends, without its log. */

@@ -1,4 +1,6 @@
 // A cluster's jobs and Serve context: its head's endpoints, token and journal, as a fleet has them.
+import path from 'node:path';
+import { localNodeTempDir } from '../providers/local/local-provider.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { ServeContext } from './work-context.js';
 
@@ -18,5 +20,17 @@ export function workContextOf(cluster: () => ClusterHandle, requireUp: () => Pro
       return cluster().connection.authToken();
     },
     record: (event) => cluster().record(event),
+    ...(cluster().spec.provider.type === 'local' ? { driverLogFile: (nodeId, submissionId, signal) => localDriverLogFile(cluster(), nodeId, submissionId, signal) } : {}),
   };
+}
+
+/**
+ * Where a local node's Ray writes a job driver's output: its own session's logs. Ray's dashboard agent on a worker node
+ * of a local cluster reads job logs from the head's session instead (its `ray.init` picks the head among nodes that share
+ * the host's address), so a worker-node driver's output is read here.
+ */
+async function localDriverLogFile(cluster: ClusterHandle, driverNodeId: string, submissionId: string, signal?: AbortSignal): Promise<string | undefined> {
+  const node = (await cluster.connection.rayNodes(signal)).find((candidate) => candidate.nodeId === driverNodeId);
+  if (node === undefined || node.instanceId === '') return undefined;
+  return path.join(localNodeTempDir(cluster.paths.rayTempDir, node.instanceId), 'session_latest', 'logs', `job-driver-${submissionId}.log`);
 }

@@ -12,6 +12,11 @@ export interface WorkContext {
   authToken(): Promise<string>;
   /** Appends to the cluster's journal; never fails what already happened. */
   record(event: WorkEvent): Promise<void>;
+  /**
+   * The file on this machine where the driver of a job writes its output, when the node it ran on is a local process
+   * (undefined elsewhere): Ray's log API reads a worker-node driver's log from the head's session on a local cluster.
+   */
+  driverLogFile?(driverNodeId: string, submissionId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 export interface ServeContext extends WorkContext {

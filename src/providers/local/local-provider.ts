@@ -129,7 +129,7 @@ export class LocalProvider implements NodeProvider {
           head: this.options.head,
           dashboardHost: HEAD_HOST,
           sharedHost: {
-            tempDir: path.join(this.options.tempDir, createHash('sha256').update(request.name).digest('hex').slice(0, 6)),
+            tempDir: localNodeTempDir(this.options.tempDir, request.name),
             dashboardAgentPort: await findFreePort(),
           },
         }),
@@ -330,4 +330,9 @@ async function fileExists(filePath: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Ray's temp dir of one local node, under the cluster's: short, as unix socket paths under it are capped at 107 bytes. */
+export function localNodeTempDir(clusterTempDir: string, nodeName: string): string {
+  return path.join(clusterTempDir, createHash('sha256').update(nodeName).digest('hex').slice(0, 6));
 }
