@@ -74,7 +74,8 @@ export async function runRayAutoscaler(workload: BenchWorkload, dir: string, run
   const rayPackage = (await execa(runtime.python, ['-c', 'import os, ray; print(os.path.dirname(ray.__file__))'])).stdout.trim();
   const defaults = path.join(rayPackage, 'autoscaler', '_private', 'fake_multi_node', 'example.yaml');
   if (!(await access(defaults).then(() => true, () => false))) await writeFile(defaults, JSON.stringify(config));
-  const tempDir = path.join(dir, `raytmp-${workload.name}-${options.round}`);
+  // Short: Ray's unix socket paths under it are capped at 107 bytes (raytmp-strict-spread-1 was too long).
+  const tempDir = path.join(dir, `rt-${workload.name.slice(0, 2)}${options.round}`);
   const env = { RAY_AUTH_MODE: 'disabled', RAY_ADDRESS: `127.0.0.1:${gcsPort}` };
   const headLog = path.join(dir, `ray-autoscaler-head-${workload.name}-${options.round}.log`);
   const head = await startProcessGroup({
