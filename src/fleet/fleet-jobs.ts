@@ -137,11 +137,19 @@ export class FleetJobs {
    * The job's log from Ray's API, or from the driver's own file where the backend knows a fuller one on this machine
    * (a worker-node driver of a local cluster, whose output Ray's API does not find).
    */
+  private readonly driverLogFiles = new Map<string, string>();
+
   private async readLog(client: JobsClient, details: JobDetails, id: string, signal?: AbortSignal): Promise<string> {
     const text = await client.logs(id, signal);
     const driverNode = details.driver_node_id;
     if (this.context.driverLogFile === undefined || driverNode === undefined || driverNode === null || driverNode === '') return text;
-    const file = await this.context.driverLogFile(driverNode, details.submission_id ?? id, signal);
+    // Where a driver ran does not change: asked once per job, not at every poll of a follow (it reads the GCS).
+    const key = `${driverNode} ${details.submission_id ?? id}`;
+    let file = this.driverLogFiles.get(key);
+    if (file === undefined) {
+      file = await this.context.driverLogFile(driverNode, details.submission_id ?? id, signal);
+      if (file !== undefined) this.driverLogFiles.set(key, file);
+    }
     const fromFile = file === undefined ? undefined : await readFile(file, 'utf8').catch(() => undefined);
     return fromFile !== undefined && fromFile.length > text.length ? fromFile : text;
   }
