@@ -4,7 +4,8 @@
 // and launch lock) runs in a child process against the in-memory provider listing N workers and a stand-in GCS in this
 // process (test/support/gcs-stand-in.ts, Ray's proto) serving a GetClusterResourceState of the same N nodes with
 // pending demand: 50 groups, one node in 53 in flight, one in 7 free, one in 7 half busy, 100 shapes per 1,000 nodes
-// (as bench:planner). Two kinds of tick are timed at each size:
+// (as bench:planner), the free nodes' idle times a second longer in every other reply (Ray's GCS counts them up on every
+// call). Two kinds of tick are timed at each size:
 //   acting  — the tick that plans and launches for the demand (the launched nodes are taken away again, untimed, so
 //             every round acts alike): decode, join, plan, journal, launches;
 //   steady  — the ticks after it, the launches still in flight: they cover the demand and nothing more is launched.
@@ -148,8 +149,11 @@ function specOf(nodes: number): ClusterSpec {
   });
 }
 
-/** GetClusterResourceState's reply as Ray's GCS sends it: the head and every registered worker, and the demand. */
-function gcsReply(nodes: number): object {
+/**
+ * GetClusterResourceState's reply as Ray's GCS sends it: the head and every registered worker, and the demand. Ray
+ * counts an idle node's idle time up on every call: the `turn`-th reply has the idle nodes a second idler.
+ */
+function gcsReply(nodes: number, turn = 0): object {
   const nodeState = (name: string, group: string, ordinal: number, total: Record<string, number>, available: Record<string, number>, idleMs: number) => {
     const nodeId = Buffer.alloc(28);
     nodeId.writeUInt32BE(ordinal + 1, 24);
@@ -170,14 +174,14 @@ function gcsReply(nodes: number): object {
       node_state_version: '1',
     };
   };
-  const states = [nodeState(headName(CLUSTER), 'head', 0, { memory: 8 * 2 ** 30, object_store_memory: 2 ** 30, 'node:__internal_head__': 1 }, { memory: 8 * 2 ** 30, object_store_memory: 2 ** 30, 'node:__internal_head__': 1 }, 60_000)];
+  const states = [nodeState(headName(CLUSTER), 'head', 0, { memory: 8 * 2 ** 30, object_store_memory: 2 ** 30, 'node:__internal_head__': 1 }, { memory: 8 * 2 ** 30, object_store_memory: 2 ** 30, 'node:__internal_head__': 1 }, 60_000 + turn * 1_000)];
   scenarioNodes(nodes).forEach((node, ordinal) => {
     if (node.inFlight) return;
     const total: Record<string, number> = { CPU: node.cpus, memory: node.cpus * 4 * 2 ** 30, object_store_memory: 2 ** 30 };
     if (node.gpus > 0) total.GPU = node.gpus;
     const available: Record<string, number> = { ...total, CPU: node.cpus - node.usedCpus };
     if (node.gpus > 0 && node.usedCpus === node.cpus) available.GPU = 0;
-    states.push(nodeState(node.name, node.group, ordinal + 1, total, available, node.idleMs));
+    states.push(nodeState(node.name, node.group, ordinal + 1, total, available, node.idleMs === 0 ? 0 : node.idleMs + turn * 1_000));
   });
   return {
     cluster_resource_state: {
@@ -449,7 +453,7 @@ async function bundleChild(dir: string): Promise<string> {
 }
 
 async function inChild(script: string, job: Job): Promise<ScaleResult | IdleResult | IdleResult['realTime']> {
-  const execArgv: string[] = [];
+  const execArgv: string[] = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
   if (CPU_PROF !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(CPU_PROF, `${job.kind}-${job.nodes}`)}`);
   const child = fork(script, ['--child', JSON.stringify(job)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
@@ -472,7 +476,7 @@ async function main(): Promise<void> {
   const parts: string[][] = [];
   try {
     for (const nodes of SIZES) {
-      gcs.answers.GetClusterResourceState = { encoded: gcs.encode('GetClusterResourceState', gcsReply(nodes)) };
+      gcs.answers.GetClusterResourceState = { inTurn: [0, 1].map((turn) => gcs.encode('GetClusterResourceState', gcsReply(nodes, turn))) };
       const result = (await inChild(script, { kind: 'scale', nodes, address: gcs.address })) as ScaleResult;
       const { acting } = result;
       rows.push([
@@ -486,7 +490,7 @@ async function main(): Promise<void> {
       ]);
       parts.push([nodes.toLocaleString('en-US'), ms(median(acting.decode)), ms(median(result.joinMs)), ms(median(result.planMs)), ms(median(acting.journal)), ms(median(acting.files)), ms(median(acting.launch))]);
     }
-    gcs.answers.GetClusterResourceState = { encoded: gcs.encode('GetClusterResourceState', gcsReply(2)) };
+    gcs.answers.GetClusterResourceState = { inTurn: [0, 1].map((turn) => gcs.encode('GetClusterResourceState', gcsReply(2, turn))) };
     const idle = (await inChild(script, { kind: 'idle', nodes: 2, address: gcs.address })) as IdleResult;
     // In a process of its own: nothing the ticks above left behind (garbage, compiled code) is counted in it.
     if (IDLE_SECONDS > 0) idle.realTime = (await inChild(script, { kind: 'idle-real', nodes: 2, address: gcs.address, idleSeconds: IDLE_SECONDS })) as IdleResult['realTime'];

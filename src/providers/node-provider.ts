@@ -54,7 +54,9 @@ export interface LogOptions {
 /** The order nodes are listed in: the head, then each group by index. */
 export function byRoleGroupIndex(a: Instance, b: Instance): number {
   if (a.role !== b.role) return a.role === 'head' ? -1 : 1;
-  return a.group.localeCompare(b.group) || a.index - b.index;
+  // Code-point order: group names are plain ASCII, and localeCompare was a tenth of a 10,000-node listing.
+  if (a.group !== b.group) return a.group < b.group ? -1 : 1;
+  return a.index - b.index;
 }
 
 export interface NodeProvider {

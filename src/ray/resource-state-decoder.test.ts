@@ -4,7 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toClusterResourceState, type RawClusterResourceState } from './cluster-resource-state.js';
-import { decodeClusterResourceStateReply } from './resource-state-decoder.js';
+import { ClusterResourceStateDecoder, decodeClusterResourceStateReply } from './resource-state-decoder.js';
 
 // The oracle: proto-loader's encoding and decoding of our proto, with the options the client used before it had a decoder of its own.
 const definition = protoLoader.loadSync(fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url)), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: false });
@@ -63,6 +63,65 @@ describe('decodeClusterResourceStateReply', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('reads a sequence of replies alike with the node states of each reply before reused', () => {
+    // Successive replies as a GCS sends them: the same nodes, most unchanged, idle times counting up, some changed,
+    // gone, new, given twice or in another order.
+    const change = fc.record({ kind: fc.constantFrom('same', 'same', 'idle', 'before-idle', 'after-idle', 'other', 'gone', 'twice'), idle: int64, other: node });
+    const sequence = fc.record({ first: fc.array(node, { minLength: 1, maxLength: 5 }), steps: fc.array(fc.record({ changes: fc.array(change, { minLength: 5, maxLength: 5 }), reversed: fc.boolean(), added: fc.array(node, { maxLength: 2 }) }), { minLength: 1, maxLength: 4 }) });
+    fc.assert(
+      fc.property(sequence, ({ first, steps }) => {
+        const decoder = new ClusterResourceStateDecoder();
+        let nodes: object[] = first;
+        const replies = [nodes];
+        for (const step of steps) {
+          nodes = nodes.flatMap((given, index) => {
+            const { kind, idle, other } = step.changes[index % 5] as { kind: string; idle: string; other: object };
+            const same = given as { node_id?: Buffer; node_activity?: string[] };
+            if (kind === 'idle') return [{ ...given, idle_duration_ms: idle }];
+            // One field changed on either side of the idle time, the idle time as it was.
+            if (kind === 'before-idle') return [{ ...given, available_resources: { changed: 1 } }];
+            if (kind === 'after-idle') return [{ ...given, node_activity: ['changed', ...(same.node_activity ?? [])] }];
+            if (kind === 'other') return [{ ...other, node_id: same.node_id }];
+            if (kind === 'gone') return [];
+            if (kind === 'twice') return [given, given];
+            return [given];
+          });
+          nodes = [...(step.reversed ? [...nodes].reverse() : nodes), ...step.added];
+          replies.push(nodes);
+        }
+        for (const node_states of replies) {
+          const bytes = encode({ cluster_resource_state: { cluster_session_name: 'session_x', node_states } });
+          expect(decoder.decode(bytes)).toEqual(decodeClusterResourceStateReply(bytes));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same node state object for a node unchanged but for its idle time, and a new one when it changed', () => {
+    const decoder = new ClusterResourceStateDecoder();
+    const busy = { node_id: Buffer.alloc(28, 1), instance_id: 'rf-w-1', status: 'RUNNING', total_resources: { CPU: 2 }, available_resources: { CPU: 0 } };
+    const idle = { node_id: Buffer.alloc(28, 2), instance_id: 'rf-w-2', status: 'IDLE', idle_duration_ms: '1000', total_resources: { CPU: 2 }, available_resources: { CPU: 2 } };
+    const reply = (nodes: object[]) => decoder.decode(encode({ cluster_resource_state: { node_states: nodes } })).nodeStates;
+    const [busyBefore, idleBefore] = reply([busy, idle]);
+    const [busyAfter, idleAfter] = reply([busy, { ...idle, idle_duration_ms: '2000' }]);
+    expect(busyAfter).toBe(busyBefore);
+    expect(idleAfter).not.toBe(idleBefore);
+    expect(idleAfter).toMatchObject({ idleMs: 2000, totalResources: { CPU: 2 } });
+    expect(idleAfter?.totalResources).toBe(idleBefore?.totalResources);
+    const [busyChanged] = reply([{ ...busy, available_resources: { CPU: 1 } }, idle]);
+    expect(busyChanged).not.toBe(busyBefore);
+    expect(busyChanged?.availableResources).toEqual({ CPU: 1 });
+  });
+
+  it('reads the reply after a malformed one afresh', () => {
+    const decoder = new ClusterResourceStateDecoder();
+    const bytes = encode({ cluster_resource_state: { node_states: [{ node_id: Buffer.alloc(28, 1), instance_id: 'rf-w-1', total_resources: { CPU: 2 } }] } });
+    decoder.decode(bytes);
+    expect(() => decoder.decode(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated protobuf message/);
+    expect(decoder.decode(bytes)).toEqual(decodeClusterResourceStateReply(bytes));
   });
 
   it('reads a node as Ray sends it', () => {

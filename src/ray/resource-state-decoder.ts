@@ -320,7 +320,7 @@ function gangRequest(reader: WireReader): GangRequest {
   return { details, bundles: selected !== undefined && selected.length > 0 ? selected : requests };
 }
 
-function clusterResourceState(reader: WireReader): ClusterResourceState {
+function clusterResourceState(reader: WireReader, known: KnownNodes | undefined): ClusterResourceState {
   const end = reader.end();
   const state: ClusterResourceState = { version: 0, sessionName: '', nodeStates: [], pendingRequests: [], pendingGangs: [], constraints: [] };
   while (reader.pos < end) {
@@ -330,7 +330,7 @@ function clusterResourceState(reader: WireReader): ClusterResourceState {
         state.version = reader.varint();
         break;
       case LENGTH_3:
-        state.nodeStates.push(nodeState(reader));
+        state.nodeStates.push(known === undefined ? nodeState(reader) : known.read(reader));
         break;
       case LENGTH_4:
         state.pendingRequests.push(requestByCount(reader));
@@ -355,15 +355,147 @@ function clusterResourceState(reader: WireReader): ClusterResourceState {
   return state;
 }
 
-/** The state in a GetClusterResourceStateReply's bytes; an empty state when the reply carries none. Throws on a malformed message. */
-export function decodeClusterResourceStateReply(bytes: Uint8Array): ClusterResourceState {
-  const reader = new WireReader(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+function decodeReply(bytes: Buffer, known: KnownNodes | undefined): ClusterResourceState {
+  const reader = new WireReader(bytes);
   let state: ClusterResourceState = { version: 0, sessionName: '', nodeStates: [], pendingRequests: [], pendingGangs: [], constraints: [] };
   while (reader.pos < bytes.length) {
     const next = reader.varint();
     // Given twice, the last one stands, as protobufjs reads it.
-    if (next === LENGTH_1) state = clusterResourceState(reader);
+    if (next === LENGTH_1) state = clusterResourceState(reader, known);
     else reader.skip(next);
   }
   return state;
+}
+
+const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
+/** The state in a GetClusterResourceStateReply's bytes; an empty state when the reply carries none. Throws on a malformed message. */
+export function decodeClusterResourceStateReply(bytes: Uint8Array): ClusterResourceState {
+  return decodeReply(asBuffer(bytes), undefined);
+}
+
+/**
+ * Reads one GCS's replies one after another, as the watcher asks for them every tick. A node whose bytes are the same as
+ * in the reply before, but for its idle time (which Ray's GCS counts up on every call), comes back as the object read
+ * then: at 10,000 nodes, building every node's maps afresh was most of a tick and most of its garbage, and from one
+ * tick to the next almost every node is as it was. The node states it gives are therefore shared between replies:
+ * read them, never change them. What it gives is what decodeClusterResourceStateReply gives (a property test holds them
+ * equal over sequences of replies).
+ */
+export class ClusterResourceStateDecoder {
+  private readonly known = new KnownNodes();
+
+  decode(bytes: Uint8Array): ClusterResourceState {
+    const buffer = asBuffer(bytes);
+    try {
+      const state = decodeReply(buffer, this.known.begin(buffer));
+      this.known.end();
+      return state;
+    } catch (error) {
+      // Half-read: offsets into this reply and the one before are mixed now. The next reply is read afresh.
+      this.known.forget();
+      throw error;
+    }
+  }
+}
+
+/** A node state as read, and where its bytes were in the reply it was last seen in. */
+interface KnownNode {
+  state: RayNodeState;
+  start: number;
+  /** The idle-time field's bytes, tag included; both at `end` when the node has none (an idle time of 0 is not sent). */
+  idleStart: number;
+  idleEnd: number;
+  end: number;
+  seenIn: number;
+}
+
+/** The nodes of the last reply, by a hash of their node id. */
+class KnownNodes {
+  private readonly nodes = new Map<number, KnownNode>();
+  private last: Buffer | undefined;
+  private current: Buffer | undefined;
+  private generation = 0;
+  // What skim() found in the node it read last: one object, not one per node.
+  private readonly found = { idHash: 0, idleStart: 0, idleEnd: 0, idleMs: 0, idleFields: 0 };
+
+  begin(bytes: Buffer): this {
+    this.current = bytes;
+    this.generation += 1;
+    return this;
+  }
+
+  end(): void {
+    this.last = this.current;
+    if (this.nodes.size === 0) return;
+    for (const [hash, node] of this.nodes) if (node.seenIn !== this.generation) this.nodes.delete(hash);
+  }
+
+  forget(): void {
+    this.nodes.clear();
+    this.last = undefined;
+  }
+
+  /** The node state at the cursor: the one read before if its bytes are unchanged, else read now. */
+  read(reader: WireReader): RayNodeState {
+    const bytes = this.current as Buffer;
+    const at = reader.pos;
+    const end = reader.end();
+    const start = reader.pos;
+    this.skim(reader, end);
+    const { idHash, idleStart, idleEnd, idleMs, idleFields } = this.found;
+    const known = this.nodes.get(idHash);
+    const last = this.last;
+    if (
+      known !== undefined &&
+      last !== undefined &&
+      // A node id twice in one reply: its entry already points into this reply.
+      known.seenIn !== this.generation &&
+      idleFields <= 1 &&
+      bytes.compare(last, known.start, known.idleStart, start, idleStart) === 0 &&
+      bytes.compare(last, known.idleEnd, known.end, idleEnd, end) === 0
+    ) {
+      if (known.state.idleMs !== idleMs) known.state = { ...known.state, idleMs };
+      known.start = start;
+      known.idleStart = idleStart;
+      known.idleEnd = idleEnd;
+      known.end = end;
+      known.seenIn = this.generation;
+      return known.state;
+    }
+    reader.pos = at;
+    const state = nodeState(reader);
+    if (idleFields <= 1 && (known === undefined || known.seenIn !== this.generation)) {
+      this.nodes.set(idHash, { state, start, idleStart, idleEnd, end, seenIn: this.generation });
+    }
+    return state;
+  }
+
+  /** The node id's hash and where the idle time is, from the node's fields' tags alone (nothing is built). */
+  private skim(reader: WireReader, end: number): void {
+    const found = this.found;
+    const bytes = this.current as Buffer;
+    found.idHash = 0x811c9dc5;
+    found.idleStart = end;
+    found.idleEnd = end;
+    found.idleMs = 0;
+    found.idleFields = 0;
+    while (reader.pos < end) {
+      const fieldStart = reader.pos;
+      const next = reader.varint();
+      if (next === LENGTH_1) {
+        const idEnd = reader.end();
+        let hash = 0x811c9dc5;
+        for (let at = reader.pos; at < idEnd; at += 1) hash = Math.imul(hash ^ (bytes[at] as number), 0x01000193);
+        found.idHash = hash;
+        reader.pos = idEnd;
+      } else if (next === VARINT_9) {
+        found.idleMs = reader.varint();
+        found.idleStart = fieldStart;
+        found.idleEnd = reader.pos;
+        found.idleFields += 1;
+      } else reader.skip(next);
+    }
+    reader.at(end);
+  }
 }

@@ -9,8 +9,12 @@ export interface ReceivedCall {
   authorization: string | undefined;
 }
 
-/** A decoded reply, an error, a reply encoded once beforehand (a large one, so each call costs the server nothing), or no answer at all. */
-export type StandInAnswer = { reply: object } | { encoded: Buffer } | { error: { code: grpc.status; details: string } } | 'never';
+/**
+ * A decoded reply, an error, a reply encoded once beforehand (a large one, so each call costs the server nothing),
+ * replies encoded beforehand and answered in turn (a cluster whose idle times count up, as Ray's GCS reports them), or
+ * no answer at all.
+ */
+export type StandInAnswer = { reply: object } | { encoded: Buffer } | { inTurn: Buffer[] } | { error: { code: grpc.status; details: string } } | 'never';
 
 const PROTO = fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
 const METHODS = ['GetClusterResourceState', 'GetClusterStatus', 'DrainNode', 'ReportAutoscalingState', 'RequestClusterResourceConstraint'] as const;
@@ -48,6 +52,7 @@ export class GcsStandIn {
         if (answer === 'never') return;
         if ('error' in answer) callback({ code: answer.error.code, details: answer.error.details });
         else if ('encoded' in answer) callback(null, new PreEncoded(answer.encoded));
+        else if ('inTurn' in answer) callback(null, new PreEncoded(answer.inTurn[self.turn(method) % answer.inTurn.length] as Buffer));
         else callback(null, answer.reply);
       };
     server.addService(service, Object.fromEntries(METHODS.map((method) => [method, handler(method)])));
@@ -63,10 +68,20 @@ export class GcsStandIn {
     return (this.service[method]?.responseSerialize as (value: object) => Buffer)(reply);
   }
 
+  private readonly turns = new Map<GcsMethod, number>();
+
+  /** How many calls of a method came before this one. */
+  private turn(method: GcsMethod): number {
+    const turn = this.turns.get(method) ?? 0;
+    this.turns.set(method, turn + 1);
+    return turn;
+  }
+
   /** Forgets what was received and answered. */
   reset(): void {
     this.received.length = 0;
     this.answers = {};
+    this.turns.clear();
   }
 
   close(): void {
