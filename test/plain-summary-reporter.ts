@@ -14,6 +14,9 @@ export default class PlainSummaryReporter implements Reporter {
       // A file that failed to load has no tests but must not read as green.
       if (testModule.state() === 'failed' && testModule.children.size === 0) counts.failed += 1;
     }
+    // Where the suite's time goes (it must stay under 30 minutes on 2 cores): the slowest files, slowest first.
+    const slowest = [...testModules].map((testModule) => ({ file: testModule.moduleId.split('/').slice(-2).join('/'), ms: testModule.diagnostic().duration })).sort((a, b) => b.ms - a.ms).slice(0, 12);
+    process.stdout.write(`\nslowest files: ${slowest.map(({ file, ms }) => `${file} ${(ms / 1000).toFixed(0)} s`).join(', ')}\n`);
     process.stdout.write(`\n${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);
   }
 }
