@@ -16,7 +16,8 @@
 // process.cpuUsage over many ticks; and the whole process over ticks 1 s apart in real time (timers and gRPC included).
 //
 //   npm run bench:scale
-//   BENCH_SIZES=100,1000 npm run bench:scale      BENCH_IDLE_SECONDS=30 (the real-time idle run, after 10 ticks; 0 skips it)
+//   BENCH_SIZES=100,1000 npm run bench:scale      BENCH_IDLE_SECONDS=120 (the real-time idle run, after 10 ticks; 0 skips it;
+//   V8 keeps compiling the tick's code in threads of its own for the first minute: 30 s gave 7.9 ms a tick, 120 s 4.9)
 //   BENCH_CPU_PROF=dir npm run bench:scale        a .cpuprofile per child thread in dir/<kind>-<nodes>/ (node --cpu-prof)
 import { fork } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -45,7 +46,7 @@ import { Watcher } from '../src/watcher/watcher.js';
 import { WatcherMetrics } from '../src/watcher/watcher-metrics.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
-const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? '30');
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? '120');
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 const CLUSTER = 'scale';
 const GROUPS = 50;
