@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRayfleetError } from '../src/errors.js';
-import { findFreePort } from '../src/net/ports.js';
+import { findFreePorts } from '../src/net/ports.js';
 import { isLeaderAlive, startProcessGroup, stopProcessGroup, type ProcessHandle } from '../src/process/process-group.js';
 import { rayAuthEnv, readOrCreateAuthToken } from '../src/ray/auth-token.js';
 import { DashboardClient } from '../src/ray/dashboard-client.js';
@@ -84,7 +84,7 @@ describe('the GCS and dashboard clients against a real Ray', () => {
     dir = await mkdtemp('/tmp/rfgcs-');
     tokenPath = path.join(dir, 'auth_token');
     token = await readOrCreateAuthToken(tokenPath);
-    const [gcsPort, dashboardPort, clientPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const [gcsPort, dashboardPort, clientPort] = await findFreePorts(3);
     gcsAddress = `127.0.0.1:${gcsPort}`;
     dashboardUrl = `http://127.0.0.1:${dashboardPort}`;
     gcs = new GcsClient({ address: gcsAddress, authToken: token });

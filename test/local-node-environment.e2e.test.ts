@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../src/net/ports.js';
+import { findFreePorts } from '../src/net/ports.js';
 import { LocalProvider } from '../src/providers/local/local-provider.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { processesOfNodes } from './support/processes.js';
@@ -19,7 +19,8 @@ describe('a local node’s environment', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'rfenv-'));
-    const head = { gcsPort: await findFreePort(), dashboardPort: await findFreePort(), clientPort: await findFreePort() };
+    const [gcsPort, dashboardPort, clientPort] = (await findFreePorts(3)) as [number, number, number];
+    const head = { gcsPort, dashboardPort, clientPort };
     dashboardUrl = `http://127.0.0.1:${head.dashboardPort}`;
     provider = new LocalProvider({ stateDir: dir, rayCommand: async () => ray, head, tempDir: path.join(dir, 't'), stopGraceMs: 20_000 });
     await provider.launch({ name: HEAD, role: 'head', group: 'head', index: 0, resources: { cpus: 1, gpus: 0, custom: {} }, env: { RAY_CLOUD_INSTANCE_ID: HEAD, RAY_NODE_TYPE_NAME: 'head' } });

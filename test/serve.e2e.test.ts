@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServeStatus } from '../src/fleet/fleet-serve.js';
-import { findFreePort } from '../src/net/ports.js';
+import { findFreePorts } from '../src/net/ports.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../examples');
@@ -21,8 +21,8 @@ describe('Serve on a local cluster', () => {
 
   beforeAll(async () => {
     sandbox = await createSandbox();
-    servePort = await findFreePort();
-    const [gcsPort, dashboardPort, clientPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const [gcsPort, dashboardPort, clientPort, serve] = (await findFreePorts(4)) as [number, number, number, number];
+    servePort = serve;
     spec = path.join(sandbox.dir, 'serve.yaml');
     // The head alone, with CPUs for the replicas; the watcher off, as it is not what this tests.
     await writeFile(

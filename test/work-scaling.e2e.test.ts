@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
 import type { ServeStatus } from '../src/fleet/fleet-serve.js';
 import { groupOf, nodeOf, type JournalEvent } from '../src/journal/event.js';
-import { findFreePort } from '../src/net/ports.js';
+import { findFreePorts } from '../src/net/ports.js';
 import type { JobDetails } from '../src/ray/jobs-client.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
@@ -51,8 +51,8 @@ describe('work the watcher scales for, on a local cluster', () => {
 
   beforeAll(async () => {
     sandbox = await createSandbox();
-    servePort = await findFreePort();
-    const [gcsPort, dashboardPort, clientPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+    const [gcsPort, dashboardPort, clientPort, serve] = (await findFreePorts(4)) as [number, number, number, number];
+    servePort = serve;
     spec = path.join(sandbox.dir, 'work.yaml');
     // One CPU on the head for Serve's min replica; every other replica and the GPU job need workers the watcher launches.
     await writeFile(

@@ -2,7 +2,8 @@
 import { RayfleetError } from '../errors.js';
 import { findFreePort, isPortFree } from '../net/ports.js';
 import { DEFAULT_HEAD_PORTS, type ClusterSpec, type HeadPorts } from '../spec/schema.js';
-import type { ClusterPorts } from './cluster-record.js';
+import { readClusterRecord, type ClusterPorts } from './cluster-record.js';
+import { clusterPaths, clusterStateDir, clustersUpHere } from './state-dir.js';
 
 const PORT_FIELDS = ['gcsPort', 'dashboardPort', 'clientPort', 'servePort'] as const;
 
@@ -13,9 +14,21 @@ const MAX_OFFSET_TRIES = 50;
 export interface PortCheck {
   isFree(port: number): Promise<boolean>;
   freePort(): Promise<number>;
+  /** The ports other rayfleet clusters on this machine were given, listening yet or not. */
+  claimed(exceptCluster: string): Promise<number[]>;
 }
 
-const machinePorts: PortCheck = { isFree: isPortFree, freePort: findFreePort };
+const machinePorts: PortCheck = { isFree: isPortFree, freePort: findFreePort, claimed: portsOfOtherClusters };
+
+/**
+ * A port free now may still be another cluster's: its head's Ray client server, for one, binds a moment after the head
+ * joined (found by a test that brought two clusters up one after the other, the second given the first's 10001).
+ */
+async function portsOfOtherClusters(exceptCluster: string): Promise<number[]> {
+  const others = (await clustersUpHere()).filter((name) => name !== exceptCluster);
+  const records = await Promise.all(others.map((name) => readClusterRecord(clusterPaths(clusterStateDir(name)).clusterFile).catch(() => undefined)));
+  return records.flatMap((record) => (record === undefined ? [] : PORT_FIELDS.map((field) => record.ports[field] + record.ports.portOffset)));
+}
 
 /**
  * Where nodes share this machine (local), every unset port is chosen on its own; a Docker head keeps the container's
@@ -25,6 +38,8 @@ export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = m
   const { provider, head } = spec;
   if (provider.type === 'local') {
     const chosen: Partial<HeadPorts> = {};
+    // Unset ports also keep clear of the ports other clusters here were given.
+    const claimed = new Set(await check.claimed(spec.name));
     const taken = new Set<number>();
     for (const field of PORT_FIELDS) {
       const declared = head[field];
@@ -33,7 +48,7 @@ export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = m
         chosen[field] = declared;
       } else {
         const fallback = DEFAULT_HEAD_PORTS[field];
-        chosen[field] = !taken.has(fallback) && (await check.isFree(fallback)) ? fallback : await freeDistinctPort(check, taken);
+        chosen[field] = !taken.has(fallback) && !claimed.has(fallback) && (await check.isFree(fallback)) ? fallback : await freeDistinctPort(check, new Set([...taken, ...claimed]));
       }
       taken.add(chosen[field]);
     }

@@ -14,6 +14,13 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+/** `count` ports free now, all different: the kernel may hand a port it just freed out again. */
+export async function findFreePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await findFreePort());
+  return [...ports];
+}
+
 /** Whether the port can be bound on every interface now. */
 export async function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -449,9 +449,12 @@ function roomyBins(live: WorkerView[], units: ResourceShape[], room: 'available'
   if (distinct.length === 0) return bins;
   for (const worker of live) {
     if (worker.phase !== 'registered' || worker.ray === undefined || isLeaving(worker)) continue;
+    // A unit asks only for names in `names`, so it fits the node's resources as Ray gives them exactly when it fits
+    // their projection: only the nodes with room are copied (10,000 copies a tick were most of this function).
+    const resources = worker.ray[room];
+    if (!distinct.some((unit) => fits(unit, resources))) continue;
     // Ray's resources of each node have a name of their own (`node:<ip>`): they are read once, into the names packing uses.
-    const initial = project(worker.ray[room], names);
-    if (!distinct.some((unit) => fits(unit, initial))) continue;
+    const initial = project(resources, names);
     const bin = newBin(worker.name, worker.group, initial, 'node', names, room === 'available' ? gangLabels(worker.ray.labels) : NO_GANGS);
     bins.push({ bin, initial, key: keyOf(bin, names) });
   }

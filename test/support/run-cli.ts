@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { findFreePort } from '../../src/net/ports.js';
+import { findFreePorts } from '../../src/net/ports.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/rayfleet.js');
 
@@ -52,7 +52,7 @@ export async function writeTestSpec(
   file: string,
   spec: { name: string; workers: number; max?: number; watcher?: string; extraGroups?: string[] },
 ): Promise<string> {
-  const [gcsPort, dashboardPort, clientPort] = [await findFreePort(), await findFreePort(), await findFreePort()];
+  const [gcsPort, dashboardPort, clientPort] = await findFreePorts(3);
   const text = [
     `name: ${spec.name}`,
     'head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ' + gcsPort + ', dashboardPort: ' + dashboardPort + ', clientPort: ' + clientPort + ' }',
