@@ -1,7 +1,7 @@
 // End to end on the CML API emulator: `cai setup` builds a real venv through a job, then the cluster's nodes are
 // applications whose launcher starts real Ray nodes on this machine, which a driver uses.
 import { existsSync } from 'node:fs';
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,11 +164,15 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
 
   it('streams the journal through the door: an event appended in the project reaches an SSE client', async () => {
     const controller = new AbortController();
-    const stream = await fetch(`${door()}/api/v1/clusters/${name}/stream`, { headers: { authorization: `Bearer ${dashboardToken}` }, signal: controller.signal });
+    const journal = path.join(projectDir(), '.rayfleet', 'home', 'clusters', name, 'journal.jsonl');
+    // Resumed from the journal's end as it is now: a stream without Last-Event-ID starts wherever the end is once the
+    // server gets to it, which an append made right after the answer's headers can beat (it failed so in one of two CI runs).
+    const end = (await stat(journal)).size;
+    const stream = await fetch(`${door()}/api/v1/clusters/${name}/stream`, { headers: { authorization: `Bearer ${dashboardToken}`, 'last-event-id': String(end) }, signal: controller.signal });
     expect([stream.status, stream.headers.get('content-type')?.split(';')[0]]).toEqual([200, 'text/event-stream']);
     const marker = `front-door-${Date.now()}`;
     const event = { v: 1, time: new Date().toISOString(), type: 'watcher', cluster: name, reason: marker, source: 'launcher', pid: 1, exitCode: 0, restarts: 0, delayS: 0 };
-    await appendFile(path.join(projectDir(), '.rayfleet', 'home', 'clusters', name, 'journal.jsonl'), `${JSON.stringify(event)}\n`);
+    await appendFile(journal, `${JSON.stringify(event)}\n`);
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let seen = '';
