@@ -167,7 +167,8 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     const journal = path.join(projectDir(), '.rayfleet', 'home', 'clusters', name, 'journal.jsonl');
     // Resumed from the journal's end as it is now: a stream without Last-Event-ID starts wherever the end is once the
     // server gets to it, which an append made right after the answer's headers can beat (it failed so in one of two CI runs).
-    const end = (await stat(journal)).size;
+    // (No journal yet, when nothing was journaled in the project so far: the stream then starts at its first byte.)
+    const end = (await stat(journal).catch(() => undefined))?.size ?? 0;
     const stream = await fetch(`${door()}/api/v1/clusters/${name}/stream`, { headers: { authorization: `Bearer ${dashboardToken}`, 'last-event-id': String(end) }, signal: controller.signal });
     expect([stream.status, stream.headers.get('content-type')?.split(';')[0]]).toEqual([200, 'text/event-stream']);
     const marker = `front-door-${Date.now()}`;
