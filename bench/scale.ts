@@ -19,6 +19,7 @@
 //   BENCH_SIZES=100,1000 npm run bench:scale      BENCH_IDLE_SECONDS=120 (the real-time idle run, after 10 ticks; 0 skips it;
 //   V8 keeps compiling the tick's code in threads of its own for the first minute: 30 s gave 7.9 ms a tick, 120 s 4.9)
 //   BENCH_CPU_PROF=dir npm run bench:scale        a .cpuprofile per child thread in dir/<kind>-<nodes>/ (node --cpu-prof)
+//   BENCH_NODE_FLAGS="--expose-gc --max-semi-space-size=32" npm run bench:scale   Node/V8 flags for the child (trying GC settings)
 import { fork } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';

@@ -71,9 +71,9 @@ const PROTO_PATH = [new URL('../../proto/autoscaler.proto', import.meta.url), ne
   .map((url) => fileURLToPath(url))
   .find((candidate) => existsSync(candidate)) ?? fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
 const DEFAULT_DEADLINE_MS = 5_000;
-/** Dead nodes accumulate in the GCS's replies; Ray itself allows messages this large. */
 /** Room for a large cluster's whole resource state in flight at once. */
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 2 ** 20;
+/** Dead nodes accumulate in the GCS's replies; Ray itself allows messages this large. */
 const MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
 /** A Ray node id is 28 bytes. */
 const NODE_ID_HEX = /^[0-9a-f]{56}$/i;
