@@ -1,6 +1,6 @@
 // The ports a cluster gets at `up`: what the spec sets (which must be free), else the old defaults when free, else free ones.
 import { RayfleetError } from '../errors.js';
-import { findFreePort, isPortFree } from '../net/ports.js';
+import { findFreePort, findFreePortOutside, isPortFree } from '../net/ports.js';
 import { DEFAULT_HEAD_PORTS, type ClusterSpec, type HeadPorts } from '../spec/schema.js';
 import { readClusterRecord, type ClusterPorts } from './cluster-record.js';
 import { clusterPaths, clusterStateDir, clustersUpHere } from './state-dir.js';
@@ -38,9 +38,8 @@ export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = m
   const { provider, head } = spec;
   if (provider.type === 'local') {
     const chosen: Partial<HeadPorts> = {};
-    // Unset ports also keep clear of the ports other clusters here were given.
-    const claimed = new Set(await check.claimed(spec.name));
-    const taken = new Set<number>();
+    // Unset ports keep clear of each other and of the ports other clusters here were given.
+    const taken = new Set(await check.claimed(spec.name));
     for (const field of PORT_FIELDS) {
       const declared = head[field];
       if (declared !== undefined) {
@@ -48,7 +47,7 @@ export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = m
         chosen[field] = declared;
       } else {
         const fallback = DEFAULT_HEAD_PORTS[field];
-        chosen[field] = !taken.has(fallback) && !claimed.has(fallback) && (await check.isFree(fallback)) ? fallback : await freeDistinctPort(check, new Set([...taken, ...claimed]));
+        chosen[field] = !taken.has(fallback) && (await check.isFree(fallback)) ? fallback : await findFreePortOutside(taken, check.freePort);
       }
       taken.add(chosen[field]);
     }
@@ -79,13 +78,6 @@ export function headPortsOf(ports: ClusterPorts): HeadPorts {
 
 function definedPorts(head: Partial<HeadPorts>): Partial<HeadPorts> {
   return Object.fromEntries(PORT_FIELDS.filter((field) => head[field] !== undefined).map((field) => [field, head[field]]));
-}
-
-async function freeDistinctPort(check: PortCheck, taken: Set<number>): Promise<number> {
-  for (;;) {
-    const port = await check.freePort();
-    if (!taken.has(port)) return port;
-  }
 }
 
 function portInUse(port: number, field: string): RayfleetError {

@@ -14,10 +14,18 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
-/** `count` ports free now, all different: the kernel may hand a port it just freed out again. */
+/** A port free now and not in `taken`: the kernel may hand a port it just freed out again. */
+export async function findFreePortOutside(taken: ReadonlySet<number>, freePort: () => Promise<number> = findFreePort): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
+/** `count` ports free now, all different. */
 export async function findFreePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < count) ports.add(await findFreePort());
+  while (ports.size < count) ports.add(await findFreePortOutside(ports));
   return [...ports];
 }
 
