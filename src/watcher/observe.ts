@@ -84,7 +84,7 @@ function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKno
     else if (deadIds.has(instance.name)) leftRay = true;
   } else {
     phase = node.status === 'DRAINING' ? 'draining' : 'registered';
-    ray = rayViewOf(node);
+    ray = { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels };
   }
   // Every view has every field, in one order: one object shape for the 10,000 the planner and the watcher read each tick.
   return {
@@ -98,22 +98,6 @@ function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKno
     leftRay,
     ray,
   };
-}
-
-/**
- * Ray's side of a worker's view, one per node state: the GCS client gives back the same state object while a node is
- * unchanged (ClusterResourceStateDecoder), so its view is made once, not every tick for every node. Read-only, as the
- * state is.
- */
-const rayViews = new WeakMap<RayNodeState, NonNullable<WorkerView['ray']>>();
-
-function rayViewOf(node: RayNodeState): NonNullable<WorkerView['ray']> {
-  let view = rayViews.get(node);
-  if (view === undefined) {
-    view = { nodeId: node.nodeId, idle: node.status === 'IDLE', idleMs: node.idleMs, total: node.totalResources, available: node.availableResources, labels: node.labels };
-    rayViews.set(node, view);
-  }
-  return view;
 }
 
 export function demandFromGcs(state: ClusterResourceState): Demand {
