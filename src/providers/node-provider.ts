@@ -29,7 +29,7 @@ export interface LaunchRequest {
 
 export type InstanceState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-/** A node as its provider sees it. */
+/** A node as its provider sees it. Read-only: a provider may hand out the same object again while nothing changed. */
 export interface Instance {
   name: string;
   role: NodeRole;
@@ -52,7 +52,7 @@ export interface LogOptions {
 }
 
 /** The order nodes are listed in: the head, then each group by index. */
-export function byRoleGroupIndex(a: Instance, b: Instance): number {
+export function byRoleGroupIndex(a: Pick<Instance, 'role' | 'group' | 'index'>, b: Pick<Instance, 'role' | 'group' | 'index'>): number {
   if (a.role !== b.role) return a.role === 'head' ? -1 : 1;
   // Code-point order: group names are plain ASCII, and localeCompare was a tenth of a 10,000-node listing.
   if (a.group !== b.group) return a.group < b.group ? -1 : 1;

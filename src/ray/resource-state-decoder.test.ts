@@ -116,6 +116,19 @@ describe('decodeClusterResourceStateReply', () => {
     expect(busyChanged?.availableResources).toEqual({ CPU: 1 });
   });
 
+  it('compares with the reply before as it was, not with a buffer its caller has since reused', () => {
+    const decoder = new ClusterResourceStateDecoder();
+    const node = (cpus: number) => ({ node_id: Buffer.alloc(28, 1), instance_id: 'rf-w-1', status: 'RUNNING', total_resources: { CPU: cpus }, available_resources: { CPU: 0 } });
+    const first = encode({ cluster_resource_state: { node_states: [node(2)] } });
+    const second = encode({ cluster_resource_state: { node_states: [node(4)] } });
+    expect(second.length).toBe(first.length);
+    const reused = Buffer.from(first);
+    decoder.decode(reused);
+    // gRPC's buffer is its own: once decoded it may be written over, here with the next reply.
+    second.copy(reused);
+    expect(decoder.decode(reused).nodeStates[0]?.totalResources).toEqual({ CPU: 4 });
+  });
+
   it('reads the reply after a malformed one afresh', () => {
     const decoder = new ClusterResourceStateDecoder();
     const bytes = encode({ cluster_resource_state: { node_states: [{ node_id: Buffer.alloc(28, 1), instance_id: 'rf-w-1', total_resources: { CPU: 2 } }] } });

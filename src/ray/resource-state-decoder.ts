@@ -413,6 +413,12 @@ interface KnownNode {
 /** The nodes of the last reply, by a hash of their node id. */
 class KnownNodes {
   private readonly nodes = new Map<number, KnownNode>();
+  /**
+   * The last reply's bytes, copied into a buffer of the decoder's own that is reused. Keeping gRPC's buffer instead
+   * held it past young-generation collections: 3.6 MB at 10,000 nodes each tick, freed only by a full collection,
+   * which let dead replies pile up to tens of megabytes. Only its first bytes hold the last reply: the known nodes'
+   * offsets say where.
+   */
   private last: Buffer | undefined;
   private current: Buffer | undefined;
   private generation = 0;
@@ -426,14 +432,19 @@ class KnownNodes {
   }
 
   end(): void {
-    this.last = this.current;
-    if (this.nodes.size === 0) return;
-    for (const [hash, node] of this.nodes) if (node.seenIn !== this.generation) this.nodes.delete(hash);
+    const current = this.current as Buffer;
+    this.current = undefined;
+    if (this.last === undefined || this.last.length < current.length) this.last = Buffer.allocUnsafeSlow(Math.ceil(current.length * 1.25));
+    current.copy(this.last);
+    // forEach, not for…of: no entry array per node.
+    this.nodes.forEach((node, hash) => {
+      if (node.seenIn !== this.generation) this.nodes.delete(hash);
+    });
   }
 
   forget(): void {
     this.nodes.clear();
-    this.last = undefined;
+    this.current = undefined;
   }
 
   /** The node state at the cursor: the one read before if its bytes are unchanged, else read now. */

@@ -48,7 +48,14 @@ export function historyPointOf(observation: Observation): HistoryPoint {
   const add = (key: string, amount: number): void => {
     values[key] = (values[key] ?? 0) + amount;
   };
-  for (const worker of observation.workers) add(`nodes/${worker.group}/${worker.phase satisfies WorkerPhase}`, 1);
+  // Counted by group and phase first: a key string per worker would be 10,000 strings a tick.
+  const byGroup = new Map<string, Map<WorkerPhase, number>>();
+  for (const { group, phase } of observation.workers) {
+    let phases = byGroup.get(group);
+    if (phases === undefined) byGroup.set(group, (phases = new Map()));
+    phases.set(phase, (phases.get(phase) ?? 0) + 1);
+  }
+  for (const [group, phases] of byGroup) for (const [phase, count] of phases) add(`nodes/${group}/${phase}`, count);
   for (const { shape, count } of observation.demand.shapes) add(`demand/${describeShape(shape)}`, count);
   for (const gang of observation.demand.gangs) for (const bundle of gang.bundles) add(`demand/${describeShape(bundle)}`, 1);
   return { atMs: observation.atMs, values };

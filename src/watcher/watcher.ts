@@ -39,7 +39,9 @@ export class Watcher {
   private readonly startedAtMs: number;
   private failures = new Map<string, GroupFailures>();
   private lastScaleUpAtMs: number | undefined;
-  private previousPhases = new Map<string, string>();
+  /** Each listed worker's phase at the last tick that learnt from the list, and that tick's number (kept in place, not remade each tick). */
+  private readonly previousPhases = new Map<string, { phase: WorkerPhase; tick: number }>();
+  private learntTicks = 0;
   /** When each worker was first seen alive in Ray: idle time counts from there, not from the raylet's start. */
   private registeredAtMs = new Map<string, number>();
   /** Workers this watcher launched that have not registered yet. */
@@ -109,8 +111,9 @@ export class Watcher {
     const diedYoung = this.noteDeaths(observation, launchTimeoutMs);
     // Counted before planning, so the plan that cleans a crashed node up does not launch its replacement past the back-off.
     for (const worker of observation.workers) {
+      if (!diedYoung.has(worker.name)) continue;
       const death = `${worker.name}@${worker.createdAtMs}`;
-      if (!diedYoung.has(worker.name) || this.countedDeaths.has(death)) continue;
+      if (this.countedDeaths.has(death)) continue;
       this.countedDeaths.add(death);
       addFailure(this.failures, worker.group, observation.atMs, 'ended before it served in Ray');
     }
@@ -217,18 +220,27 @@ export class Watcher {
   private async noteRegistrations(observation: Observation): Promise<void> {
     // Without Ray's view every running node looks registered, without the provider's none is listed: nothing is learnt.
     if (!observation.rayOk || !observation.providerOk) return;
+    const tick = (this.learntTicks += 1);
     for (const worker of observation.workers) {
       const known = this.registeredAtMs.get(worker.name);
       if (worker.phase === 'registered' && (known === undefined || known < worker.createdAtMs)) this.registeredAtMs.set(worker.name, observation.atMs);
       if (worker.phase !== 'dead') worker.registeredAtMs = this.registeredAtMs.get(worker.name);
-      if (this.previousPhases.get(worker.name) !== 'launching' || worker.phase !== 'registered') continue;
+      const previous = this.previousPhases.get(worker.name);
+      const wasLaunching = previous?.phase === 'launching';
+      if (previous === undefined) {
+        this.previousPhases.set(worker.name, { phase: worker.phase, tick });
+      } else {
+        previous.phase = worker.phase;
+        previous.tick = tick;
+      }
+      if (!wasLaunching || worker.phase !== 'registered') continue;
       this.failures.delete(worker.group);
       // A launch by `up` or `add-worker` is journaled as registered by the command that waits for it.
       if (this.launched.delete(worker.name)) {
         await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
       }
     }
-    this.previousPhases = new Map(observation.workers.map((worker) => [worker.name, worker.phase]));
+    for (const [name, previous] of this.previousPhases) if (previous.tick !== tick) this.previousPhases.delete(name);
     // A name that comes back is a new node: its registration is counted afresh.
     for (const name of this.registeredAtMs.keys()) if (!this.previousPhases.has(name)) this.registeredAtMs.delete(name);
     for (const name of this.drainsAsked) if (!this.previousPhases.has(name)) this.drainsAsked.delete(name);

@@ -71,6 +71,23 @@ describe('MemoryProvider', () => {
     expect(provider.nodes().find((node) => node.request.name === 'ray-worker-1')).toMatchObject({ terminatingAtMs: 0, goneAtMs: 10_000 });
   });
 
+  it('lists an unchanged node as the same instance, and a new one once its state changed', async () => {
+    const clock = new VirtualClock({ startMs: 0 });
+    const provider = new MemoryProvider({ clock, launchLatency: 1_000 });
+    await provider.launch(worker(1));
+    const [starting] = await provider.list();
+    expect((await provider.list())[0]).toBe(starting);
+    await clock.advance(1_000);
+    const [running] = await provider.list();
+    expect(running).not.toBe(starting);
+    expect([starting?.state, running?.state]).toEqual(['starting', 'running']);
+    await provider.launch(worker(2));
+    expect((await provider.list()).map((node) => [node.name, node === running])).toEqual([
+      ['ray-worker-1', true],
+      ['ray-worker-2', false],
+    ]);
+  });
+
   it('terminates idempotently: a node already stopping is waited for, a gone one is no error', async () => {
     const clock = new VirtualClock({ startMs: 0 });
     const provider = new MemoryProvider({ clock, terminateLatency: 1_000 });

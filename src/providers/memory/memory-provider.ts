@@ -103,6 +103,8 @@ interface NodeRecord {
   diedAtMs: number | undefined;
   terminatingAtMs: number | undefined;
   goneAtMs: number | undefined;
+  /** The instance last listed: listed again, unchanged, while its state is the same (10,000 nodes are listed each tick). */
+  shown: Instance | undefined;
 }
 
 interface Counted<T> {
@@ -127,6 +129,8 @@ export class MemoryProvider implements NodeProvider {
   private readonly records: NodeRecord[] = [];
   /** The node that holds each name now (it may have ended, but is still listed until it is gone). */
   private readonly byName = new Map<string, NodeRecord>();
+  /** byName's records in listing order, until a launch changes them. */
+  private listingOrder: NodeRecord[] | undefined;
   private readonly logLines = new Map<string, string[]>();
   private readonly logWaiters = new Map<string, Set<() => void>>();
   private readonly listeners = new Set<(node: MemoryNode) => void>();
@@ -182,9 +186,11 @@ export class MemoryProvider implements NodeProvider {
       diedAtMs: dies ? runningAtMs + sampleLatency(this.faults.deathAfter ?? 0, request, this.random) : undefined,
       terminatingAtMs: undefined,
       goneAtMs: undefined,
+      shown: undefined,
     };
     this.records.push(record);
     this.byName.set(request.name, record);
+    this.listingOrder = undefined;
     this.events.push({ type: 'launched', atMs: now, name: request.name, group: request.group, providerId: record.providerId, runningAtMs });
     this.notify(record);
     return this.toInstance(record);
@@ -217,12 +223,14 @@ export class MemoryProvider implements NodeProvider {
       this.events.push({ type: 'list-failed', atMs: now, code });
       throw new RayfleetError(code, `cannot list the nodes: ${failure.message ?? 'the in-memory provider was told to fail'}`);
     }
-    const instances = [...this.byName.values()].filter((record) => this.stateOf(record) !== undefined).map((record) => this.toInstance(record));
+    this.listingOrder ??= [...this.byName.values()].sort((a, b) => byRoleGroupIndex(a.request, b.request));
+    const instances: Instance[] = [];
+    for (const record of this.listingOrder) if (this.stateOf(record) !== undefined) instances.push(this.toInstance(record));
     const partial = take(this.partialLists);
-    if (partial === undefined) return instances.sort(byRoleGroupIndex);
+    if (partial === undefined) return instances;
     const omitted = instances.filter((instance) => partial.omit(instance));
     this.events.push({ type: 'list-partial', atMs: now, omitted: omitted.map((instance) => instance.name) });
-    return instances.filter((instance) => !omitted.includes(instance)).sort(byRoleGroupIndex);
+    return instances.filter((instance) => !omitted.includes(instance));
   }
 
   /** The lines `appendLog` gave the node; with `follow`, new ones as they come, until the node is gone or the signal aborts. */
@@ -321,17 +329,20 @@ export class MemoryProvider implements NodeProvider {
 
   private toInstance(record: NodeRecord): Instance {
     const { request } = record;
-    return {
+    const state = this.stateOf(record) ?? 'stopped';
+    if (record.shown?.state === state) return record.shown;
+    record.shown = {
       name: request.name,
       role: request.role,
       group: request.group,
       index: request.index,
       providerId: record.providerId,
-      state: this.stateOf(record) ?? 'stopped',
+      state,
       address: record.address,
       createdAt: new Date(record.launchedAtMs),
       resources: { ...request.resources, custom: { ...request.resources.custom } },
     };
+    return record.shown;
   }
 
   private notify(record: NodeRecord): void {
