@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
@@ -97,6 +97,33 @@ describe('Journal', () => {
     const [written] = write.mock.calls[0] ?? [];
     expect(String(written)).toMatch(/^\n\{"v":1,.*"ray-worker-2".*\}\n$/);
     expect((await readFile(journal.filePath, 'utf8')).split('\n').slice(1)).toEqual(['{"torn":', expect.stringContaining('ray-worker-2'), '']);
+  });
+
+  it('writes the events appended while it writes together in the next write, in the order asked', async () => {
+    const journal = await newJournal();
+    await journal.append(launch('ray-worker-0'));
+    const probe = await open(journal.filePath, 'r');
+    const write = vi.spyOn(Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => unknown }, 'write');
+    await probe.close();
+    // As the launcher journals a group's launches: all at once, each awaited by its own caller.
+    const nodes = Array.from({ length: 20 }, (_, index) => `ray-worker-${index + 1}`);
+    const appended = await Promise.all(nodes.map((node) => journal.append(launch(node))));
+    expect(appended.map(nodeOf)).toEqual(nodes);
+    expect(write).toHaveBeenCalledTimes(2);
+    expect((await journal.read()).events.map(nodeOf)).toEqual(['ray-worker-0', ...nodes]);
+  });
+
+  it('fails each append of a write that failed, and writes the next ones', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-journal-'));
+    dirs.push(dir);
+    // A directory where the file should be: opening it to append fails (EISDIR).
+    const journal = new Journal(path.join(dir, 'journal.jsonl'), 'ray');
+    await mkdir(journal.filePath);
+    const results = await Promise.allSettled([journal.append(launch('ray-worker-1')), journal.append(launch('ray-worker-2'))]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+    await rm(journal.filePath, { recursive: true });
+    await journal.append(launch('ray-worker-3'));
+    expect((await journal.read()).events.map(nodeOf)).toEqual(['ray-worker-3']);
   });
 
   it('reports lines that hold no event by number', async () => {
