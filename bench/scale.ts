@@ -12,14 +12,23 @@
 // The parts of the acting tick: the GCS call with its decode, the journal's appends, the status and history files, and
 // the launches (lock, list, provider); list+join and plan are timed alone on the same input. The child runs this file
 // bundled into one plain ES module (as the watcher in a CML head runs), so its RSS and CPU are the watcher's own.
+// The watcher's own loop: Watcher.run on the system clock, ticks 1 s apart in real time as it runs for a user, for
+// BENCH_LOOP_SECONDS at each size (the launches of its first tick stay in flight, so every tick after it is steady):
+// the peak RSS of that process, the figure held against the goal, and its CPU per tick, timers, gRPC and the garbage
+// collector's threads included. Back-to-back ticks (above) leave V8 no time between ticks and grow its heap further:
+// their peak is printed beside it.
 // Idle: 2 idle workers, no demand, the watcher's ticks on a clock that moves 1 s a tick: CPU per tick from
-// process.cpuUsage over many ticks; and the whole process over ticks 1 s apart in real time (timers and gRPC included).
+// process.cpuUsage over many ticks; and the whole process in its own loop for BENCH_IDLE_SECONDS.
+// Every child runs with the Node flags the watcher's own process is given (src/watcher/watcher-node-flags.ts).
 //
 //   npm run bench:scale
 //   BENCH_SIZES=100,1000 npm run bench:scale      BENCH_IDLE_SECONDS=120 (the real-time idle run, after 10 ticks; 0 skips it;
 //   V8 keeps compiling the tick's code in threads of its own for the first minute: 30 s gave 7.9 ms a tick, 120 s 4.9)
+//   BENCH_LOOP_SECONDS=30 (the watcher's own loop at each size; 0 skips it)
 //   BENCH_CPU_PROF=dir npm run bench:scale        a .cpuprofile per child thread in dir/<kind>-<nodes>/ (node --cpu-prof)
-//   BENCH_NODE_FLAGS="--expose-gc --max-semi-space-size=32" npm run bench:scale   Node/V8 flags for the child (trying GC settings)
+//   BENCH_ALLOC_PROF=dir npm run bench:scale      dir/acting-<nodes>.heapprofile: what the acting ticks allocate, collected or not
+//   BENCH_NODE_FLAGS="--max-semi-space-size=16" npm run bench:scale   more Node/V8 flags for the child, after the
+//   watcher's own (a later flag wins: trying other GC settings)
 import { fork } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -44,15 +53,18 @@ import { observeCluster } from '../src/watcher/observe.js';
 import type { Observation } from '../src/watcher/observation.js';
 import { planScaling } from '../src/watcher/planner.js';
 import { Watcher } from '../src/watcher/watcher.js';
+import { WATCHER_NODE_FLAGS } from '../src/watcher/watcher-node-flags.js';
 import { WatcherMetrics } from '../src/watcher/watcher-metrics.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100,1000,10000').split(',').map(Number);
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? '120');
+const LOOP_SECONDS = Number(process.env.BENCH_LOOP_SECONDS ?? '30');
 const CPU_PROF = process.env.BENCH_CPU_PROF;
+const ALLOC_PROF = process.env.BENCH_ALLOC_PROF;
 const CLUSTER = 'scale';
 const GROUPS = 50;
 const SHAPES_PER_1000_NODES = 100;
-const ACTING_ROUNDS = (nodes: number): number => (nodes <= 1000 ? 21 : 11);
+const ACTING_ROUNDS = (nodes: number): number => (nodes <= 1000 ? 21 : 31);
 const STEADY_ROUNDS = (nodes: number): number => (nodes <= 1000 ? 31 : 15);
 const WARM_UP_ROUNDS = 3;
 const IDLE_TICKS = 300;
@@ -64,10 +76,10 @@ const GOAL_IDLE_CPU_MS = 5;
 const RAY_MONITOR = { cpuMsPerTick: 8, intervalS: 5 };
 
 interface Job {
-  kind: 'scale' | 'idle' | 'idle-real';
+  kind: 'scale' | 'idle' | 'loop';
   nodes: number;
   address: string;
-  idleSeconds?: number;
+  seconds?: number;
 }
 
 interface ScaleResult {
@@ -90,7 +102,15 @@ interface IdleResult {
   tickCpuMs: number;
   tickWallMs: number;
   filesWrittenPerTick: number;
-  realTime?: { seconds: number; ticks: number; cpuMsPerTick: number };
+  realTime?: LoopResult;
+}
+
+/** The watcher's own loop in real time: the whole process. */
+interface LoopResult {
+  seconds: number;
+  ticks: number;
+  cpuMsPerTick: number;
+  maxRssMb: number;
 }
 
 // ————— the scenario, built alike on both sides: the GCS's nodes here, the provider's instances in the child —————
@@ -303,7 +323,9 @@ async function runScale(job: Job): Promise<ScaleResult> {
     const { readFile } = await import('node:fs/promises');
     return (await readFile(setup.journalPath, 'utf8').catch(() => '')).split('\n').filter((line) => line !== '').length;
   };
+  const allocations = ALLOC_PROF === undefined ? undefined : await allocationSampler();
   for (let round = 0; round < WARM_UP_ROUNDS + ACTING_ROUNDS(job.nodes); round += 1) {
+    if (round === WARM_UP_ROUNDS) await allocations?.start();
     timed.take();
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -325,6 +347,7 @@ async function runScale(job: Job): Promise<ScaleResult> {
     acting.files.push(parts.files ?? 0);
     acting.launch.push(parts.launch ?? 0);
   }
+  await allocations?.stop(path.join(ALLOC_PROF ?? '', `acting-${job.nodes}.heapprofile`));
   // Steady: launch once, then the ticks that find the launches in flight.
   await watcher.tick(spec);
   await clock.advance(1_000);
@@ -359,6 +382,26 @@ async function runScale(job: Job): Promise<ScaleResult> {
   return { kind: 'scale', nodes: job.nodes, launchedPerTick, eventsPerTick, acting, steady, steadyCpu, joinMs, planMs, rssMb, maxRssMb, baseRssMb: setup.baseRssMb };
 }
 
+/**
+ * V8's sampling heap profiler over a stretch of the child's life, counting what was collected too (the garbage a tick
+ * makes is what grows the heap between collections). The file opens in Chrome DevTools' Memory tab.
+ */
+async function allocationSampler() {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  return {
+    start: () => session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true }),
+    async stop(file: string) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function runIdle(job: Job): Promise<IdleResult> {
   const setup = await watcherSetup(job);
   const { watcher, clock, spec } = setup;
@@ -389,16 +432,16 @@ async function runIdle(job: Job): Promise<IdleResult> {
   return result;
 }
 
-/** The watcher's own loop on the system clock, ticks 1 s apart: the whole process's CPU, timers and gRPC included. */
-async function runIdleRealTime(job: Job): Promise<IdleResult['realTime']> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'rf-bench-idle-'));
+/** The watcher's own loop on the system clock, ticks 1 s apart: the whole process's CPU and peak RSS, timers and gRPC included. */
+async function runOwnLoop(job: Job): Promise<LoopResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'rf-bench-loop-'));
   const provider = new MemoryProvider();
-  const spec = specOf(2);
+  const spec = specOf(job.nodes);
   await provider.launch(launchRequest(headName(CLUSTER), 'head', 0, 0, 0, 'head'));
-  for (const node of scenarioNodes(2)) await provider.launch(launchRequest(node.name, node.group, node.index, node.cpus, node.gpus));
+  for (const node of scenarioNodes(job.nodes)) await provider.launch(launchRequest(node.name, node.group, node.index, node.cpus, node.gpus));
   const client = new GcsClient({ address: job.address });
   let ticks = 0;
-  const seconds = job.idleSeconds ?? 0;
+  const seconds = job.seconds ?? 0;
   const stop = new AbortController();
   let cpu: NodeJS.CpuUsage | undefined;
   let started = 0;
@@ -427,7 +470,7 @@ async function runIdleRealTime(job: Job): Promise<IdleResult['realTime']> {
   const measured = ticks - firstTick;
   client.close();
   await rm(dir, { recursive: true, force: true });
-  return { seconds: (performance.now() - started) / 1000, ticks: measured, cpuMsPerTick: (used.user + used.system) / 1000 / Math.max(1, measured) };
+  return { seconds: (performance.now() - started) / 1000, ticks: measured, cpuMsPerTick: (used.user + used.system) / 1000 / Math.max(1, measured), maxRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 // ————— the parent: the stand-in GCS and the table —————
@@ -454,14 +497,16 @@ async function bundleChild(dir: string): Promise<string> {
   return outfile;
 }
 
-async function inChild(script: string, job: Job): Promise<ScaleResult | IdleResult | IdleResult['realTime']> {
-  const execArgv: string[] = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+type ChildResult = ScaleResult | IdleResult | LoopResult;
+
+async function inChild(script: string, job: Job): Promise<ChildResult> {
+  const execArgv: string[] = [...WATCHER_NODE_FLAGS, ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '')];
   if (CPU_PROF !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${path.join(CPU_PROF, `${job.kind}-${job.nodes}`)}`);
   const child = fork(script, ['--child', JSON.stringify(job)], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    let result: ScaleResult | IdleResult | IdleResult['realTime'] | undefined;
+    let result: ChildResult | undefined;
     child.on('message', (message) => {
-      result = message as ScaleResult | IdleResult | IdleResult['realTime'];
+      result = message as ChildResult;
     });
     child.once('error', reject);
     child.once('exit', (code) => (result !== undefined && code === 0 ? resolve(result) : reject(new Error(`the benchmark's child exited with ${code}`))));
@@ -480,14 +525,16 @@ async function main(): Promise<void> {
     for (const nodes of SIZES) {
       gcs.answers.GetClusterResourceState = { inTurn: [0, 1].map((turn) => gcs.encode('GetClusterResourceState', gcsReply(nodes, turn))) };
       const result = (await inChild(script, { kind: 'scale', nodes, address: gcs.address })) as ScaleResult;
+      const loop = LOOP_SECONDS > 0 ? ((await inChild(script, { kind: 'loop', nodes, address: gcs.address, seconds: LOOP_SECONDS })) as LoopResult) : undefined;
       const { acting } = result;
       rows.push([
         nodes.toLocaleString('en-US'),
         `${ms(median(acting.total))} / ${ms(p95(acting.total))} (CPU ${ms(median(acting.cpu))})`,
         `${ms(median(result.steady))} / ${ms(p95(result.steady))} (CPU ${ms(median(result.steadyCpu))})`,
         `${GOAL_TICK_MS} ms`,
-        `${result.maxRssMb.toFixed(0)} MB (${result.baseRssMb.toFixed(0)} at start)`,
+        loop === undefined ? '-' : `${loop.maxRssMb.toFixed(0)} MB (${ms(loop.cpuMsPerTick)} ms CPU a tick)`,
         `${GOAL_RSS_MB} MB`,
+        `${result.maxRssMb.toFixed(0)} MB (${result.baseRssMb.toFixed(0)} at start)`,
         `${result.launchedPerTick} / ${result.eventsPerTick}`,
       ]);
       parts.push([nodes.toLocaleString('en-US'), ms(median(acting.decode)), ms(median(result.joinMs)), ms(median(result.planMs)), ms(median(acting.journal)), ms(median(acting.files)), ms(median(acting.launch))]);
@@ -495,10 +542,11 @@ async function main(): Promise<void> {
     gcs.answers.GetClusterResourceState = { inTurn: [0, 1].map((turn) => gcs.encode('GetClusterResourceState', gcsReply(2, turn))) };
     const idle = (await inChild(script, { kind: 'idle', nodes: 2, address: gcs.address })) as IdleResult;
     // In a process of its own: nothing the ticks above left behind (garbage, compiled code) is counted in it.
-    if (IDLE_SECONDS > 0) idle.realTime = (await inChild(script, { kind: 'idle-real', nodes: 2, address: gcs.address, idleSeconds: IDLE_SECONDS })) as IdleResult['realTime'];
+    if (IDLE_SECONDS > 0) idle.realTime = (await inChild(script, { kind: 'loop', nodes: 2, address: gcs.address, seconds: IDLE_SECONDS })) as LoopResult;
     const out = process.stdout;
     out.write(`The watcher's tick (ms, median / p95 wall; the child's CPU time, median) and RSS, against a stand-in GCS over gRPC and the in-memory provider\n`);
-    out.write(`${formatTable(['nodes', 'acting tick', 'steady tick', 'goal', 'watcher RSS (peak)', 'goal', 'launched / journaled per acting tick'], rows)}\n\n`);
+    out.write(`Node flags of the watcher's process: ${WATCHER_NODE_FLAGS.join(' ')}${process.env.BENCH_NODE_FLAGS ? `, then ${process.env.BENCH_NODE_FLAGS}` : ''}\n`);
+    out.write(`${formatTable(['nodes', 'acting tick', 'steady tick', 'goal', `watcher RSS, peak in its own loop (${LOOP_SECONDS} s, 1 s ticks)`, 'goal', 'peak RSS, ticks back to back', 'launched / journaled per acting tick'], rows)}\n\n`);
     out.write(`Parts of the acting tick (ms, median; list+join and plan timed alone on the same input)\n`);
     out.write(`${formatTable(['nodes', 'GCS call + decode', 'list + join', 'plan', 'journal', 'status + history', 'launches (lock, list, provider)'], parts)}\n\n`);
     out.write(`Idle: 2 idle workers, no demand, ${IDLE_TICKS} ticks 1 s apart on the watcher's clock\n`);
@@ -519,7 +567,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--child') {
   const job = JSON.parse(process.argv[3] ?? '{}') as Job;
-  const result = job.kind === 'scale' ? await runScale(job) : job.kind === 'idle' ? await runIdle(job) : await runIdleRealTime(job);
+  const result = job.kind === 'scale' ? await runScale(job) : job.kind === 'idle' ? await runIdle(job) : await runOwnLoop(job);
   process.send?.(result, () => process.exit(0));
 } else {
   await main();

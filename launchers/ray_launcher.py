@@ -18,6 +18,7 @@ Environment (set by rayfleet on the application):
   RAYFLEET_WATCHER        "1": the head runs the rayfleet watcher beside Ray (Node from the venv)
   RAY_AUTH_TOKEN_PATH     the cluster's token file; relative paths are under $HOME
   RAYFLEET_RAY_ENV        names of more application variables Ray's processes may see, comma-separated (e.g. WANDB_API_KEY)
+  RAYFLEET_WATCHER_NODE_FLAGS  Node's flags for the watcher (set by rayfleet: its heap's sizes)
   RAYFLEET_WATCHER_RESTART_S  the first delay before the watcher (or the dashboard) is started again after it exits
                           (default 1, at least 0.1; doubles up to 300)
 
@@ -246,7 +247,10 @@ class Node:
         if command is None:
             return
         env = self.rayfleet_env(self.rayfleet_home)
-        threading.Thread(target=self.supervise, args=("watcher", command + ["watch", "-c", self.cluster], env), daemon=True).start()
+        # Node's own flags for the watcher (its heap's sizes), as rayfleet gave them in the application's environment.
+        node, bundle = command
+        command = [node, *os.environ.get("RAYFLEET_WATCHER_NODE_FLAGS", "").split(), bundle, "watch", "-c", self.cluster]
+        threading.Thread(target=self.supervise, args=("watcher", command, env), daemon=True).start()
 
     def start_dashboard(self):
         """rayfleet's dashboard for this cluster, on a free loopback port; the front door on CDSW_APP_PORT streams to it."""

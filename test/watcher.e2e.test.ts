@@ -1,5 +1,5 @@
 // End to end: the watcher scaling real Ray workers on this machine, up to what Ray waits for and down when idle.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { ClusterStatus } from '../src/fleet/cluster-status.js';
 import { nodeOf, groupOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
+import { WATCHER_NODE_FLAGS } from '../src/watcher/watcher-node-flags.js';
 import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
 
 const IDLE_TIMEOUT_MS = 5_000;
@@ -197,6 +198,9 @@ describe('the watcher on a local cluster', () => {
     await first;
     const restarted = await sandbox.run(cli(['watcher', 'start']));
     expect(restarted.exitCode, restarted.stderr).toBe(0);
+    // The service runs with the watcher's own heap settings.
+    const { pid } = await sandbox.json<{ pid: number }>(cli(['watcher', 'status', '--json']));
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...WATCHER_NODE_FLAGS, 'watch']));
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('1');
     const launched = await launchesSince(mark);

@@ -172,6 +172,14 @@ describe('decodeClusterResourceStateReply', () => {
     });
   });
 
+  it("keeps a label named __proto__ as the node's own label", () => {
+    const bytes = encode({ cluster_resource_state: { node_states: [{ node_id: Buffer.alloc(28, 7), labels: Object.fromEntries([['__proto__', 'x'], ['ray.io/node_id', '07'.repeat(28)]]) }] } });
+    const [node] = decodeClusterResourceStateReply(bytes).nodeStates;
+    expect(Object.keys(node?.labels ?? {})).toEqual(expect.arrayContaining(['__proto__', 'ray.io/node_id']));
+    expect(Object.getOwnPropertyDescriptor(node?.labels, '__proto__')?.value).toBe('x');
+    expect(node?.labels['ray.io/node_id']).toBe(node?.nodeId);
+  });
+
   it('refuses a truncated message instead of reading past its end', () => {
     const bytes = encode({ cluster_resource_state: { cluster_session_name: 'session_x', node_states: [{ instance_id: 'rf-worker-1' }] } });
     expect(() => decodeClusterResourceStateReply(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated protobuf message/);

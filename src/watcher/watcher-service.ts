@@ -8,6 +8,7 @@ import { lockHolder, lockOwner } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
 import { isSameProcess } from '../process/process-identity.js';
 import { pollUntil } from '../wait/poll-until.js';
+import { WATCHER_NODE_FLAGS } from './watcher-node-flags.js';
 import { watcherPaths } from './watcher-status.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rayfleet.js', import.meta.url));
@@ -34,7 +35,7 @@ export async function startWatcherService(stateDir: string, watchArgs: string[])
   let exited: string | undefined;
   let pid: number;
   try {
-    const child = spawn(process.execPath, [BIN, 'watch', ...watchArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
+    const child = spawn(process.execPath, [...WATCHER_NODE_FLAGS, BIN, 'watch', ...watchArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
     child.once('exit', (code, signal) => {
       exited = `exited with ${code ?? signal}`;
     });

@@ -8,7 +8,7 @@ import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { addFailure, backoffUntilByGroup, drainedNodes, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
-import type { Observation, WorkerPhase } from './observation.js';
+import type { Observation, WorkerPhase, WorkerView } from './observation.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
@@ -221,6 +221,8 @@ export class Watcher {
     // Without Ray's view every running node looks registered, without the provider's none is listed: nothing is learnt.
     if (!observation.rayOk || !observation.providerOk) return;
     const tick = (this.learntTicks += 1);
+    // Journaled after the loop: an await inside a loop over 10,000 workers keeps it from being compiled tight.
+    const joined: WorkerView[] = [];
     for (const worker of observation.workers) {
       const known = this.registeredAtMs.get(worker.name);
       if (worker.phase === 'registered' && (known === undefined || known < worker.createdAtMs)) this.registeredAtMs.set(worker.name, observation.atMs);
@@ -236,15 +238,18 @@ export class Watcher {
       if (!wasLaunching || worker.phase !== 'registered') continue;
       this.failures.delete(worker.group);
       // A launch by `up` or `add-worker` is journaled as registered by the command that waits for it.
-      if (this.launched.delete(worker.name)) {
-        await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
-      }
+      if (this.launched.delete(worker.name)) joined.push(worker);
     }
-    for (const [name, previous] of this.previousPhases) if (previous.tick !== tick) this.previousPhases.delete(name);
+    this.previousPhases.forEach((previous, name) => {
+      if (previous.tick !== tick) this.previousPhases.delete(name);
+    });
     // A name that comes back is a new node: its registration is counted afresh.
     for (const name of this.registeredAtMs.keys()) if (!this.previousPhases.has(name)) this.registeredAtMs.delete(name);
     for (const name of this.drainsAsked) if (!this.previousPhases.has(name)) this.drainsAsked.delete(name);
     for (const death of this.countedDeaths) if (!this.previousPhases.has(death.slice(0, death.lastIndexOf('@')))) this.countedDeaths.delete(death);
+    for (const worker of joined) {
+      await this.cluster.record({ type: 'registered', node: worker.name, group: worker.group, reason: 'alive in the GCS', waitedMs: observation.atMs - worker.createdAtMs });
+    }
   }
 
   private async noteProblems(observation: Observation): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LaunchRequest } from '../node-provider.js';
 import { applicationRequest, subdomainFor, type ApplicationContext } from './application-spec.js';
+import { WATCHER_NODE_FLAGS } from '../../watcher/watcher-node-flags.js';
 
 const context: ApplicationContext = {
   cluster: 'ray',
@@ -48,12 +49,13 @@ describe('applicationRequest', () => {
     });
     expect(JSON.parse(body.environment?.RAYFLEET_RAY_ARGS ?? '[]')).toEqual(['--num-cpus=2', '--num-gpus=0', `--object-store-memory=${2 ** 30}`]);
     expect(body.environment?.RAYFLEET_WATCHER).toBeUndefined();
+    expect(body.environment?.RAYFLEET_WATCHER_NODE_FLAGS).toBeUndefined();
   });
 
   it('gives the head its ports and the watcher, a CPU even when it schedules none, and GPUs as nvidia_gpu', () => {
     const head = applicationRequest(request({ name: 'ray-head', role: 'head', group: 'head', index: 0, resources: { cpus: 0, gpus: 0, custom: {} } }), { ...context, venv: '/home/cdsw/.venv-ray' });
     expect(head.cpu).toBe(1);
-    expect(head.environment).toMatchObject({ RAYFLEET_ROLE: 'head', RAYFLEET_WATCHER: '1', RAYFLEET_VENV: '/home/cdsw/.venv-ray' });
+    expect(head.environment).toMatchObject({ RAYFLEET_ROLE: 'head', RAYFLEET_WATCHER: '1', RAYFLEET_VENV: '/home/cdsw/.venv-ray', RAYFLEET_WATCHER_NODE_FLAGS: WATCHER_NODE_FLAGS.join(' ') });
     expect(JSON.parse(head.environment?.RAYFLEET_HEAD_PORTS ?? '{}')).toEqual({ gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 });
     expect(head.environment?.RAY_HEAD_ADDRESS).toBeUndefined();
     const gpu = applicationRequest(request({ resources: { cpus: 4, gpus: 1, memoryBytes: 8 * 2 ** 30, custom: {} } }), context);

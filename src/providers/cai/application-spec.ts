@@ -1,5 +1,6 @@
 // What a node's CML application is: the CreateApplication body, from the launch request and the cluster's CML settings.
 import { createHash } from 'node:crypto';
+import { WATCHER_NODE_FLAGS, WATCHER_NODE_FLAGS_ENV } from '../../watcher/watcher-node-flags.js';
 import type { LaunchRequest } from '../node-provider.js';
 import { resourceArgs, type HeadPorts } from '../ray-start-args.js';
 import type { CreateApplicationRequest } from './cml-types.js';
@@ -44,7 +45,10 @@ export function applicationRequest(request: LaunchRequest, context: ApplicationC
   if (environment.RAY_AUTH_TOKEN_PATH !== undefined) environment.RAY_AUTH_TOKEN_PATH = projectTokenFile(context.cluster);
   if (context.venv !== undefined) environment.RAYFLEET_VENV = context.venv;
   if (request.role === 'worker' && context.headAddress !== undefined) environment.RAY_HEAD_ADDRESS = context.headAddress;
-  if (request.role === 'head' && context.watcher) environment.RAYFLEET_WATCHER = '1';
+  if (request.role === 'head' && context.watcher) {
+    environment.RAYFLEET_WATCHER = '1';
+    environment[WATCHER_NODE_FLAGS_ENV] = WATCHER_NODE_FLAGS.join(' ');
+  }
   const memoryBytes = (resources.memoryBytes ?? DEFAULT_MEMORY_BYTES) + (resources.objectStoreMemoryBytes ?? 0);
   return {
     name: request.name,

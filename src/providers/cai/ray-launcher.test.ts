@@ -45,7 +45,7 @@ import http.server, json, os, sys, time
 home = os.environ.get("RAYFLEET_HOME", "")
 if sys.argv[2:3] != ["dashboard"]:
     with open(os.path.join(os.environ["HOME"], "watcher-runs.txt"), "a") as out:
-        out.write("key=%s home=%s\\n" % (os.environ.get("CDSW_APIV2_KEY") == "${TEST_API_KEY}", home))
+        out.write("key=%s home=%s node-flags=%s\\n" % (os.environ.get("CDSW_APIV2_KEY") == "${TEST_API_KEY}", home, " ".join(sys.argv[1:-4])))
     sys.exit(3)
 os.makedirs(os.path.join(home, "dashboard"), exist_ok=True)
 fd = os.open(os.path.join(home, "dashboard", "token"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -106,6 +106,7 @@ beforeAll(async () => {
       RAYFLEET_NODE: `${CLUSTER}-head`,
       RAYFLEET_WATCHER: '1',
       RAYFLEET_WATCHER_RESTART_S: '0.1',
+      RAYFLEET_WATCHER_NODE_FLAGS: '--max-semi-space-size=8 --heap-growing-percent=30',
       RAYFLEET_RAY_ENV: 'WANTED_BY_TASKS',
       RAY_CLOUD_INSTANCE_ID: `${CLUSTER}-head`,
       RAY_NODE_TYPE_NAME: 'head',
@@ -171,7 +172,8 @@ describe('the launcher of a node application', () => {
     expect(parseJournal(readFileSync(journalPath(), 'utf8')).skippedLines).toEqual([1]);
     const runs = readFileSync(join(projectDirectory, 'watcher-runs.txt'), 'utf8').trim().split('\n');
     expect(runs.length).toBeGreaterThanOrEqual(4);
-    expect(new Set(runs)).toEqual(new Set([`key=True home=${join(projectDirectory, PROJECT_HOME)}`]));
+    // Node's flags before the bundle: `node <flags> rayfleet.mjs watch -c <cluster>`.
+    expect(new Set(runs)).toEqual(new Set([`key=True home=${join(projectDirectory, PROJECT_HOME)} node-flags=--max-semi-space-size=8 --heap-growing-percent=30`]));
   });
 
   describe("the head's front door on CDSW_APP_PORT", () => {

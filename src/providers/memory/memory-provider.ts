@@ -340,7 +340,8 @@ export class MemoryProvider implements NodeProvider {
       state,
       address: record.address,
       createdAt: new Date(record.launchedAtMs),
-      resources: { ...request.resources, custom: { ...request.resources.custom } },
+      // The provider's own copy of what was asked: instances are read-only.
+      resources: request.resources,
     };
     return record.shown;
   }
