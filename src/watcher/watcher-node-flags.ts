@@ -4,8 +4,8 @@
  * A young generation of at most 8 MB a half (Node's default is 16) and an old generation allowed to grow 30 % past
  * what the last full collection kept. At 10,000 nodes a tick reads a 3.6 MB reply and lists and joins 10,000 nodes:
  * with V8's defaults the heap grew to twice what it held and the watcher's peak RSS in its own loop was 190–270 MB;
- * with these 143–154 (bench:scale, seven runs). The price is more collections inside a tick: 4 MB halves took
- * the acting tick from about 65 to 95 ms, 8 MB halves from 65 to 70–95.
+ * with these 143–154 (bench:scale, seven runs). The price is more collections inside a tick: the acting tick's median
+ * was 60–107 ms with V8's defaults, 69–94 with these, 94–103 with 4 MB halves (three or four runs each).
  */
 export const WATCHER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=30'];
 
