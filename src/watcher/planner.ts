@@ -398,7 +398,7 @@ function pendingFitter(observation: Observation): (available: ResourceShape) => 
   for (const entry of observation.demand.shapes) if (entry.count > 0) pending.push(entry.shape);
   for (const gang of observation.demand.gangs) pending.push(...gang.bundles);
   const units = minimalUnits(pending.filter((shape) => Object.values(shape).some((amount) => amount > EPSILON)));
-  return (available) => units.some((unit) => fits(unit, available));
+  return (available) => fitsAny(units, available);
 }
 
 /** Equal shapes as one entry, largest first (GPUs, then CPUs), a fixed order on ties: the order packing goes in. */
