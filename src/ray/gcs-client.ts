@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import * as protoLoader from '@grpc/proto-loader';
 import { RayfleetError, messageOf } from '../errors.js';
+import { packageFile } from '../package-files.js';
 import { toClusterResourceState, type ClusterResourceState, type RawClusterResourceState, type ResourceShape } from './cluster-resource-state.js';
 import { ClusterResourceStateDecoder } from './resource-state-decoder.js';
 
@@ -66,10 +67,9 @@ export interface ShapeCount {
   count: number;
 }
 
-/** Our proto: in the package's proto/, or beside the single-file bundle (which has no package around it). */
-const PROTO_PATH = [new URL('../../proto/autoscaler.proto', import.meta.url), new URL('./proto/autoscaler.proto', import.meta.url)]
-  .map((url) => fileURLToPath(url))
-  .find((candidate) => existsSync(candidate)) ?? fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
+/** Our proto: in the package's proto/, or beside the single-file bundle in a Cloudera AI project (no package around it). */
+const PROTO_PATH = [packageFile('proto/autoscaler.proto'), fileURLToPath(new URL('./proto/autoscaler.proto', import.meta.url))]
+  .find((candidate) => existsSync(candidate)) ?? packageFile('proto/autoscaler.proto');
 const DEFAULT_DEADLINE_MS = 5_000;
 /** Room for a large cluster's whole resource state in flight at once. */
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 2 ** 20;

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RayfleetError, isRayfleetError } from '../errors.js';
+import { packageFile } from '../package-files.js';
 import { lockOwner, tryLock, unlock } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
 import { writeJsonAtomic } from '../fs/write-json-atomic.js';
@@ -14,7 +14,7 @@ import { pollUntil } from '../wait/poll-until.js';
 import { startDashboardServer } from './dashboard-server.js';
 import { dashboardDir, readOrCreateDashboardToken } from './dashboard-token.js';
 
-const BIN = fileURLToPath(new URL('../../bin/rayfleet.js', import.meta.url));
+const BIN = packageFile('bin/rayfleet.js');
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 export const DEFAULT_DASHBOARD_PORT = 8266;

@@ -1,7 +1,7 @@
 // The page's script and styles, bundled at build into dist/page (uPlot included): served from the package, never a CDN.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { packageFile } from '../package-files.js';
 
 const ASSETS = {
   'dashboard.js': 'text/javascript; charset=utf-8',
@@ -14,10 +14,10 @@ export function isAssetName(name: string): name is AssetName {
   return Object.hasOwn(ASSETS, name);
 }
 
-/** dist/page beside the built server (dist/server), or, running from the sources, the last build's. */
+/** The package's dist/page (running from the sources too: the last build's). */
 function assetsDir(): string | undefined {
-  const candidates = [new URL('../page/', import.meta.url), new URL('../../dist/page/', import.meta.url)].map((url) => fileURLToPath(url));
-  return candidates.find((dir) => existsSync(`${dir}dashboard.js`));
+  const dir = packageFile('dist/page/');
+  return existsSync(`${dir}dashboard.js`) ? dir : undefined;
 }
 
 const cache = new Map<AssetName, Buffer>();

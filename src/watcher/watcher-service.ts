@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { RayfleetError, isRayfleetError } from '../errors.js';
+import { packageFile } from '../package-files.js';
 import { lockHolder, lockOwner } from '../fs/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
 import { isSameProcess } from '../process/process-identity.js';
@@ -11,7 +11,7 @@ import { pollUntil } from '../wait/poll-until.js';
 import { WATCHER_NODE_FLAGS } from './watcher-node-flags.js';
 import { watcherPaths } from './watcher-status.js';
 
-const BIN = fileURLToPath(new URL('../../bin/rayfleet.js', import.meta.url));
+const BIN = packageFile('bin/rayfleet.js');
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 20_000;
 

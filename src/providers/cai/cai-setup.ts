@@ -1,7 +1,7 @@
 // `rayfleet cai setup`: a project with rayfleet's launchers in it and a venv with Ray and Node, built by a CML job.
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { RayfleetError } from '../../errors.js';
+import { packageFile } from '../../package-files.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import { TERMINAL_ENGINE_STATUSES, type JobRun, type Project } from './cml-types.js';
@@ -32,10 +32,9 @@ export interface CaiSetupResult {
 }
 
 export const SETUP_JOB_NAME = 'rayfleet-setup-env';
-const LAUNCHERS_DIR = new URL('../../../launchers/', import.meta.url);
 /** The single-file build `npm run build` makes, and the proto it reads from beside itself. */
-const BUNDLE_FILE = new URL('../../rayfleet.mjs', import.meta.url);
-const PROTO_FILE = new URL('../../../proto/autoscaler.proto', import.meta.url);
+const BUNDLE_FILE = packageFile('dist/rayfleet.mjs');
+const PROTO_FILE = packageFile('proto/autoscaler.proto');
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult> {
@@ -46,13 +45,13 @@ export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult
 
   // Uploads never overwrite in CML: each file is deleted first.
   for (const [target, source] of [
-    [LAUNCHER_SCRIPT, new URL('ray_launcher.py', LAUNCHERS_DIR)],
-    [SETUP_SCRIPT, new URL('setup_env.py', LAUNCHERS_DIR)],
+    [LAUNCHER_SCRIPT, packageFile('launchers/ray_launcher.py')],
+    [SETUP_SCRIPT, packageFile('launchers/setup_env.py')],
     // The in-cluster watcher: rayfleet in one file, run by the venv's Node on the head.
     [BUNDLE, BUNDLE_FILE],
     [BUNDLE_PROTO, PROTO_FILE],
   ] as const) {
-    await client.uploadFile(project.id, target, await readFile(fileURLToPath(source)), { replace: true }, signal);
+    await client.uploadFile(project.id, target, await readFile(source), { replace: true }, signal);
     progress(`uploaded ${target}`);
   }
 
