@@ -1,7 +1,7 @@
 // One cluster, as the library and the CLI see it: bring it up and down, change it live, add and remove workers, report it.
 import { RayfleetError, isRayfleetError } from '../errors.js';
 import type { JournalEvent } from '../journal/event.js';
-import { silentLogger, type Logger } from '../log/logger.js';
+import { silentLogger } from '../log/logger.js';
 import { assertNodeName } from '../providers/node-names.js';
 export type { RemoveWorkerOptions } from './remove-worker.js';
 export type { AddWorkersOptions, FleetOptions } from './fleet-options.js';

@@ -1,20 +1,14 @@
 // The dashboard as a background service of this machine: one per RAYFLEET_HOME, found by its lock, its URL in a file beside it.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RayfleetError, isRayfleetError } from '../errors.js';
-import { packageFile } from '../package-files.js';
 import { lockOwner, tryLock, unlock } from '../fs/directory-lock.js';
-import { readTail } from '../fs/read-tail.js';
 import { writeJsonAtomic } from '../fs/write-json-atomic.js';
 import type { Logger } from '../log/logger.js';
-import { isSameProcess } from '../process/process-identity.js';
-import { pollUntil } from '../wait/poll-until.js';
+import { startBackgroundService, stopBackgroundService } from '../process/background-service.js';
 import { startDashboardServer } from './dashboard-server.js';
 import { dashboardDir, readOrCreateDashboardToken } from './dashboard-token.js';
 
-const BIN = packageFile('bin/rayfleet.js');
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 export const DEFAULT_DASHBOARD_PORT = 8266;
@@ -71,49 +65,27 @@ export async function startDashboardService(options: DashboardServiceOptions = {
   if (running !== undefined) return running;
   const { log } = servicePaths();
   await mkdir(dashboardDir(), { recursive: true, mode: 0o700 });
-  const args = [BIN, 'dashboard', '--host', options.host ?? DEFAULT_DASHBOARD_HOST, '--port', String(options.port ?? DEFAULT_DASHBOARD_PORT), '--started-by', options.startedBy ?? 'up'];
+  const args = ['dashboard', '--host', options.host ?? DEFAULT_DASHBOARD_HOST, '--port', String(options.port ?? DEFAULT_DASHBOARD_PORT), '--started-by', options.startedBy ?? 'up'];
   if (options.anyPortIfTaken === true) args.push('--any-port-if-taken');
-  const logFd = openSync(log, 'a');
-  let exited: string | undefined;
-  let pid: number;
-  try {
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${code ?? signal}`;
-    });
-    pid = child.pid ?? -1;
-    child.unref();
-  } finally {
-    closeSync(logFd);
-  }
-  return pollUntil(
-    async () => {
-      if (exited !== undefined) throw new RayfleetError('DASHBOARD_FAILED', `the dashboard ${exited} before it served`, { details: `last lines of ${log}:\n${await readTail(log, 20)}` });
+  return startBackgroundService({
+    what: 'the dashboard',
+    args,
+    log,
+    readyWhen: 'serve',
+    ready: async (pid) => {
       const info = await readDashboardService();
       return info?.pid === pid ? info : undefined;
     },
-    { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, describe: () => `the dashboard (pid ${pid}) to serve`, isFatal: (error) => isRayfleetError(error, 'DASHBOARD_FAILED') },
-  );
+    failedCode: 'DASHBOARD_FAILED',
+    timeoutMs: START_TIMEOUT_MS,
+  });
 }
 
 /** Stops the running dashboard (SIGTERM, SIGKILL after a grace period), only while provably the process holding the lock; false when none ran. */
 export async function stopDashboardService(): Promise<boolean> {
   const holder = await lockOwner(servicePaths().lock);
   if (holder === undefined || !holder.local) return false;
-  const { owner } = holder;
-  const send = (signal: NodeJS.Signals): boolean => {
-    if (!isSameProcess(owner)) return false;
-    process.kill(owner.pid, signal);
-    return true;
-  };
-  if (!send('SIGTERM')) return false;
-  try {
-    await pollUntil(async () => (isSameProcess(owner) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 100, describe: () => `the dashboard (pid ${owner.pid}) to stop` });
-  } catch (error) {
-    if (!isRayfleetError(error, 'WAIT_TIMEOUT')) throw error;
-    send('SIGKILL');
-  }
-  return true;
+  return stopBackgroundService(holder.owner, { what: 'the dashboard', graceMs: STOP_GRACE_MS });
 }
 
 /** Serves the dashboard in this process until the signal aborts, holding the machine's dashboard lock. */

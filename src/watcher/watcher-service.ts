@@ -1,17 +1,11 @@
 // The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal only while provably the same process.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { RayfleetError, isRayfleetError } from '../errors.js';
-import { packageFile } from '../package-files.js';
+import { RayfleetError } from '../errors.js';
 import { lockHolder, lockOwner } from '../fs/directory-lock.js';
-import { readTail } from '../fs/read-tail.js';
-import { isSameProcess } from '../process/process-identity.js';
-import { pollUntil } from '../wait/poll-until.js';
+import { startBackgroundService, stopBackgroundService } from '../process/background-service.js';
 import { WATCHER_NODE_FLAGS } from './watcher-node-flags.js';
 import { watcherPaths } from './watcher-status.js';
 
-const BIN = packageFile('bin/rayfleet.js');
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 20_000;
 
@@ -29,31 +23,17 @@ export async function startWatcherService(stateDir: string, watchArgs: string[])
   if (running !== undefined) {
     throw new RayfleetError('LOCK_HELD', `a watcher for this cluster already runs (pid ${running})`, { details: 'Stop it first with `rayfleet watcher stop`.' });
   }
-  const { log } = watcherPaths(stateDir);
   await mkdir(stateDir, { recursive: true });
-  const logFd = openSync(log, 'a');
-  let exited: string | undefined;
-  let pid: number;
-  try {
-    const child = spawn(process.execPath, [...WATCHER_NODE_FLAGS, BIN, 'watch', ...watchArgs], { detached: true, stdio: ['ignore', logFd, logFd], env: process.env });
-    child.once('exit', (code, signal) => {
-      exited = `exited with ${code ?? signal}`;
-    });
-    pid = child.pid ?? -1;
-    child.unref();
-  } finally {
-    closeSync(logFd);
-  }
-  await pollUntil(
-    async () => {
-      if (exited !== undefined) {
-        throw new RayfleetError('WATCHER_FAILED', `the watcher ${exited} before it started`, { details: `last lines of ${log}:\n${await readTail(log, 20)}` });
-      }
-      return (await runningWatcherPid(stateDir)) === pid ? true : undefined;
-    },
-    { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, describe: () => `the watcher (pid ${pid}) to take the cluster's lock`, isFatal: (error) => isRayfleetError(error, 'WATCHER_FAILED') },
-  );
-  return pid;
+  return startBackgroundService({
+    what: 'the watcher',
+    nodeFlags: WATCHER_NODE_FLAGS,
+    args: ['watch', ...watchArgs],
+    log: watcherPaths(stateDir).log,
+    readyWhen: "take the cluster's lock",
+    ready: async (pid) => ((await runningWatcherPid(stateDir)) === pid ? pid : undefined),
+    failedCode: 'WATCHER_FAILED',
+    timeoutMs: START_TIMEOUT_MS,
+  });
 }
 
 /**
@@ -71,25 +51,5 @@ export async function stopWatcherService(stateDir: string, signal?: AbortSignal)
       details: `Stop it there, or wait: its lock counts as free once its heartbeat (${owner.heartbeatAt}) is a minute old.`,
     });
   }
-  if (!sendTo(owner, 'SIGTERM')) return false;
-  try {
-    await pollUntil(async () => (isSameProcess(owner) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 100, signal, describe: () => `the watcher (pid ${owner.pid}) to stop` });
-  } catch (error) {
-    if (!isRayfleetError(error, 'WAIT_TIMEOUT')) throw error;
-    sendTo(owner, 'SIGKILL');
-    await pollUntil(async () => (isSameProcess(owner) ? undefined : true), { timeoutMs: STOP_GRACE_MS, intervalMs: 50, signal, describe: () => `the watcher (pid ${owner.pid}) to die` });
-  }
-  return true;
-}
-
-/** Signals the process only if it is still the recorded one; false when it is gone. */
-function sendTo(identity: { pid: number; startTicks: number; bootId: string }, signal: NodeJS.Signals): boolean {
-  if (!isSameProcess(identity)) return false;
-  try {
-    process.kill(identity.pid, signal);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
+  return stopBackgroundService(owner, { what: 'the watcher', graceMs: STOP_GRACE_MS, signal });
 }

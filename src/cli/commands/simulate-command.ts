@@ -68,7 +68,7 @@ export function simulateCommand(): Command {
           ...(options.since === undefined ? {} : { sinceMs: Date.now() - durationOption('--since', options.since) }),
           ...(options.taskDuration === undefined ? {} : { taskDurationMs: durationOption('--task-duration', options.taskDuration) }),
         });
-        const replaySpec = spec ?? specOfReplay(replay, options.fromJournal);
+        const replaySpec = spec ?? specOfReplay(replay);
         if (options.emitWorkload !== undefined) {
           await writeFile(options.emitWorkload, replayWorkloadText(replay, replaySpec));
           printLine(`wrote ${options.emitWorkload}: ${replay.workload.arrivals.length} arrival(s) replayed from ${replay.summary.cluster}; run it with rayfleet simulate ${options.emitWorkload}`);
@@ -120,7 +120,7 @@ function simulationHelp(): string {
 }
 
 /** The spec the cluster ran with, as it saved it; `down` removes it, and then only --spec can say. */
-function specOfReplay(replay: RecordedDemand, cluster: string): Record<string, unknown> {
+function specOfReplay(replay: RecordedDemand): Record<string, unknown> {
   if (replay.savedSpec !== undefined) return specFieldsOf(replay.savedSpec);
   throw new RayfleetError('SPEC_NOT_FOUND', `cluster ${replay.summary.cluster} is down, and its saved spec went with it: give the spec it ran with, --spec FILE`, {
     details: `Its history and journal are still in ${replay.summary.stateDir}.`,
