@@ -147,6 +147,12 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     const page = await fetch(`${door()}/clusters/${name}`);
     expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=UTF-8']);
     expect(await page.text()).toContain('rayfleet cluster');
+    // Its script and styles, which `cai setup` put beside the bundle: the head has no package around it.
+    for (const [asset, type] of [['dashboard.js', 'text/javascript'], ['dashboard.css', 'text/css']] as const) {
+      const answer = await fetch(`${door()}/assets/${asset}`);
+      expect([asset, answer.status, answer.headers.get('content-type')]).toEqual([asset, 200, `${type}; charset=utf-8`]);
+      expect((await answer.arrayBuffer()).byteLength).toBe((await stat(path.join('dist', 'page', asset))).size);
+    }
     expect((await fetch(`${door()}/api/v1/clusters/${name}`)).status).toBe(401);
     const listed = (await (await fetch(`${door()}/api/v1/clusters`, { headers: { authorization: `Bearer ${dashboardToken}` } })).json()) as { clusters: Array<{ name: string }> };
     expect(listed.clusters.map((cluster) => cluster.name)).toEqual([name]);

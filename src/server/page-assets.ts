@@ -1,6 +1,7 @@
 // The page's script and styles, bundled at build into dist/page (uPlot included): served from the package, never a CDN.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { packageFile } from '../package-files.js';
 
 const ASSETS = {
@@ -14,10 +15,13 @@ export function isAssetName(name: string): name is AssetName {
   return Object.hasOwn(ASSETS, name);
 }
 
-/** The package's dist/page (running from the sources too: the last build's). */
+/**
+ * The package's dist/page (running from the sources too: the last build's), or page/ beside the single-file bundle in a
+ * Cloudera AI project, where `rayfleet cai setup` puts them (the head's dashboard has no package around it).
+ */
 function assetsDir(): string | undefined {
-  const dir = packageFile('dist/page/');
-  return existsSync(`${dir}dashboard.js`) ? dir : undefined;
+  const candidates = [packageFile('dist/page/'), fileURLToPath(new URL('./page/', import.meta.url))];
+  return candidates.find((dir) => existsSync(`${dir}dashboard.js`));
 }
 
 const cache = new Map<AssetName, Buffer>();

@@ -1,11 +1,12 @@
 // `rayfleet cai setup`: a project with rayfleet's launchers in it and a venv with Ray and Node, built by a CML job.
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { RayfleetError } from '../../errors.js';
 import { packageFile } from '../../package-files.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import { TERMINAL_ENGINE_STATUSES, type JobRun, type Project } from './cml-types.js';
-import { BUNDLE, BUNDLE_PROTO, LAUNCHER_SCRIPT, SETUP_SCRIPT } from './project-layout.js';
+import { BUNDLE, BUNDLE_PAGE_DIR, BUNDLE_PROTO, LAUNCHER_SCRIPT, SETUP_SCRIPT } from './project-layout.js';
 
 export interface CaiSetupOptions {
   client: CmlClient;
@@ -32,9 +33,10 @@ export interface CaiSetupResult {
 }
 
 export const SETUP_JOB_NAME = 'rayfleet-setup-env';
-/** The single-file build `npm run build` makes, and the proto it reads from beside itself. */
+/** The single-file build `npm run build` makes, and the proto and the page's assets it reads from beside itself. */
 const BUNDLE_FILE = packageFile('dist/rayfleet.mjs');
 const PROTO_FILE = packageFile('proto/autoscaler.proto');
+const PAGE_DIR = packageFile('dist/page');
 const DEFAULT_TIMEOUT_MS = 30 * 60_000;
 
 export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult> {
@@ -50,7 +52,9 @@ export async function caiSetup(options: CaiSetupOptions): Promise<CaiSetupResult
     // The in-cluster watcher: rayfleet in one file, run by the venv's Node on the head.
     [BUNDLE, BUNDLE_FILE],
     [BUNDLE_PROTO, PROTO_FILE],
-  ] as const) {
+    // The head's dashboard serves its page's script and styles from there.
+    ...(await readdir(PAGE_DIR)).map((file) => [`${BUNDLE_PAGE_DIR}/${file}`, path.join(PAGE_DIR, file)] as const),
+  ]) {
     await client.uploadFile(project.id, target, await readFile(source), { replace: true }, signal);
     progress(`uploaded ${target}`);
   }

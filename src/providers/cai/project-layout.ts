@@ -9,6 +9,8 @@ export const SETUP_SCRIPT = `${RAYFLEET_DIR}/setup_env.py`;
 /** The single-file rayfleet the in-cluster watcher runs, and the proto it reads. */
 export const BUNDLE = `${RAYFLEET_DIR}/rayfleet.mjs`;
 export const BUNDLE_PROTO = `${RAYFLEET_DIR}/proto/autoscaler.proto`;
+/** The dashboard page's script and styles, which the bundle's dashboard in the head serves from beside itself. */
+export const BUNDLE_PAGE_DIR = `${RAYFLEET_DIR}/page`;
 /** RAYFLEET_HOME of rayfleet inside the project: the in-cluster watcher's state. */
 export const PROJECT_HOME = `${RAYFLEET_DIR}/home`;
 
