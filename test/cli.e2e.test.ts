@@ -28,7 +28,8 @@ describe('the rayfleet CLI', () => {
     expect(COMMANDS).toEqual(expect.arrayContaining(REQUIRED));
   });
 
-  it.each(COMMANDS)('has --help for %s', async (command) => {
+  // Side-effect free, so several at once: one process each, mostly Node starting.
+  it.concurrent.for(COMMANDS)('has --help for %s', async (command, { expect }) => {
     const result = await sandbox.run([...command.split(' '), '--help']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^Usage: rayfleet /);
