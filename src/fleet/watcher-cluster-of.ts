@@ -6,8 +6,8 @@ import { watcherPaths } from '../watcher/watcher-status.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import { drainThenStop } from './drain-and-stop.js';
 
-/** How stale `watcher status`'s "last tick" may be on a cluster where nothing changes. */
-const STATUS_REFRESH_MS = 10_000;
+/** How stale `watcher status`'s "as of the tick at" may be on a cluster where nothing changes. */
+export const STATUS_REFRESH_MS = 10_000;
 
 export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
   const record = cluster.record.bind(cluster);

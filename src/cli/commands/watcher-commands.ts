@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { RayfleetError } from '../../errors.js';
 import { Fleet } from '../../fleet/fleet.js';
 import { formatChanges, type LiveSpecPatch } from '../../fleet/spec-changes.js';
+import { STATUS_REFRESH_MS } from '../../fleet/watcher-cluster-of.js';
 import { followFile } from '../../fs/follow-file.js';
 import { summarizeEvent } from '../../journal/event.js';
 import { createLogger } from '../../log/logger.js';
@@ -133,7 +134,8 @@ async function showStatus(options: StatusOptions): Promise<void> {
     printLine(pid === undefined ? `watcher of ${fleet.name}: not running` : `watcher of ${fleet.name}: running (pid ${pid})`);
     if (status !== undefined) {
       if (status.paused) printLine('paused: it observes and journals what it would do, and does nothing');
-      printLine(`demand source: ${status.source}; last tick ${status.lastTickAt} (${formatDuration(status.tickSeconds * 1000)})`);
+      // The status is rewritten when it changes, else every STATUS_REFRESH_MS: on an idle cluster its tick is not the latest.
+      printLine(`demand source: ${status.source}; as of the tick at ${status.lastTickAt} (${formatDuration(status.tickSeconds * 1000)}; rewritten when it changes, else every ${formatDuration(STATUS_REFRESH_MS)})`);
       for (const problem of status.problems) printLine(`problem: ${problem}`);
       const shapes = status.demand.shapes.map((entry) => `${entry.count}×${describeShape(entry.shape)}`).join(', ') || 'none';
       printLine(`demand: ${shapes}; placement groups: ${status.demand.gangs.length}; request_resources bundles: ${status.demand.constraints.length}`);
