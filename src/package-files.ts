@@ -1,4 +1,5 @@
 // The files rayfleet ships beside its code: bin/, launchers/, proto/, dist/page/ and the single-file build.
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -10,4 +11,13 @@ const PACKAGE_ROOT = new URL('../', import.meta.url);
 /** The absolute path of a file or directory of the package, e.g. `packageFile('proto/autoscaler.proto')`. */
 export function packageFile(relative: string): string {
   return fileURLToPath(new URL(relative, PACKAGE_ROOT));
+}
+
+/**
+ * A file the code reads at run time: the package's, or, in a Cloudera AI project, the one `rayfleet cai setup` put beside
+ * the single-file bundle (which has no package around it; bundled, this module's URL is the bundle's). Undefined when
+ * neither exists.
+ */
+export function shippedFile(inPackage: string, besideBundle: string): string | undefined {
+  return [packageFile(inPackage), fileURLToPath(new URL(besideBundle, import.meta.url))].find((candidate) => existsSync(candidate));
 }

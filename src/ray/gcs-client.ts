@@ -1,10 +1,8 @@
 // A client of Ray's GCS AutoscalerStateService over gRPC: the cluster's nodes and demand, and draining a node.
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import { existsSync } from 'node:fs';
 import * as protoLoader from '@grpc/proto-loader';
 import { RayfleetError, messageOf } from '../errors.js';
-import { packageFile } from '../package-files.js';
+import { packageFile, shippedFile } from '../package-files.js';
 import { toClusterResourceState, type ClusterResourceState, type RawClusterResourceState, type ResourceShape } from './cluster-resource-state.js';
 import { ClusterResourceStateDecoder } from './resource-state-decoder.js';
 
@@ -67,9 +65,8 @@ export interface ShapeCount {
   count: number;
 }
 
-/** Our proto: in the package's proto/, or beside the single-file bundle in a Cloudera AI project (no package around it). */
-const PROTO_PATH = [packageFile('proto/autoscaler.proto'), fileURLToPath(new URL('./proto/autoscaler.proto', import.meta.url))]
-  .find((candidate) => existsSync(candidate)) ?? packageFile('proto/autoscaler.proto');
+/** Our proto: in the package's proto/, or beside the single-file bundle in a Cloudera AI project. */
+const PROTO_PATH = shippedFile('proto/autoscaler.proto', './proto/autoscaler.proto') ?? packageFile('proto/autoscaler.proto');
 const DEFAULT_DEADLINE_MS = 5_000;
 /** Room for a large cluster's whole resource state in flight at once. */
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 2 ** 20;

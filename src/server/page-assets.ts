@@ -1,8 +1,7 @@
 // The page's script and styles, bundled at build into dist/page (uPlot included): served from the package, never a CDN.
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import { packageFile } from '../package-files.js';
+import path from 'node:path';
+import { shippedFile } from '../package-files.js';
 
 const ASSETS = {
   'dashboard.js': 'text/javascript; charset=utf-8',
@@ -15,13 +14,10 @@ export function isAssetName(name: string): name is AssetName {
   return Object.hasOwn(ASSETS, name);
 }
 
-/**
- * The package's dist/page (running from the sources too: the last build's), or page/ beside the single-file bundle in a
- * Cloudera AI project, where `rayfleet cai setup` puts them (the head's dashboard has no package around it).
- */
+/** The package's dist/page (running from the sources too: the last build's), or page/ beside the bundle in a Cloudera AI project. */
 function assetsDir(): string | undefined {
-  const candidates = [packageFile('dist/page/'), fileURLToPath(new URL('./page/', import.meta.url))];
-  return candidates.find((dir) => existsSync(`${dir}dashboard.js`));
+  const script = shippedFile('dist/page/dashboard.js', './page/dashboard.js');
+  return script === undefined ? undefined : `${path.dirname(script)}/`;
 }
 
 const cache = new Map<AssetName, Buffer>();
