@@ -91,6 +91,19 @@ describe('runSimulation', () => {
     expect(report.durationS).toBe(600);
   });
 
+  it('ends a run without a horizon when only work no node can hold waits, and counts no wait of it as the launches\' (node-hours as without it)', async () => {
+    const spec = specWith({ idleTimeout: '1m' }, [{ name: 'worker', cpus: 4, min: 1, max: 8 }]);
+    const feasibleOnly = reportOf(await runSimulation({ spec, workload: parseWorkload(BURST, 'burst.yaml'), seed: 1 }));
+    const withInfeasible = reportOf(await runSimulation({ spec, workload: parseWorkload(`${BURST}\n  - { at: 0s, kind: task, shape: { CPU: 64 }, duration: 1m }`, 'burst.yaml'), seed: 1 }));
+    expect(withInfeasible.infeasible).toEqual(['{CPU: 64}']);
+    expect(withInfeasible.unplaced).toBe(1);
+    // Waiting for the {CPU: 64} task kept the run going to its tail cap (30 min and more), the head and the min
+    // worker counted all along; and the second wave's launches were timed from that task's arrival, 8 minutes back.
+    expect(withInfeasible.durationS).toBe(feasibleOnly.durationS);
+    expect(withInfeasible.nodeHours).toEqual(feasibleOnly.nodeHours);
+    expect(withInfeasible.demandToCapacityS).toEqual(feasibleOnly.demandToCapacityS);
+  });
+
   it('backs off a group whose launches fail, and counts the failures', async () => {
     const workload = parseWorkload(
       ['simulation: { launchLatency: 2s, launchFailureRate: 1, horizon: 2m }', 'arrivals:', '  - { at: 0s, kind: task, shape: { CPU: 1 }, duration: 1m }'].join('\n'),

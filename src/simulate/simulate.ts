@@ -10,6 +10,7 @@ import { seededRandom, type Random } from '../providers/memory/seeded-random.js'
 import type { ClusterSpec } from '../spec/schema.js';
 import { VirtualClock } from '../time/virtual-clock.js';
 import { Watcher } from '../watcher/watcher.js';
+import { feasibleIn } from './feasibility.js';
 import { simulatedCluster, type WatcherLaunch } from './simulated-cluster.js';
 import { SimulatedRay, type SimulatedNode, type WorkUnit } from './simulated-ray.js';
 import type { SimulationSettings } from '../spec/simulation.js';
@@ -104,7 +105,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const longest = Math.max(0, ...workload.arrivals.map((arrival) => arrival.durationMs).filter(Number.isFinite));
       const capMs = lastArrivalMs + longest + 2 * spec.watcher.idleTimeoutMs + TAIL_CAP_MS;
       await clock.advanceTo(lastArrivalMs);
-      while (clock.now() < capMs && !stop.signal.aborted && !settled(ray, provider, spec)) await clock.advance(Math.max(interval, SETTLE_CHECK_MS));
+      const feasible = feasibleIn(spec);
+      while (clock.now() < capMs && !stop.signal.aborted && !settled(ray, provider, spec, feasible)) await clock.advance(Math.max(interval, SETTLE_CHECK_MS));
     }
     if (options.signal?.aborted === true) throw new RayfleetError('INTERRUPTED', 'the simulation was interrupted');
     const endMs = clock.now();
@@ -149,10 +151,13 @@ function atMins(ray: SimulatedRay, spec: ClusterSpec): boolean {
   return alive.some((node) => node.nodeTypeName === 'head') && spec.workerGroups.every((group) => alive.filter((node) => node.nodeTypeName === group.name).length >= group.min);
 }
 
-/** Nothing left to happen: no work waits or runs to an end, no node comes or goes, no idle node above its group's min. */
-function settled(ray: SimulatedRay, provider: MemoryProvider, spec: ClusterSpec): boolean {
-  if (ray.oldestPendingAtMs() !== undefined) return false;
-  if (ray.units().some((unit) => unit.finishedAtMs === undefined && Number.isFinite(unit.durationMs))) return false;
+/**
+ * Nothing left to happen: no work waits that some node could hold or runs to an end, no node comes or goes, no idle
+ * node above its group's min. Work no node can ever hold waits forever: waiting for it only ran up node-hours.
+ */
+function settled(ray: SimulatedRay, provider: MemoryProvider, spec: ClusterSpec, feasible: (unit: WorkUnit) => boolean): boolean {
+  if (ray.oldestPendingAtMs(feasible) !== undefined) return false;
+  if (ray.units().some((unit) => unit.finishedAtMs === undefined && Number.isFinite(unit.durationMs) && feasible(unit))) return false;
   const state = ray.snapshot();
   const live = provider.nodes().filter((node) => node.goneAtMs === undefined && node.request.role === 'worker');
   if (live.some((node) => node.terminatingAtMs !== undefined)) return false;

@@ -9,6 +9,7 @@ import type { Instance } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import type { Clock } from '../time/clock.js';
 import type { WatcherCluster, WatcherDashboard } from '../watcher/watcher-cluster.js';
+import { feasibleIn } from './feasibility.js';
 import type { SimulatedRay } from './simulated-ray.js';
 
 export interface SimulatedClusterOptions {
@@ -46,6 +47,7 @@ export function simulatedCluster(options: SimulatedClusterOptions): SimulatedClu
   const events: JournalEvent[] = [];
   const launches: WatcherLaunch[] = [];
   const seen = new Set<string>();
+  const feasible = feasibleIn(spec);
   const record = async (event: NewEvent): Promise<void> => {
     // Parsed as the journal reads its lines back, so a simulation's journal is one a real cluster could have written.
     events.push(eventSchema.parse({ ...event, v: 1, time: new Date(clock.now()).toISOString(), cluster: spec.name }));
@@ -75,7 +77,8 @@ export function simulatedCluster(options: SimulatedClusterOptions): SimulatedClu
     gcs: async () => ray,
     dashboard: async () => noDashboard,
     launchWorkers: async (group: string, count: number, reason: string, signal?: AbortSignal): Promise<Instance[]> => {
-      const oldestPendingAtMs = ray.oldestPendingAtMs();
+      // Demand no node can hold is no demand a launch answers: its wait is not the launch's.
+      const oldestPendingAtMs = ray.oldestPendingAtMs(feasible);
       const atMs = clock.now();
       const known = provider.nodes().length;
       try {

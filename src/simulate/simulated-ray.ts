@@ -314,13 +314,16 @@ export class SimulatedRay {
     return this.allNodes;
   }
 
-  /** When the oldest unit still waiting was submitted; undefined when none waits. */
-  oldestPendingAtMs(): number | undefined {
+  /**
+   * When the oldest unit still waiting was submitted, of those `counts` accepts (all by default); undefined when none
+   * waits. A queue holds units of one scheduling class, alike in their bundles: its first stands for the queue.
+   */
+  oldestPendingAtMs(counts: (unit: WorkUnit) => boolean = () => true): number | undefined {
     this.play();
     let oldest: number | undefined;
     for (const queue of this.pending.values()) {
       const first = queue[0];
-      if (first !== undefined && (oldest === undefined || first.submittedAtMs < oldest)) oldest = first.submittedAtMs;
+      if (first !== undefined && (oldest === undefined || first.submittedAtMs < oldest) && counts(first)) oldest = first.submittedAtMs;
     }
     return oldest;
   }

@@ -2,7 +2,8 @@
 import type { JournalEvent } from '../journal/event.js';
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { ClusterSpec } from '../spec/schema.js';
-import { describeShape, fits, groupCapacity, isDemandForNewNodes } from '../watcher/resource-shapes.js';
+import { describeShape, groupCapacity } from '../watcher/resource-shapes.js';
+import { feasibleIn } from './feasibility.js';
 import type { SimulationRun } from './simulate.js';
 import type { WorkUnit } from './simulated-ray.js';
 
@@ -78,6 +79,7 @@ export function reportOf(run: SimulationRun, untilMs = run.endMs): SimulationRep
   for (const node of launched) nodesLaunchedByGroup[node.request.group] = (nodesLaunchedByGroup[node.request.group] ?? 0) + 1;
 
   const events = run.events.filter((event) => Date.parse(event.time) >= startMs);
+  const feasible = feasibleIn(spec);
   const finished = run.units.map((unit) => unit.finishedAtMs).filter((at): at is number => at !== undefined);
   return {
     durationS: (endMs - startMs) / 1000,
@@ -94,7 +96,7 @@ export function reportOf(run: SimulationRun, untilMs = run.endMs): SimulationRep
     drains: events.filter((event) => event.type === 'drain').length,
     drainsRejected: events.filter((event) => event.type === 'drain-rejected').length,
     flaps: flaps(events, spec.watcher.idleTimeoutMs),
-    infeasible: [...new Set(run.units.filter((unit) => unit.placedAtMs === undefined && !feasible(unit, spec)).map((unit) => unit.bundles.map(describeShape).join(' + ')))],
+    infeasible: [...new Set(run.units.filter((unit) => unit.placedAtMs === undefined && !feasible(unit)).map((unit) => unit.bundles.map(describeShape).join(' + ')))],
     unplaced: run.units.filter((unit) => unit.placedAtMs === undefined).length,
     unfinished: run.units.filter((unit) => unit.placedAtMs !== undefined && unit.finishedAtMs === undefined && Number.isFinite(unit.durationMs)).length,
     workDoneS: finished.length === 0 ? undefined : (Math.max(...finished) - startMs) / 1000,
@@ -137,10 +139,11 @@ export function lowerBound(units: readonly WorkUnit[], spec: ClusterSpec): numbe
   for (const capacity of capacities) for (const [name, amount] of Object.entries(capacity)) if (Number.isFinite(amount)) largest[name] = Math.max(largest[name] ?? 0, amount);
   const standingNodes = 1 + spec.workerGroups.reduce((total, group) => total + group.min, 0);
 
+  const feasible = feasibleIn(spec);
   const changes: Array<{ atMs: number; shape: ResourceShape; sign: 1 | -1 }> = [];
   let bound = 0;
   for (const unit of units) {
-    if (!feasible(unit, spec)) continue;
+    if (!feasible(unit)) continue;
     if (unit.kind === 'placement-group' && unit.strategy === 'STRICT_SPREAD') bound = Math.max(bound, unit.bundles.length - standingNodes);
     const shape: ResourceShape = {};
     for (const bundle of unit.bundles) for (const [name, amount] of Object.entries(bundle)) shape[name] = (shape[name] ?? 0) + amount;
@@ -163,11 +166,6 @@ export function lowerBound(units: readonly WorkUnit[], spec: ClusterSpec): numbe
 }
 
 /** Whether some node of the spec could ever hold every bundle of the unit (each on some node). */
-function feasible(unit: WorkUnit, spec: ClusterSpec): boolean {
-  const nodes = [...spec.workerGroups.map(groupCapacity), { CPU: spec.head.cpus, GPU: spec.head.gpus, ...spec.head.resources, memory: Number.POSITIVE_INFINITY, object_store_memory: Number.POSITIVE_INFINITY }];
-  return unit.bundles.every((bundle) => !isDemandForNewNodes(bundle) || nodes.some((node) => fits(bundle, node)));
-}
-
 function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
