@@ -225,7 +225,7 @@ export class MemoryProvider implements NodeProvider {
     }
     this.listingOrder ??= [...this.byName.values()].sort((a, b) => byRoleGroupIndex(a.request, b.request));
     const instances: Instance[] = [];
-    for (const record of this.listingOrder) if (this.stateOf(record) !== undefined) instances.push(this.toInstance(record));
+    for (const record of this.listingOrder) if (this.stateOf(record, now) !== undefined) instances.push(this.toInstance(record, now));
     const partial = take(this.partialLists);
     if (partial === undefined) return instances;
     const omitted = instances.filter((instance) => partial.omit(instance));
@@ -318,18 +318,17 @@ export class MemoryProvider implements NodeProvider {
     return record !== undefined && this.stateOf(record) !== undefined ? record : undefined;
   }
 
-  /** The state now; undefined once the node is gone. */
-  private stateOf(record: NodeRecord): InstanceState | undefined {
-    const now = this.clock.now();
+  /** The state at `now` (the clock's time, read once per list by the caller: 10,000 records are listed each tick); undefined once the node is gone. */
+  private stateOf(record: NodeRecord, now = this.clock.now()): InstanceState | undefined {
     if (record.goneAtMs !== undefined && record.goneAtMs <= now) return undefined;
     if (record.terminatingAtMs !== undefined && record.terminatingAtMs <= now) return 'stopping';
     if (record.diedAtMs !== undefined && record.diedAtMs <= now) return 'failed';
     return record.runningAtMs <= now ? 'running' : 'starting';
   }
 
-  private toInstance(record: NodeRecord): Instance {
+  private toInstance(record: NodeRecord, now = this.clock.now()): Instance {
     const { request } = record;
-    const state = this.stateOf(record) ?? 'stopped';
+    const state = this.stateOf(record, now) ?? 'stopped';
     if (record.shown?.state === state) return record.shown;
     record.shown = {
       name: request.name,
