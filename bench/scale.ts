@@ -288,15 +288,13 @@ async function watcherSetup(job: Job) {
   const append = handle.journal.append.bind(handle.journal);
   handle.journal.append = (...args) => time('journal', () => append(...args));
   const real = watcherClusterOf(handle);
-  let lastObservation: Observation | undefined;
   const cluster = {
     ...real,
     launchWorkers: (...args: Parameters<typeof real.launchWorkers>) => time('launch', () => real.launchWorkers(...args)),
     writeStatus: (...args: Parameters<typeof real.writeStatus>) => time('files', () => real.writeStatus(...args)),
-    recordObservation: (observation: Observation) => {
-      lastObservation = observation;
-      return time('files', () => real.recordObservation(observation));
-    },
+    // The observation is not kept past its tick, as the watcher keeps none: holding it (10,000 views) into the next
+    // tick had the collector promote it to the old generation every tick.
+    recordObservation: (observation: Observation) => time('files', () => real.recordObservation(observation)),
   };
   const watcher = new Watcher({ cluster, clock, metrics: new WatcherMetrics() });
   /** Takes away what the watcher launched, so the next tick meets the same cluster. */
@@ -305,7 +303,7 @@ async function watcherSetup(job: Job) {
     for (const instance of launched) await provider.terminate(instance.name);
     return launched.length;
   };
-  return { dir, clock, provider, spec, watcher, timed, client, undoLaunches, baseRssMb, last: () => ({ state: lastState, observation: lastObservation }), journalPath: paths.journal };
+  return { dir, clock, provider, spec, watcher, timed, client, undoLaunches, baseRssMb, lastState: () => lastState, journalPath: paths.journal };
 }
 
 async function runScale(job: Job): Promise<ScaleResult> {
@@ -317,15 +315,19 @@ async function runScale(job: Job): Promise<ScaleResult> {
     return (used.user + used.system) / 1000;
   };
   let launchedPerTick = 0;
-  let eventsPerTick = 0;
-  let journalEvents = 0;
+  // Counted before and after the timed rounds, not in between: reading the growing journal every round made garbage
+  // that the next tick's collections paid for.
   const countEvents = async (): Promise<number> => {
     const { readFile } = await import('node:fs/promises');
     return (await readFile(setup.journalPath, 'utf8').catch(() => '')).split('\n').filter((line) => line !== '').length;
   };
+  let journalEvents = 0;
   const allocations = ALLOC_PROF === undefined ? undefined : await allocationSampler();
   for (let round = 0; round < WARM_UP_ROUNDS + ACTING_ROUNDS(job.nodes); round += 1) {
-    if (round === WARM_UP_ROUNDS) await allocations?.start();
+    if (round === WARM_UP_ROUNDS) {
+      journalEvents = await countEvents();
+      await allocations?.start();
+    }
     timed.take();
     const cpu = process.cpuUsage();
     const started = performance.now();
@@ -337,9 +339,6 @@ async function runScale(job: Job): Promise<ScaleResult> {
     // Its launches taken away, the next tick meets the same cluster and acts alike.
     launchedPerTick = await setup.undoLaunches();
     if (round < WARM_UP_ROUNDS) continue;
-    const events = await countEvents();
-    eventsPerTick = events - journalEvents;
-    journalEvents = events;
     acting.total.push(total);
     acting.cpu.push(tickCpu);
     acting.decode.push(parts.decode ?? 0);
@@ -348,6 +347,7 @@ async function runScale(job: Job): Promise<ScaleResult> {
     acting.launch.push(parts.launch ?? 0);
   }
   await allocations?.stop(path.join(ALLOC_PROF ?? '', `acting-${job.nodes}.heapprofile`));
+  const eventsPerTick = ((await countEvents()) - journalEvents) / ACTING_ROUNDS(job.nodes);
   // Steady: launch once, then the ticks that find the launches in flight.
   await watcher.tick(spec);
   await clock.advance(1_000);
@@ -362,7 +362,7 @@ async function runScale(job: Job): Promise<ScaleResult> {
     await clock.advance(1_000);
   }
   // The parts that have no seam of their own, timed alone on the same input.
-  const { state } = setup.last();
+  const state = setup.lastState();
   const joinMs: number[] = [];
   const planMs: number[] = [];
   const deps = { provider: setup.provider, gcs: { getClusterResourceState: async () => state as ClusterResourceState }, dashboard: { clusterStatus: async () => ({}) }, headName: headName(CLUSTER), defaultGroup: spec.workerGroups[0] as ClusterSpec['workerGroups'][number], now: () => clock.now() };
