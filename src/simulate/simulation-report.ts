@@ -165,7 +165,6 @@ export function lowerBound(units: readonly WorkUnit[], spec: ClusterSpec): numbe
   return Math.max(0, bound);
 }
 
-/** Whether some node of the spec could ever hold every bundle of the unit (each on some node). */
 function sum(values: number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
