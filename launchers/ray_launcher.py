@@ -92,6 +92,22 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def ensure_head_ports_free(ports):
+    """Fails, naming the port, when another process holds one of the head's ports. Ray 2.60 does not: its GCS cannot
+    bind, and `ray start --head` waits minutes for it to answer. In a pod of its own that cannot happen; where
+    applications share a host (and ports), as in the CML emulator, it can."""
+    for purpose in ("gcsPort", "dashboardPort", "clientPort"):
+        port = ports[purpose]
+        with socket.socket() as probe:
+            # As Ray's servers bind (SO_REUSEADDR): a port a server of before left in TIME_WAIT is free to both.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("", port))
+            except OSError as error:
+                fail(f"port {port} (head.{purpose}) is taken on this host ({error.strerror}): the head's Ray could not listen on it."
+                     " Free it, or give the head another in the spec")
+
+
 def write_atomically(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     draft = f"{path}.{os.getpid()}.tmp"
@@ -173,6 +189,7 @@ class Node:
         args += json.loads(os.environ.get("RAYFLEET_RAY_ARGS") or "[]")
         if self.role == "head":
             ports = self.head_ports
+            ensure_head_ports_free(ports)
             args += ["--head", f"--port={ports['gcsPort']}", "--dashboard-host=0.0.0.0", f"--dashboard-port={ports['dashboardPort']}",
                      f"--ray-client-server-port={ports['clientPort']}"]
             self.address = f"{self.ip}:{ports['gcsPort']}"

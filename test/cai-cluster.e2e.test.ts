@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
-import { findFreePort } from '../src/net/ports.js';
+import { findFreePorts } from '../src/net/ports.js';
 import { subdomainFor } from '../src/providers/cai/application-spec.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { startCmlEmulator, type CmlEmulator } from './cml-emulator/start-cml-emulator.js';
@@ -14,6 +14,15 @@ import { PYTHON_RUNTIME } from './cml-emulator/workspace-fixture.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
 
 const API_KEY = 'cml-e2e-key-0b9d3c7e1f2a4d6b';
+
+/**
+ * The head's line of a spec, its ports free now and all different. Every application of the emulator shares this host,
+ * so a port chosen free stays free only until another process takes it: choose them right before `up`.
+ */
+async function headLine(): Promise<string> {
+  const [gcsPort, dashboardPort, clientPort] = await findFreePorts(3);
+  return `head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ${gcsPort}, dashboardPort: ${dashboardPort}, clientPort: ${clientPort} }`;
+}
 
 describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   let sandbox: Sandbox;
@@ -30,6 +39,22 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     return JSON.parse(result.stdout) as ClusterStatus;
   }
 
+  /** The spec of the cluster the tests share; written again, with the head's ports chosen again, right before its `up`. */
+  async function writeSpec(): Promise<void> {
+    await writeFile(
+      spec,
+      [
+        `name: ${name}`,
+        `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
+        await headLine(),
+        'workerGroups:',
+        '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 2, max: 4 }',
+        'watcher: { enabled: false }',
+        'dashboard: { enabled: false }',
+      ].join('\n'),
+    );
+  }
+
   function applications(): Array<{ name: string; status: string }> {
     return [...emulator.store.applications.values()].map((application) => ({ name: application.name, status: application.status }));
   }
@@ -39,18 +64,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     emulator = await startCmlEmulator({ apiKey: API_KEY, projectsRoot: path.join(sandbox.dir, 'projects') });
     env = { CML_HOST: emulator.url, CML_API_KEY: API_KEY };
     spec = path.join(sandbox.dir, 'cai.yaml');
-    await writeFile(
-      spec,
-      [
-        `name: ${name}`,
-        `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
-        `head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ${await findFreePort()}, dashboardPort: ${await findFreePort()}, clientPort: ${await findFreePort()} }`,
-        'workerGroups:',
-        '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 2, max: 4 }',
-        'watcher: { enabled: false }',
-        'dashboard: { enabled: false }',
-      ].join('\n'),
-    );
+    await writeSpec();
   }, 60_000);
 
   afterAll(async () => {
@@ -92,6 +106,8 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   });
 
   it('brings up a head and 2 worker applications that form one Ray cluster', async () => {
+    // The ports chosen in beforeAll have been free for minutes (the setup job ran meanwhile): any process may hold one now.
+    await writeSpec();
     const up = await run(['up']);
     expect(up.exitCode, up.stderr).toBe(0);
     // The head application's URL on the workspace's ingress, from what the client knows: the host and the project.
@@ -307,7 +323,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
         [
           `name: ${scaled}`,
           `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
-          `head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ${await findFreePort()}, dashboardPort: ${await findFreePort()}, clientPort: ${await findFreePort()} }`,
+          await headLine(),
           'workerGroups:',
           '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 1, max: 3 }',
           'watcher: { interval: 500ms, idleTimeout: 5s }',

@@ -1,6 +1,7 @@
 // The node launcher (launchers/ray_launcher.py) as a CML application of the emulator, with a stand-in venv: what Ray
 // is given of the application's environment, and how the watcher beside it is kept running.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
@@ -73,6 +74,7 @@ server.serve_forever()
 
 let workspace: EmulatedWorkspace;
 let client: CmlClient;
+let projectId: string;
 let projectDirectory: string;
 let applicationId: string;
 let front: string;
@@ -83,6 +85,7 @@ beforeAll(async () => {
   workspace = await emulatedWorkspace();
   client = workspace.client();
   const project = await client.createProject({ name: 'launcher', environment: { DB_PASSWORD: PROJECT_SECRET, WANTED_BY_TASKS: 'yes' } });
+  projectId = project.id;
   projectDirectory = workspace.emulator.store.projects.get(project.id)?.directory ?? '';
   await client.uploadFile(project.id, LAUNCHER_SCRIPT, readFileSync(new URL('../../../launchers/ray_launcher.py', import.meta.url)));
   const bin = join(projectDirectory, '.venv', 'bin');
@@ -228,5 +231,37 @@ describe('the launcher of a node application', () => {
       // The launcher's own health answers all the while.
       expect(await (await fetch(`${front}/rayfleet/health`)).json()).toMatchObject({ node: `${CLUSTER}-head`, role: 'head', ray: 'running' });
     });
+  });
+
+  it("fails at once, naming the port, when another process holds one of the head's ports, and starts no Ray", async () => {
+    // Where applications share a host, a port chosen free can be taken before the head binds it; Ray's GCS then
+    // cannot listen and `ray start --head` waits minutes for it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const created = await client.createApplication(projectId, {
+        name: 'taken-head',
+        subdomain: 'taken-head',
+        script: LAUNCHER_SCRIPT,
+        runtime_identifier: PYTHON_RUNTIME,
+        environment: {
+          RAYFLEET_ROLE: 'head',
+          RAYFLEET_CLUSTER: 'taken',
+          RAYFLEET_NODE: 'taken-head',
+          RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort: await findFreePort(), dashboardPort: taken, clientPort: await findFreePort() }),
+        },
+      });
+      await pollUntil(async () => ((await client.getApplication(projectId, created.id)).status === 'APPLICATION_FAILED' ? true : undefined), {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        describe: () => `the launcher to fail (log: ${workspace.emulator.readLog(created.id)})`,
+      });
+      const log = workspace.emulator.readLog(created.id);
+      expect(log).toContain(`error: port ${taken} (head.dashboardPort) is taken on this host`);
+      expect(log).not.toContain('starting head');
+    } finally {
+      holder.close();
+    }
   });
 });
