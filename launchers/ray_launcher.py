@@ -94,18 +94,19 @@ def free_port():
 
 def ensure_head_ports_free(ports):
     """Fails, naming the port, when another process holds one of the head's ports. Ray 2.60 does not: its GCS cannot
-    bind, and `ray start --head` waits minutes for it to answer. In a pod of its own that cannot happen; where
-    applications share a host (and ports), as in the CML emulator, it can."""
-    for purpose in ("gcsPort", "dashboardPort", "clientPort"):
-        port = ports[purpose]
+    bind, and `ray start --head` waits minutes for it to answer. A pod of its own holds only this launcher; where
+    applications share a host (and its ports), as in the CML emulator, any process may hold one."""
+    # Named as `rayfleet up` names a local head's ports it finds taken.
+    for field, purpose in (("gcsPort", "Ray GCS"), ("dashboardPort", "Ray dashboard"), ("clientPort", "Ray client")):
+        port = ports[field]
         with socket.socket() as probe:
-            # As Ray's servers bind (SO_REUSEADDR): a port a server of before left in TIME_WAIT is free to both.
+            # As Ray's servers bind (SO_REUSEADDR): a port an earlier server's connections left in TIME_WAIT is free to both.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind(("", port))
             except OSError as error:
-                fail(f"port {port} (head.{purpose}) is taken on this host ({error.strerror}): the head's Ray could not listen on it."
-                     " Free it, or give the head another in the spec")
+                fail(f"port {port} ({purpose}, head.{field}) is already in use on this host ({error.strerror}): the head's Ray"
+                     " could not listen on it. Free it, or give the head another in the spec")
 
 
 def write_atomically(path, text):

@@ -258,7 +258,7 @@ describe('the launcher of a node application', () => {
         describe: () => `the launcher to fail (log: ${workspace.emulator.readLog(created.id)})`,
       });
       const log = workspace.emulator.readLog(created.id);
-      expect(log).toContain(`error: port ${taken} (head.dashboardPort) is taken on this host`);
+      expect(log).toContain(`error: port ${taken} (Ray dashboard, head.dashboardPort) is already in use on this host`);
       expect(log).not.toContain('starting head');
     } finally {
       holder.close();
