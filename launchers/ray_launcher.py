@@ -86,19 +86,26 @@ def fail(message, code=2):
     sys.exit(code)
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_port(avoid=()):
+    """A port free now and not in `avoid`: a head's ports are free too until its Ray binds them."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
-def ensure_head_ports_free(ports):
+def ensure_head_ports_free(ports, app_port):
     """Fails, naming the port, when another process holds one of the head's ports. Ray 2.60 does not: its GCS cannot
     bind, and `ray start --head` waits minutes for it to answer. A pod of its own holds only this launcher; where
     applications share a host (and its ports), as in the CML emulator, any process may hold one."""
     # Named as `rayfleet up` names a local head's ports it finds taken.
     for field, purpose in (("gcsPort", "Ray GCS"), ("dashboardPort", "Ray dashboard"), ("clientPort", "Ray client")):
         port = ports[field]
+        if port == app_port:
+            fail(f"port {port} ({purpose}, head.{field}) is this application's own port (CDSW_APP_PORT), where it answers CML:"
+                 " give the head another in the spec")
         with socket.socket() as probe:
             # As Ray's servers bind (SO_REUSEADDR): a port an earlier server's connections left in TIME_WAIT is free to both.
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -185,12 +192,13 @@ class Node:
             fail(f"no Ray in the venv {self.venv}: run `rayfleet cai setup`, whose job builds it")
         # Per-node temp dir and free agent/worker ports: harmless in a pod of its own, needed where pods share a host.
         tag = hashlib.sha256(self.name.encode()).hexdigest()[:6]
+        head_ports = set(self.head_ports.values()) if self.role == "head" else set()
         args = [ray, "start", "--block", "--disable-usage-stats", f"--node-ip-address={self.ip}", f"--temp-dir=/tmp/rf-{tag}",
-                f"--dashboard-agent-listen-port={free_port()}", "--min-worker-port=0", "--max-worker-port=0"]
+                f"--dashboard-agent-listen-port={free_port(head_ports)}", "--min-worker-port=0", "--max-worker-port=0"]
         args += json.loads(os.environ.get("RAYFLEET_RAY_ARGS") or "[]")
         if self.role == "head":
             ports = self.head_ports
-            ensure_head_ports_free(ports)
+            ensure_head_ports_free(ports, self.app_port)
             args += ["--head", f"--port={ports['gcsPort']}", "--dashboard-host=0.0.0.0", f"--dashboard-port={ports['dashboardPort']}",
                      f"--ray-client-server-port={ports['clientPort']}"]
             self.address = f"{self.ip}:{ports['gcsPort']}"
@@ -355,8 +363,10 @@ class Node:
                 return
             delay = min(delay * 2, WATCHER_RESTART_MAX_S)
 
-    def serve(self):
-        """CML keeps the application RUNNING while this answers. On the head it is the cluster's front door (see above)."""
+    def app_server(self):
+        """The server on CDSW_APP_PORT, bound at once but not listening yet: CML counts the application RUNNING once it
+        listens (after Ray is up), and meanwhile no process Ray starts can be handed the port for one of its own (where
+        applications share a host, the port is only known free when CML chose it)."""
         node = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -458,10 +468,19 @@ class Node:
             def log_message(self, *_):
                 pass
 
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.app_port), Handler)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.app_port), Handler, bind_and_activate=False)
+        try:
+            server.server_bind()
+        except OSError as error:
+            server.server_close()
+            fail(f"this application's port {self.app_port} (CDSW_APP_PORT) is already in use ({error.strerror})")
+        return server
+
+    def serve(self, server):
+        """CML keeps the application RUNNING while this answers. On the head it is the cluster's front door (see above)."""
+        server.server_activate()
         threading.Thread(target=server.serve_forever, daemon=True).start()
         log(f"serving on port {self.app_port}")
-        return server
 
     def stop(self, *_):
         with self.lock:
@@ -478,11 +497,12 @@ def main():
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     _log_file = open(log_path, "a")
     signal.signal(signal.SIGTERM, node.stop)
+    server = node.app_server()
     node.start_ray()
     node.publish()
     node.start_watcher()
     node.start_dashboard()
-    server = node.serve()
+    node.serve(server)
     code = node.ray.wait()
     server.shutdown()
     node.stop()

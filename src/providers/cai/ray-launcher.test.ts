@@ -3,6 +3,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
 import { parseJournal } from '../../journal/journal.js';
@@ -17,9 +18,20 @@ const DASHBOARD_TOKEN = 'dashboard-token-5c2e81d0';
 
 /** `ray start --block` as far as the launcher can tell: it records its environment, says Ray is up, and serves a dashboard that echoes. */
 const FAKE_RAY = `#!/usr/bin/env python3
-import http.server, json, os, signal, sys, threading
+import http.server, json, os, signal, socket, sys, threading
 with open(os.path.join(os.environ["HOME"], "ray-env.json"), "w") as out:
     json.dump(dict(os.environ), out)
+# Whether the launcher (the parent) holds its application port already, as Ray starts.
+launcher_env = open("/proc/%d/environ" % os.getppid(), "rb").read().split(b"\\0")
+app_port = int(next(entry for entry in launcher_env if entry.startswith(b"CDSW_APP_PORT=")).split(b"=")[1])
+with socket.socket() as probe:
+    try:
+        probe.bind(("127.0.0.1", app_port))
+        held = "free"
+    except OSError:
+        held = "held"
+with open(os.path.join(os.environ["HOME"], "app-port-at-ray-start.txt"), "w") as out:
+    out.write(held)
 port = int(next(arg for arg in sys.argv if arg.startswith("--dashboard-port=")).split("=")[1])
 class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -149,6 +161,10 @@ describe('the launcher of a node application', () => {
     expect(rayEnv.PATH?.split(':')[0]).toBe(join(projectDirectory, '.venv', 'bin'));
   });
 
+  it('holds its CDSW_APP_PORT from before Ray starts, so no process of Ray is handed it (where applications share a host)', () => {
+    expect(readFileSync(join(projectDirectory, 'app-port-at-ray-start.txt'), 'utf8')).toBe('held');
+  });
+
   it('starts the watcher again each time it exits, with the API key, doubling the delay, each restart journaled', async () => {
     const lines = await pollUntil(
       async () => {
@@ -231,6 +247,26 @@ describe('the launcher of a node application', () => {
       // The launcher's own health answers all the while.
       expect(await (await fetch(`${front}/rayfleet/health`)).json()).toMatchObject({ node: `${CLUSTER}-head`, role: 'head', ray: 'running' });
     });
+  });
+
+  it("refuses a head port that is the application's own CDSW_APP_PORT, and starts no Ray", async () => {
+    // The launcher holds its own port from the start, so only this check can tell; run as CML would, without the emulator.
+    const appPort = await findFreePort();
+    const launched = await execa('python3', [join(projectDirectory, LAUNCHER_SCRIPT)], {
+      reject: false,
+      timeout: 15_000,
+      env: {
+        HOME: projectDirectory,
+        CDSW_APP_PORT: String(appPort),
+        RAYFLEET_ROLE: 'head',
+        RAYFLEET_CLUSTER: 'own-port',
+        RAYFLEET_NODE: 'own-port-head',
+        RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort: await findFreePort(), dashboardPort: await findFreePort(), clientPort: appPort }),
+      },
+    });
+    expect(launched.exitCode).toBe(2);
+    expect(launched.stdout).toContain(`error: port ${appPort} (Ray client, head.clientPort) is this application's own port (CDSW_APP_PORT)`);
+    expect(launched.stdout).not.toContain('starting head');
   });
 
   it("fails at once, naming the port, when another process holds one of the head's ports, and starts no Ray", async () => {
