@@ -97,9 +97,10 @@ def free_port(avoid=()):
 
 
 def ensure_head_ports_free(ports, app_port):
-    """Fails, naming the port, when another process holds one of the head's ports. Ray 2.60 does not: its GCS cannot
-    bind, and `ray start --head` waits minutes for it to answer. A pod of its own holds only this launcher; where
-    applications share a host (and its ports), as in the CML emulator, any process may hold one."""
+    """Fails, naming the port, when one of the head's ports is this application's own or another process holds it.
+    Ray 2.60 does not say so: its GCS cannot bind, and `ray start --head` takes 40 s to report that the GCS failed
+    (measured), with a Ray bug report's wording. A pod of its own holds only this launcher; where applications share a
+    host (and its ports), as in the CML emulator, any process may hold one."""
     # Named as `rayfleet up` names a local head's ports it finds taken.
     for field, purpose in (("gcsPort", "Ray GCS"), ("dashboardPort", "Ray dashboard"), ("clientPort", "Ray client")):
         port = ports[field]
