@@ -244,6 +244,21 @@ describe('FleetJobs.submit', () => {
     expect(error.code).toBe('RAY_REQUEST_FAILED');
     expect(error.message).toMatch(/answered 400 to POST \/api\/jobs\/ \(ValueError: runtime_env field "pip" is bad\)$/);
   });
+
+  it("asks again while Ray says the head's job agent is not up yet, and submits the job once; another 500 is not asked again", async () => {
+    const notYet = { status: 500, body: 'No available agent to submit job, please try again later.' };
+    api.nextAnswers.push(notYet, notYet);
+    const submitted = await jobs().submit({ entrypoint: 'python x.py' });
+    const posts = (): number => api.seen.filter((request) => request.method === 'POST' && request.url === '/api/jobs/').length;
+    // Asked three times, one job made.
+    expect(posts()).toBe(3);
+    expect([...api.jobs.keys()]).toEqual([submitted.submissionId]);
+    expect(api.jobs.get(submitted.submissionId)?.details.entrypoint).toBe('python x.py');
+    api.nextAnswers.push({ status: 500, body: 'Traceback (most recent call last):\nRuntimeError: the job manager failed' });
+    const error = await rayfleetErrorOf(() => jobs().submit({ entrypoint: 'python y.py' }));
+    expect(error.message).toMatch(/answered 500 to POST \/api\/jobs\/ \(RuntimeError: the job manager failed\)$/);
+    expect(posts()).toBe(4);
+  });
 });
 
 describe('FleetJobs.stop and delete', () => {

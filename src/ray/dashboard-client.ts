@@ -115,7 +115,8 @@ export class DashboardClient {
     }
   }
 
-  private parse<T>(method: HttpMethod, path: string, answer: DashboardAnswer): T {
+  /** An answer's JSON, when it is a 2xx with JSON; anything else is RAY_REQUEST_FAILED with Ray's message. */
+  parse<T>(method: HttpMethod, path: string, answer: DashboardAnswer): T {
     if (answer.status < 200 || answer.status >= 300) throw this.httpError(method, path, answer);
     let body: unknown;
     try {

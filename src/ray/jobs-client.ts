@@ -1,4 +1,5 @@
 // A client of Ray's Jobs REST API (`/api/jobs/`) and package store (`/api/packages/`), over the dashboard client.
+import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError } from '../errors.js';
 import type { DashboardAnswer, DashboardClient, DashboardRequest } from './dashboard-client.js';
 
@@ -44,12 +45,26 @@ export interface JobDetails {
 const UPLOAD_TIMEOUT_MS = 300_000;
 /** A submit waits for Ray to start the job's supervisor actor; Ray's own client waits as long. */
 const SUBMIT_TIMEOUT_MS = 60_000;
+/**
+ * What Ray's job head answers (a 500) when the head node's dashboard agent has not registered within its 10 s wait
+ * (Ray 2.60; seen right after a head came up on 2 busy cores). No job was made, and Ray asks to be asked again.
+ */
+const NO_AGENT_YET = 'No available agent to submit job, please try again later.';
+/** Between those asks: Ray's own wait is the most of it, this keeps a Ray that answered at once from being flooded. */
+const NO_AGENT_RETRY_MS = 500;
 
 export class JobsClient {
   constructor(private readonly dashboard: DashboardClient) {}
 
+  /** Asked again while Ray says its head's agent is not up yet (each answer of that kind takes Ray 10 s), up to a minute. */
   async submit(request: JobSubmitRequest, signal?: AbortSignal): Promise<{ submission_id: string; job_id: string | null }> {
-    return this.dashboard.requestJson('/api/jobs/', { method: 'POST', json: request, signal, timeoutMs: SUBMIT_TIMEOUT_MS });
+    const started = Date.now();
+    for (;;) {
+      const answer = await this.dashboard.send('/api/jobs/', { method: 'POST', json: request, signal, timeoutMs: SUBMIT_TIMEOUT_MS });
+      const agentNotUp = answer.status === 500 && answer.text.includes(NO_AGENT_YET);
+      if (!agentNotUp || Date.now() - started >= SUBMIT_TIMEOUT_MS) return this.dashboard.parse('POST', '/api/jobs/', answer);
+      await delay(NO_AGENT_RETRY_MS, undefined, { signal });
+    }
   }
 
   async get(id: string, signal?: AbortSignal): Promise<JobDetails> {
