@@ -9,6 +9,7 @@ import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace
 import { parseJournal } from '../../journal/journal.js';
 import { findFreePort } from '../../net/ports.js';
 import { pollUntil } from '../../wait/poll-until.js';
+import { WATCHER_NODE_FLAGS } from '../../watcher/watcher-node-flags.js';
 import type { CmlClient } from './cml-client.js';
 import { LAUNCHER_SCRIPT, PROJECT_HOME } from './project-layout.js';
 
@@ -121,7 +122,7 @@ beforeAll(async () => {
       RAYFLEET_NODE: `${CLUSTER}-head`,
       RAYFLEET_WATCHER: '1',
       RAYFLEET_WATCHER_RESTART_S: '0.1',
-      RAYFLEET_WATCHER_NODE_FLAGS: '--max-semi-space-size=8 --heap-growing-percent=30',
+      RAYFLEET_WATCHER_NODE_FLAGS: WATCHER_NODE_FLAGS.join(' '),
       RAYFLEET_RAY_ENV: 'WANTED_BY_TASKS',
       RAY_CLOUD_INSTANCE_ID: `${CLUSTER}-head`,
       RAY_NODE_TYPE_NAME: 'head',
@@ -192,7 +193,7 @@ describe('the launcher of a node application', () => {
     const runs = readFileSync(join(projectDirectory, 'watcher-runs.txt'), 'utf8').trim().split('\n');
     expect(runs.length).toBeGreaterThanOrEqual(4);
     // Node's flags before the bundle: `node <flags> rayfleet.mjs watch -c <cluster>`.
-    expect(new Set(runs)).toEqual(new Set([`key=True home=${join(projectDirectory, PROJECT_HOME)} node-flags=--max-semi-space-size=8 --heap-growing-percent=30`]));
+    expect(new Set(runs)).toEqual(new Set([`key=True home=${join(projectDirectory, PROJECT_HOME)} node-flags=${WATCHER_NODE_FLAGS.join(' ')}`]));
   });
 
   describe("the head's front door on CDSW_APP_PORT", () => {
