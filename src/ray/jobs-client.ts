@@ -56,7 +56,10 @@ const NO_AGENT_RETRY_MS = 500;
 export class JobsClient {
   constructor(private readonly dashboard: DashboardClient) {}
 
-  /** Asked again while Ray says its head's agent is not up yet (each answer of that kind takes Ray 10 s), up to a minute. */
+  /**
+   * Asked again while Ray says its head's agent is not up yet (each answer of that kind takes Ray 10 s): no new ask
+   * starts a minute after the first, and each ask has the submit's own minute to be answered.
+   */
   async submit(request: JobSubmitRequest, signal?: AbortSignal): Promise<{ submission_id: string; job_id: string | null }> {
     const started = Date.now();
     for (;;) {
