@@ -155,19 +155,6 @@ describe('the GCS and dashboard clients against a real Ray', () => {
     await stateWhere((candidate) => candidate.constraints.every((constraint) => constraint.length === 0), 'the constraint to clear');
   });
 
-  it('hands back the autoscaling state last reported', async () => {
-    const report = {
-      lastSeenClusterResourceStateVersion: (await gcs.getClusterResourceState()).version,
-      autoscalerStateVersion: 7,
-      pendingInstanceRequests: [{ nodeTypeName: 'worker', count: 2, requestedAtSeconds: Math.floor(Date.now() / 1000) }],
-      pendingInstances: [{ nodeTypeName: 'worker', instanceId: 'rfgcs-worker-2', details: 'starting' }],
-      failedInstanceRequests: [{ nodeTypeName: 'gpu', count: 1, reason: 'no GPU here', startedAtSeconds: 1, failedAtSeconds: 2 }],
-      infeasibleRequests: [],
-    };
-    await gcs.reportAutoscalingState(report);
-    expect((await gcs.getClusterStatus()).autoscalingState).toEqual(report);
-  });
-
   it('shows demand no node can hold: tasks by shape, a placement group as a gang', async () => {
     await startDriver('busy', [
       'from ray.util.placement_group import placement_group',

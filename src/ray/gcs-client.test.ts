@@ -90,28 +90,9 @@ describe('GcsClient against a stand-in GCS', () => {
     expect(received).toEqual([]);
   });
 
-  it('round-trips an autoscaling state and encodes resource constraints', async () => {
-    const state = {
-      lastSeenClusterResourceStateVersion: 17,
-      autoscalerStateVersion: 4,
-      pendingInstanceRequests: [{ nodeTypeName: 'worker', count: 2, requestedAtSeconds: 1_790_000_000 }],
-      pendingInstances: [{ nodeTypeName: 'worker', instanceId: 'rf-worker-3', details: 'starting' }],
-      failedInstanceRequests: [{ nodeTypeName: 'gpu', count: 1, reason: 'no GPU', startedAtSeconds: 1, failedAtSeconds: 2 }],
-      infeasibleRequests: [{ GPU: 8 }],
-    };
-    await withClient((client) => client.reportAutoscalingState(state));
-    answers.GetClusterStatus = { reply: { autoscaling_state: received[0]?.request.autoscaling_state as object } };
-    const status = await withClient((client) => client.getClusterStatus());
-    expect(status.autoscalingState).toEqual(state);
-    expect(status.resourceState.nodeStates).toEqual([]);
-
+  it('encodes a resource constraint as request_resources() sends it', async () => {
     await withClient((client) => client.requestClusterResourceConstraint([{ shape: { CPU: 4 }, count: 2 }]));
-    expect(received[2]?.request).toMatchObject({ cluster_resource_constraint: { resource_requests: [{ request: { resources_bundle: { CPU: 4 } }, count: '2' }] } });
-  });
-
-  it('reads an unreported autoscaling state as empty', async () => {
-    const status = await withClient((client) => client.getClusterStatus());
-    expect(status.autoscalingState).toMatchObject({ autoscalerStateVersion: 0, pendingInstanceRequests: [] });
+    expect(received[0]?.request).toMatchObject({ cluster_resource_constraint: { resource_requests: [{ request: { resources_bundle: { CPU: 4 } }, count: '2' }] } });
   });
 });
 

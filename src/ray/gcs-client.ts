@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { RayfleetError, messageOf } from '../errors.js';
 import { packageFile, shippedFile } from '../package-files.js';
-import { toClusterResourceState, type ClusterResourceState, type RawClusterResourceState, type ResourceShape } from './cluster-resource-state.js';
+import type { ClusterResourceState, ResourceShape } from './cluster-resource-state.js';
 import { ClusterResourceStateDecoder } from './resource-state-decoder.js';
 
 export type { ClusterResourceState, RayNodeState, RayNodeStatus, PendingRequest, GangRequest, ResourceShape } from './cluster-resource-state.js';
@@ -35,28 +35,6 @@ export interface DrainResult {
   accepted: boolean;
   /** Ray's reason when it refused, e.g. "The node to be idle terminated is no longer idle."; empty when accepted. */
   rejectionReason: string;
-}
-
-/** The autoscaler's view that `ray status` shows: what rayfleet reports, and what the GCS hands back. */
-export interface AutoscalingState {
-  /** The ClusterResourceState version the report was made from. */
-  lastSeenClusterResourceStateVersion: number;
-  /** Must grow with every report: the GCS drops a report older than the one it holds. */
-  autoscalerStateVersion: number;
-  pendingInstanceRequests: Array<{ nodeTypeName: string; count: number; requestedAtSeconds: number }>;
-  pendingInstances: Array<{ nodeTypeName: string; instanceId: string; details: string }>;
-  failedInstanceRequests: Array<{ nodeTypeName: string; count: number; reason: string; startedAtSeconds: number; failedAtSeconds: number }>;
-  /** Shapes no node type can hold. Ray tells the drivers that submitted them. */
-  infeasibleRequests: ResourceShape[];
-}
-
-/** What rayfleet sends with reportAutoscalingState. */
-export type AutoscalingStateReport = AutoscalingState;
-
-export interface ClusterStatus {
-  resourceState: ClusterResourceState;
-  /** The last state reported to the GCS; all zero and empty when nobody reported. */
-  autoscalingState: AutoscalingState;
 }
 
 /** One shape of a `request_resources()`-style constraint: the cluster must be able to hold `count` of `shape` at once. */
@@ -123,12 +101,6 @@ export class GcsClient {
     return this.call<ClusterResourceState>('GetClusterResourceState', { last_seen_cluster_resource_state_version: '0' }, options, (bytes) => this.resourceState.decode(bytes));
   }
 
-  /** The resource state with the autoscaling state last reported to the GCS (what `ray status` prints). */
-  async getClusterStatus(options: CallOptions = {}): Promise<ClusterStatus> {
-    const reply = await this.call<{ cluster_resource_state: RawClusterResourceState | null; autoscaling_state: RawAutoscalingState | null }>('GetClusterStatus', {}, options);
-    return { resourceState: toClusterResourceState(reply.cluster_resource_state), autoscalingState: toAutoscalingState(reply.autoscaling_state) };
-  }
-
   /**
    * Asks Ray to drain a node. IDLE_TERMINATION is refused by a node with work; once accepted, the raylet
    * exits and the node is DEAD within about a second, but its `ray start --block` process stays: stop it.
@@ -147,11 +119,6 @@ export class GcsClient {
       options,
     );
     return { accepted: reply.is_accepted, rejectionReason: reply.rejection_reason_message };
-  }
-
-  /** Tells the GCS what the autoscaler is doing, so `ray status` shows pending and failed launches. */
-  async reportAutoscalingState(state: AutoscalingStateReport, options: CallOptions = {}): Promise<void> {
-    await this.call('ReportAutoscalingState', { autoscaling_state: fromAutoscalingState(state) }, options);
   }
 
   /** What `ray.autoscaler.sdk.request_resources()` does: replaces the cluster's one standing constraint; an empty list clears it. */
@@ -212,65 +179,4 @@ export class GcsClient {
         return new RayfleetError('RAY_REQUEST_FAILED', `Ray's GCS at ${this.address} failed ${method}: ${detail}`, { cause: error });
     }
   }
-}
-
-// AutoscalingState as @grpc/proto-loader decodes it (keepCase, int64 as strings, defaults filled).
-interface RawAutoscalingState {
-  last_seen_cluster_resource_state_version: string;
-  autoscaler_state_version: string;
-  pending_instance_requests: Array<{ instance_type_name: string; ray_node_type_name: string; count: number; request_ts: string }>;
-  infeasible_resource_requests: Array<{ resources_bundle: Record<string, number> }>;
-  pending_instances: Array<{ instance_type_name: string; ray_node_type_name: string; instance_id: string; ip_address: string; details: string }>;
-  failed_instance_requests: Array<{ instance_type_name: string; ray_node_type_name: string; count: number; reason: string; start_ts: string; failed_ts: string }>;
-}
-
-function toAutoscalingState(raw: RawAutoscalingState | null): AutoscalingState {
-  if (raw === null) return { lastSeenClusterResourceStateVersion: 0, autoscalerStateVersion: 0, pendingInstanceRequests: [], pendingInstances: [], failedInstanceRequests: [], infeasibleRequests: [] };
-  return {
-    lastSeenClusterResourceStateVersion: Number(raw.last_seen_cluster_resource_state_version),
-    autoscalerStateVersion: Number(raw.autoscaler_state_version),
-    pendingInstanceRequests: raw.pending_instance_requests.map((request) => ({
-      nodeTypeName: request.ray_node_type_name,
-      count: request.count,
-      requestedAtSeconds: Number(request.request_ts),
-    })),
-    pendingInstances: raw.pending_instances.map((instance) => ({ nodeTypeName: instance.ray_node_type_name, instanceId: instance.instance_id, details: instance.details })),
-    failedInstanceRequests: raw.failed_instance_requests.map((failure) => ({
-      nodeTypeName: failure.ray_node_type_name,
-      count: failure.count,
-      reason: failure.reason,
-      startedAtSeconds: Number(failure.start_ts),
-      failedAtSeconds: Number(failure.failed_ts),
-    })),
-    infeasibleRequests: raw.infeasible_resource_requests.map((request) => ({ ...request.resources_bundle })),
-  };
-}
-
-/** Our node types are Ray's node types and the instance types at once: rayfleet has no separate machine catalogue. */
-function fromAutoscalingState(state: AutoscalingState): object {
-  return {
-    last_seen_cluster_resource_state_version: String(state.lastSeenClusterResourceStateVersion),
-    autoscaler_state_version: String(state.autoscalerStateVersion),
-    pending_instance_requests: state.pendingInstanceRequests.map((request) => ({
-      instance_type_name: request.nodeTypeName,
-      ray_node_type_name: request.nodeTypeName,
-      count: request.count,
-      request_ts: String(request.requestedAtSeconds),
-    })),
-    pending_instances: state.pendingInstances.map((instance) => ({
-      instance_type_name: instance.nodeTypeName,
-      ray_node_type_name: instance.nodeTypeName,
-      instance_id: instance.instanceId,
-      details: instance.details,
-    })),
-    failed_instance_requests: state.failedInstanceRequests.map((failure) => ({
-      instance_type_name: failure.nodeTypeName,
-      ray_node_type_name: failure.nodeTypeName,
-      count: failure.count,
-      reason: failure.reason,
-      start_ts: String(failure.startedAtSeconds),
-      failed_ts: String(failure.failedAtSeconds),
-    })),
-    infeasible_resource_requests: state.infeasibleRequests.map((shape) => ({ resources_bundle: shape })),
-  };
 }

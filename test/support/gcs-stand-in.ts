@@ -17,7 +17,7 @@ export interface ReceivedCall {
 export type StandInAnswer = { reply: object } | { encoded: Buffer } | { inTurn: Buffer[] } | { error: { code: grpc.status; details: string } } | 'never';
 
 const PROTO = fileURLToPath(new URL('../../proto/autoscaler.proto', import.meta.url));
-const METHODS = ['GetClusterResourceState', 'GetClusterStatus', 'DrainNode', 'ReportAutoscalingState', 'RequestClusterResourceConstraint'] as const;
+const METHODS = ['GetClusterResourceState', 'DrainNode', 'RequestClusterResourceConstraint'] as const;
 export type GcsMethod = (typeof METHODS)[number];
 
 export class GcsStandIn {
