@@ -156,6 +156,8 @@ describe('FleetJobs.follow', () => {
     const error = await rayfleetErrorOf(() => jobs().follow('raysubmit_forever', { write: () => undefined }));
     expect(error.code).toBe('RAY_REQUEST_FAILED');
     expect(error.message).toMatch(/answered 502/);
+    // The status is data on the error: asking again is decided on it, not on the message's words.
+    expect(error).toMatchObject({ status: 502 });
   });
 
   it('is JOB_NOT_FOUND at once for a job Ray does not know', async () => {

@@ -1,8 +1,9 @@
 // Jobs on one cluster: submit (local working dirs uploaded), follow the log to the end without losing a line, stop, list, delete.
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { RayfleetError, messageOf } from '../errors.js';
+import { RayfleetError, isRayfleetError } from '../errors.js';
 import { DashboardClient } from '../ray/dashboard-client.js';
+import { DashboardHttpError } from '../ray/dashboard-http-error.js';
 import { isTerminal, JobsClient, type JobDetails, type JobSubmitRequest } from '../ray/jobs-client.js';
 import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/runtime-env.js';
 import type { WorkContext } from './work-context.js';
@@ -227,8 +228,7 @@ export class FleetJobs {
 
 /** A dashboard that did not answer, or answered 5xx, may answer the next poll; anything else (no such job, a refused token) will not. */
 function isRetried(error: unknown): boolean {
-  if (!(error instanceof RayfleetError)) return false;
-  return error.code === 'RAY_UNREACHABLE' || (error.code === 'RAY_REQUEST_FAILED' && / answered 5\d\d /.test(messageOf(error)));
+  return isRayfleetError(error, 'RAY_UNREACHABLE') || (error instanceof DashboardHttpError && error.status >= 500 && error.status < 600);
 }
 
 /**

@@ -1,6 +1,7 @@
 // A client of Ray's dashboard HTTP API: version, cluster status and nodes, with the cluster's token; the requests the Jobs and Serve clients make.
 import { RayfleetError, messageOf } from '../errors.js';
 import { httpRequest } from '../net/http-request.js';
+import { DashboardHttpError } from './dashboard-http-error.js';
 import { pollUntil } from '../wait/poll-until.js';
 
 export interface DashboardClientOptions {
@@ -132,9 +133,9 @@ export class DashboardClient {
   }
 
   /** The error a non-2xx answer is: the status, what a 401 or 403 means, and Ray's own message. */
-  httpError(method: HttpMethod, path: string, answer: DashboardAnswer): RayfleetError {
+  httpError(method: HttpMethod, path: string, answer: DashboardAnswer): DashboardHttpError {
     const hint = answer.status === 401 ? ': the auth token is missing' : answer.status === 403 ? ': the auth token is wrong' : '';
-    return new RayfleetError('RAY_REQUEST_FAILED', `Ray's dashboard at ${this.baseUrl} answered ${answer.status} to ${method} ${path}${hint} (${rayMessageIn(answer.text)})`);
+    return new DashboardHttpError(answer.status, `Ray's dashboard at ${this.baseUrl} answered ${answer.status} to ${method} ${path}${hint} (${rayMessageIn(answer.text)})`);
   }
 }
 
