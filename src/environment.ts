@@ -36,7 +36,6 @@ export const ENVIRONMENT_VARIABLES = {
   DOCKER_HOST: 'the Docker Engine (unix:///var/run/docker.sock by default)',
   CI: '`true`: no progress lines on stderr',
   PATH: 'searched for python3 and docker; local nodes get it with the managed venv\'s bin/ first',
-  npm_package_version: 'the version `--version` prints when run through npm',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

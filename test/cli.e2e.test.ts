@@ -1,5 +1,5 @@
 // The built CLI on its own: help on every command, usage errors, the runtime and spec commands.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,12 @@ describe('the rayfleet CLI', () => {
     expect(unknown.stderr).toMatch(/Did you mean status\?/);
     const badOption = await sandbox.run(['add-worker', '--count', 'zero']);
     expect(badOption.exitCode).toBe(2);
+  });
+
+  it("prints rayfleet's version from the bundle, not that of the npm project it runs in", async () => {
+    const { version } = JSON.parse(await readFile(path.resolve(import.meta.dirname, '../package.json'), 'utf8')) as { version: string };
+    const result = await sandbox.run(['--version'], { env: { npm_package_version: '9.9.9' } });
+    expect(result.stdout).toBe(version);
   });
 
   it('describes the managed runtime as JSON', async () => {

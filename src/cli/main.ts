@@ -18,11 +18,12 @@ import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
 import { oldWatcherCommands, watchCommand, watcherCommand } from './commands/watcher-commands.js';
 import { readEnv } from '../environment.js';
+import { packageVersion } from '../package-version.js';
 
 export function buildProgram(): Command {
   const program = new Command('rayfleet')
     .description('Launch, watch and scale Ray clusters: on this machine, in Docker, or on Cloudera AI.')
-    .version(readEnv('npm_package_version') ?? '0.1.0')
+    .version(packageVersion())
     .showSuggestionAfterError()
     .exitOverride();
   for (const command of [
