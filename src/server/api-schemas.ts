@@ -194,6 +194,13 @@ export const WatcherView = z
   })
   .openapi('Watcher');
 
+/** What the stream's `event: snapshot` carries: the nodes and the watcher together (the page's contract). */
+export const StreamSnapshot = z.object({
+  status: ClusterStatus.nullable(),
+  statusError: z.string().nullable().openapi({ description: 'why status is null: the provider or Ray could not be asked' }),
+  watcher: WatcherView,
+});
+
 export const WatcherPatch = z
   .strictObject({
     paused: z.boolean().optional().openapi({ description: 'observe only: journal what would be done, as withheld: paused' }),
