@@ -2,6 +2,8 @@
 import type { RayNodeState } from '../ray/gcs-client.js';
 import type { Instance, InstanceState, NodeRole } from '../providers/node-provider.js';
 import { messageOf } from '../errors.js';
+import { countGroups, type GroupCount } from '../watcher/group-counts.js';
+import { joinWorkers } from '../watcher/observe.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { ClusterPorts } from './cluster-record.js';
 
@@ -51,6 +53,8 @@ export interface ClusterStatus {
   /** Nodes alive in Ray that no instance of this cluster accounts for. */
   unmanaged: RayView[];
   totals: ClusterTotals;
+  /** Each worker group's workers by phase, counted as the watcher counts them. */
+  groups: GroupCount[];
 }
 
 /**
@@ -128,5 +132,6 @@ export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSi
     ports: cluster.savedRecord.ports,
     rayError,
     ...joinNodes(instances, rayNodes),
+    groups: countGroups(cluster.spec.workerGroups, joinWorkers(instances, rayNodes)),
   };
 }

@@ -1,7 +1,8 @@
 // The watcher's observations over time, compact and bounded, in the cluster's state dir: nodes per group and phase, pending demand by shape.
 import { appendFile, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Observation, WorkerPhase } from './observation.js';
+import { countByGroup } from './group-counts.js';
+import type { Observation } from './observation.js';
 import { describeShape } from './resource-shapes.js';
 
 /**
@@ -49,13 +50,9 @@ export function historyPointOf(observation: Observation): HistoryPoint {
     values[key] = (values[key] ?? 0) + amount;
   };
   // Counted by group and phase first: a key string per worker would be 10,000 strings a tick.
-  const byGroup = new Map<string, Map<WorkerPhase, number>>();
-  for (const { group, phase } of observation.workers) {
-    let phases = byGroup.get(group);
-    if (phases === undefined) byGroup.set(group, (phases = new Map()));
-    phases.set(phase, (phases.get(phase) ?? 0) + 1);
+  for (const [group, phases] of countByGroup(observation.workers)) {
+    for (const [phase, count] of Object.entries(phases)) if (count > 0) add(`nodes/${group}/${phase}`, count);
   }
-  for (const [group, phases] of byGroup) for (const [phase, count] of phases) add(`nodes/${group}/${phase}`, count);
   for (const { shape, count } of observation.demand.shapes) add(`demand/${describeShape(shape)}`, count);
   for (const gang of observation.demand.gangs) for (const bundle of gang.bundles) add(`demand/${describeShape(bundle)}`, 1);
   return { atMs: observation.atMs, values };

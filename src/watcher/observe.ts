@@ -47,16 +47,11 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     demand = fallback.demand;
     if (fallback.problem !== undefined) problems.push(fallback.problem);
   }
-  const rayNodes = state?.nodeStates ?? [];
-  // One lookup per instance: a cluster of 10,000 nodes would make searching the list for each a tick's whole cost.
-  const alive = new Map<string, RayNodeState>();
-  for (const node of rayNodes) if (node.status !== 'DEAD' && !alive.has(node.instanceId)) alive.set(node.instanceId, node);
-  const deadIds = new Set(rayNodes.filter((node) => node.status === 'DEAD').map((node) => node.instanceId));
-  const head = alive.get(deps.headName);
+  const head = state?.nodeStates.find((node) => node.instanceId === deps.headName && node.status !== 'DEAD');
   return {
     atMs: (deps.now ?? Date.now)(),
     source,
-    workers: instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, alive, state !== undefined, deadIds)),
+    workers: joinWorkers(instances, state?.nodeStates),
     headAvailable: head?.availableResources ?? {},
     headTotal: head?.totalResources ?? {},
     demand,
@@ -64,6 +59,16 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     rayOk: state !== undefined,
     problems,
   };
+}
+
+/** The workers as the provider lists them, each joined with Ray's view of it (`undefined` when Ray could not be asked). */
+export function joinWorkers(instances: readonly Instance[], rayNodes: readonly RayNodeState[] | undefined): WorkerView[] {
+  const known = rayNodes ?? [];
+  // One lookup per instance: a cluster of 10,000 nodes would make searching the list for each a tick's whole cost.
+  const alive = new Map<string, RayNodeState>();
+  for (const node of known) if (node.status !== 'DEAD' && !alive.has(node.instanceId)) alive.set(node.instanceId, node);
+  const deadIds = new Set(known.filter((node) => node.status === 'DEAD').map((node) => node.instanceId));
+  return instances.filter((instance) => instance.role === 'worker').map((instance) => joinWorker(instance, alive, rayNodes !== undefined, deadIds));
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
 import type { WatcherSpec } from '../spec/schema.js';
+import type { GroupCount } from './group-counts.js';
 import type { Demand, DemandSource } from './observation.js';
 import type { PlannedCleanup, PlannedDrain, PlannedLaunch } from './planner.js';
 
@@ -21,13 +22,9 @@ export function watcherPaths(stateDir: string): WatcherPaths {
   };
 }
 
-export interface GroupStatus {
-  name: string;
-  min: number;
-  max: number;
-  registered: number;
-  launching: number;
-  draining: number;
+/** A group at the watcher's tick; a status written before `dead` was counted lacks it. */
+export interface GroupStatus extends Omit<GroupCount, 'dead'> {
+  dead?: number;
   /** Launches wait until then after failures. */
   backoffUntil: string | undefined;
 }

@@ -9,6 +9,7 @@ import { defaultGroup } from '../spec/worker-groups.js';
 import { systemClock, type Clock } from '../time/clock.js';
 import { addFailure, backoffUntilByGroup, drainedNodes, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
 import type { Observation, WorkerPhase, WorkerView } from './observation.js';
+import { countGroups } from './group-counts.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
@@ -303,13 +304,6 @@ export class Watcher {
 
   private statusOf(spec: ClusterSpec, observation: Observation, plan: Plan, tickSeconds: number): WatcherStatus {
     const history = this.history();
-    // Workers per group and phase in one pass, not three filters per group.
-    const counts = new Map<string, Record<WorkerPhase, number>>();
-    for (const worker of observation.workers) {
-      let count = counts.get(worker.group);
-      if (count === undefined) counts.set(worker.group, (count = { registered: 0, launching: 0, draining: 0, dead: 0 }));
-      count[worker.phase] += 1;
-    }
     return {
       pid: process.pid,
       startedAt: new Date(this.startedAtMs).toISOString(),
@@ -320,18 +314,9 @@ export class Watcher {
       settings: spec.watcher,
       paused: spec.watcher.paused === true,
       demand: observation.demand,
-      groups: spec.workerGroups.map((group) => {
-        const count = counts.get(group.name);
-        const backoffUntil = history.backoffUntilMs[group.name];
-        return {
-          name: group.name,
-          min: group.min,
-          max: group.max,
-          registered: count?.registered ?? 0,
-          launching: count?.launching ?? 0,
-          draining: count?.draining ?? 0,
-          backoffUntil: backoffUntil !== undefined && backoffUntil > observation.atMs ? new Date(backoffUntil).toISOString() : undefined,
-        };
+      groups: countGroups(spec.workerGroups, observation.workers).map((count) => {
+        const backoffUntil = history.backoffUntilMs[count.name];
+        return { ...count, backoffUntil: backoffUntil !== undefined && backoffUntil > observation.atMs ? new Date(backoffUntil).toISOString() : undefined };
       }),
       launching: observation.workers.filter((worker) => worker.phase === 'launching').map((worker) => worker.name),
       infeasible: plan.infeasible,

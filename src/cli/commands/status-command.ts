@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import type { ClusterStatus, NodeStatus } from '../../fleet/cluster-status.js';
 import { formatDuration } from '../../spec/durations.js';
+import type { GroupCount } from '../../watcher/group-counts.js';
 import { formatTable } from '../format-table.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { printJson, printLine } from '../output.js';
@@ -49,9 +50,16 @@ export function printStatus(status: ClusterStatus): void {
   ]);
   printLine(formatTable(['NAME', 'GROUP', 'STATE', 'RAY', 'CPU USED', 'GPU USED', 'IDLE'], rows));
   for (const node of status.unmanaged) printLine(`not managed by rayfleet: Ray node ${node.nodeId} (${node.status})`);
+  printLine(`groups: ${status.groups.map(describeGroup).join('; ')}`);
   const { totals } = status;
   const cpus = totals.resources.CPU ?? 0;
   printLine(`total: ${totals.nodes} node(s), ${totals.alive} alive in Ray, CPU ${round(cpus - (totals.available.CPU ?? 0))}/${round(cpus)} used`);
+}
+
+/** `worker 2 registered, 1 launching (min 1, max 3)`: the phases with workers in them, and the group's bounds. */
+function describeGroup(group: GroupCount): string {
+  const phases = (['registered', 'launching', 'draining', 'dead'] as const).filter((phase) => phase === 'registered' || group[phase] > 0);
+  return `${group.name} ${phases.map((phase) => `${group[phase]} ${phase}`).join(', ')} (min ${group.min}, max ${group.max})`;
 }
 
 /** The head's ports as `up` chose them; a Docker head's are published with its offset added. */
