@@ -353,7 +353,8 @@ class Node:
             ended = f"signal {-code}" if code < 0 else f"code {code}"
             reason = f"the {what} in {self.name} exited with {ended} after {ran_s:.0f} s; starting it again in {delay:g} s (restart {restarts})"
             log(reason)
-            # The journal has a kind for the watcher's restarts; the dashboard's are in the node's log.
+            # The journal has a kind for the watcher's restarts; the dashboard's are in the node's log. Its fields are those
+            # src/journal/event.ts declares for `watcher` (src/providers/cai/launcher-journal.test.ts fails on any other).
             if what == "watcher":
                 try:
                     append_event(journal, {"v": 1, "time": iso_now(), "type": "watcher", "cluster": self.cluster, "reason": reason, "source": "launcher",

@@ -43,7 +43,20 @@ const kinds = [
   z.object({ ...base, type: z.literal('scale-up'), group: z.string(), count: z.number().default(1), numbers: numbers.default({}) }),
   z.object({ ...base, type: z.literal('withheld'), group: z.string().optional(), cause: z.enum(withheldCauses), numbers: numbers.default({}) }),
   z.object({ ...base, type: z.literal('infeasible'), shapes: z.number() }),
-  z.object({ ...base, type: z.literal('watcher'), pid: z.number().optional(), source: z.string().optional() }),
+  z.object({
+    ...base,
+    type: z.literal('watcher'),
+    pid: z.number().optional(),
+    /** What the watcher sees the cluster through again (`gcs`), or `launcher`: a restart by the CML head's launcher. */
+    source: z.string().optional(),
+    // The launcher's restarts (launchers/ray_launcher.py; providers/cai/launcher-journal.test.ts holds it to these fields):
+    /** The exit code of the watcher that ended (negative: the signal that ended it). */
+    exitCode: z.number().optional(),
+    /** Restarts so far, this one included. */
+    restarts: z.number().optional(),
+    /** Seconds before this restart (doubling up to 300). */
+    delayS: z.number().optional(),
+  }),
   z.object({ ...base, type: z.literal('job-submitted'), jobId: z.string(), entrypoint: z.string() }),
   z.object({ ...base, type: z.literal('job-ended'), jobId: z.string(), status: z.string() }),
   z.object({ ...base, type: z.literal('serve-deployed'), apps: z.array(z.string()) }),
