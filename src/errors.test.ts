@@ -5,9 +5,11 @@ describe('error codes map to the documented exit codes', () => {
   it.each([
     ['SPEC_INVALID', 2],
     ['USAGE', 2],
+    ['GROUP_AT_MAX', 2],
     ['SPEC_NOT_FOUND', 3],
     ['CLUSTER_NOT_FOUND', 3],
     ['NODE_NOT_FOUND', 3],
+    ['GROUP_NOT_FOUND', 3],
     ['NODE_START_TIMEOUT', 4],
     ['WAIT_TIMEOUT', 4],
     ['RAY_UNREACHABLE', 5],

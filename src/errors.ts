@@ -45,7 +45,9 @@ const exitCodeByErrorCode = {
   CAI_FAILED: ExitCode.failure,
   LOCK_HELD: ExitCode.failure,
   WATCHER_FAILED: ExitCode.failure,
-  GROUP_AT_MAX: ExitCode.failure,
+  /** A group, or the cluster's maxWorkers, has no room for the workers asked: a usage error, as asking for too many is. */
+  GROUP_AT_MAX: ExitCode.usage,
+  GROUP_NOT_FOUND: ExitCode.notFound,
   UNAUTHORIZED: ExitCode.failure,
   ROUTE_NOT_FOUND: ExitCode.notFound,
   DASHBOARD_FAILED: ExitCode.failure,

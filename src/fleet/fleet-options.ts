@@ -22,5 +22,12 @@ export interface AddWorkersOptions {
   count?: number;
   /** Why, for the journal. */
   reason?: string;
+  /**
+   * When the call returns: once the names are claimed and the provider has the launches (`launched`; the watcher
+   * counts them as launching and cleans up one that never joins), or once Ray has every node (`registered`, the default).
+   */
+  wait?: AddWorkersWait;
   signal?: AbortSignal;
 }
+
+export type AddWorkersWait = 'launched' | 'registered';

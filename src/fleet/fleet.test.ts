@@ -57,9 +57,31 @@ describe('Fleet on the memory provider', () => {
     const results = await Promise.allSettled(Array.from({ length: 8 }, () => fleet.addWorkers({ count: 1 })));
     const refused = results.filter((result) => result.status === 'rejected');
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(2);
-    expect(refused.every((result) => isRayfleetError(result.reason, 'USAGE'))).toBe(true);
+    expect(refused.every((result) => isRayfleetError(result.reason, 'GROUP_AT_MAX'))).toBe(true);
     const names = (await provider.list()).map((instance) => instance.name);
     expect(names).toEqual(['mem-head', 'mem-worker-1', 'mem-worker-2', 'mem-worker-3']);
+  });
+
+  it('adds all or none: 3 where 2 fit is refused naming the room left, and launches nothing', async () => {
+    const { fleet, provider } = await memoryFleet(SPEC);
+    await fleet.up();
+    const launchesBefore = provider.calls.launch;
+    const error = await rayfleetErrorOf(() => fleet.addWorkers({ count: 3 }));
+    expect(error).toMatchObject({ code: 'GROUP_AT_MAX', exitCode: 2, message: expect.stringContaining('room for 2 more workers, not 3') });
+    expect(provider.calls.launch).toBe(launchesBefore);
+    expect((await rayfleetErrorOf(() => fleet.addWorkers({ group: 'tpu' })))).toMatchObject({ code: 'GROUP_NOT_FOUND', exitCode: 3 });
+    expect((await fleet.addWorkers({ count: 2 })).map((instance) => instance.name)).toEqual(['mem-worker-2', 'mem-worker-3']);
+  });
+
+  it("returns once the launches are the provider's with wait: 'launched', and once Ray has the nodes by default", async () => {
+    const { fleet } = await memoryFleet(SPEC);
+    await fleet.up();
+    const launched = await fleet.addWorkers({ wait: 'launched' });
+    const registeredNow = async () => (await fleet.events()).events.filter((event) => event.type === 'registered').map((event) => event.node);
+    expect(launched.map((instance) => instance.name)).toEqual(['mem-worker-2']);
+    expect(await registeredNow()).not.toContain('mem-worker-2');
+    await fleet.addWorkers();
+    expect(await registeredNow()).toContain('mem-worker-3');
   });
 
   it('stops a worker only after Ray accepts the drain: a busy one is refused and left running', async () => {

@@ -55,7 +55,7 @@ export class Fleet {
   /** The cluster the spec names; once it is up, its saved spec is what every command acts on. */
   static async open(options: FleetOptions): Promise<Fleet> {
     const { spec } = options;
-    const paths = clusterPaths(options.stateDir ?? clusterStateDir(spec.name, spec.provider.type === 'local' ? spec.provider.stateDir : undefined));
+    const paths = clusterPaths(options.stateDir ?? clusterStateDir(spec.name, backendOf(spec.provider).stateDir));
     try {
       return new Fleet(options, paths, await readClusterRecord(paths.clusterFile), undefined);
     } catch (error) {
@@ -140,7 +140,11 @@ export class Fleet {
     return readClusterStatus(this.cluster, signal);
   }
 
-  /** Adds `count` workers to a group at its lowest free indices, within its max, and waits until Ray has them. */
+  /**
+   * Adds `count` workers to a group at its lowest free indices, all or none: GROUP_AT_MAX, naming the room left, when
+   * the group's max or maxWorkers cannot take them all (decided under the launch lock). Returns once Ray has them, or
+   * with `wait: 'launched'` once the provider has the launches.
+   */
   async addWorkers(options: AddWorkersOptions = {}): Promise<Instance[]> {
     await this.requireUp();
     const group = options.group ?? defaultGroup(this.spec).name;
@@ -148,11 +152,11 @@ export class Fleet {
     const started: string[] = [];
     try {
       const launched = await this.cluster.launcher.launchWorkers(group, count, options.reason ?? `add-worker --group ${group} --count ${count}`, { signal: options.signal, started });
-      await this.cluster.readiness.waitForRegistration(launched.map((instance) => instance.name), options.signal);
+      if (options.wait !== 'launched') await this.cluster.readiness.waitForRegistration(launched.map((instance) => instance.name), options.signal);
       return launched;
     } catch (error) {
       // Nothing this call started outlives it: interrupted or failed, its workers are stopped.
-      const reason = options.signal?.aborted === true ? 'add-worker interrupted' : 'did not join Ray';
+      const reason = options.signal?.aborted === true ? 'add-worker interrupted' : options.wait === 'launched' ? 'add-worker failed' : 'did not join Ray';
       if (started.length > 0) this.cluster.progress(`stopping ${started.join(', ')} (${reason})`);
       await Promise.all(started.map((name) => this.cluster.stop(name, reason))).catch(() => undefined);
       throw error;

@@ -54,14 +54,19 @@ export class NodeLauncher {
       const live = instances.filter((instance) => instance.role === 'worker' && instance.state !== 'stopped');
       const inGroup = live.filter((instance) => instance.group === group.name);
       const room = Math.max(0, Math.min(group.max - inGroup.length, spec.watcher.maxWorkers - live.length));
+      // All or nothing: a request that does not fit whole launches none of it.
       if (count > room && options.upToLimits !== true) {
-        throw new RayfleetError('USAGE', `group ${group.name} has ${inGroup.length} of at most ${group.max} workers (${live.length} of maxWorkers ${spec.watcher.maxWorkers} in all); adding ${count} would pass its limit`, {
-          details: `Raise workerGroups[${group.name}].max (or watcher.maxWorkers) in rayfleet.yaml, then \`rayfleet up\` to apply it.`,
-        });
+        throw new RayfleetError(
+          'GROUP_AT_MAX',
+          `group ${group.name} has room for ${room} more worker${room === 1 ? '' : 's'}, not ${count}: it has ${inGroup.length} of at most ${group.max} (${live.length} of maxWorkers ${spec.watcher.maxWorkers} in all)`,
+          {
+            details: `${room === 0 ? 'Remove a worker' : `Ask for at most ${room}`}, or raise workerGroups[${group.name}].max (or watcher.maxWorkers): in rayfleet.yaml then \`rayfleet up\`, or live with PATCH /watcher.`,
+          },
+        );
       }
       const indices = nextFreeIndices(inGroup.map((instance) => instance.index), Math.min(count, room));
       const authEnv = await this.context.authEnv();
-      return Promise.all(
+      const launches = await Promise.allSettled(
         indices.map((index) => {
           const name = workerName(this.context.cluster, group.name, index);
           started.push(name);
@@ -69,6 +74,10 @@ export class NodeLauncher {
           return this.launch(request, reason, signal);
         }),
       );
+      // Every launch has ended before a failure is told, so a caller that stops what was started stops no launch midway.
+      const failed = launches.find((launch) => launch.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      return launches.flatMap((launch) => (launch.status === 'fulfilled' ? [launch.value] : []));
     });
   }
 

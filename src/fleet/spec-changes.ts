@@ -4,6 +4,7 @@ import { RayfleetError } from '../errors.js';
 import { formatDuration } from '../spec/durations.js';
 import { formatSize } from '../spec/sizes.js';
 import type { ClusterSpec, WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
+import { groupNamed } from '../spec/worker-groups.js';
 
 export interface SpecChange {
   /** The field as rayfleet.yaml names it: `workerGroups[gpu].max`, `watcher.idleTimeout`. */
@@ -73,13 +74,9 @@ export function applyDeclaredSpec(saved: ClusterSpec, declared: ClusterSpec): { 
   return { spec: { ...kept, watcher: declared.watcher, dashboard: declared.dashboard, workerGroups, ...simulation }, changes };
 }
 
-/** The saved spec with a patch's settings; SPEC_INVALID naming the field when the result would not hold. */
+/** The saved spec with a patch's settings; GROUP_NOT_FOUND for a group it does not have, SPEC_INVALID naming the field when the result would not hold. */
 export function applyLivePatch(saved: ClusterSpec, patch: LiveSpecPatch): { spec: ClusterSpec; changes: SpecChange[] } {
-  for (const change of patch.groups ?? []) {
-    if (!saved.workerGroups.some((group) => group.name === change.name)) {
-      throw new RayfleetError('NODE_NOT_FOUND', `no worker group named ${change.name}; the groups are ${saved.workerGroups.map((group) => group.name).join(', ')}`);
-    }
-  }
+  for (const change of patch.groups ?? []) groupNamed(saved, change.name);
   const spec: ClusterSpec = {
     ...saved,
     watcher: { ...saved.watcher, ...definedFields(patch.watcher ?? {}) },

@@ -17,6 +17,7 @@ const statusByCode: Partial<Record<ErrorCode, ErrorStatus>> = {
   UNAUTHORIZED: 401,
   CLUSTER_NOT_FOUND: 404,
   NODE_NOT_FOUND: 404,
+  GROUP_NOT_FOUND: 404,
   ROUTE_NOT_FOUND: 404,
   NODE_BUSY: 409,
   GROUP_AT_MAX: 409,

@@ -10,11 +10,11 @@ export function defaultGroup(spec: Pick<ClusterSpec, 'workerGroups'>): WorkerGro
   return group;
 }
 
-/** The group of that name; USAGE naming the groups there are when there is none. */
+/** The group of that name; GROUP_NOT_FOUND naming the groups there are when there is none. The one check of a group's name. */
 export function groupNamed(spec: Pick<ClusterSpec, 'workerGroups'>, name: string): WorkerGroupSpec {
   const group = spec.workerGroups.find((candidate) => candidate.name === name);
   if (group === undefined) {
-    throw new RayfleetError('USAGE', `no worker group named ${name}; the groups are ${spec.workerGroups.map((candidate) => candidate.name).join(', ')}`);
+    throw new RayfleetError('GROUP_NOT_FOUND', `no worker group named ${name}; the groups are ${spec.workerGroups.map((candidate) => candidate.name).join(', ')}`);
   }
   return group;
 }
