@@ -3,9 +3,9 @@ import { Command } from 'commander';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { openFleet, withCommonOptions, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
+import { addSubmitOptions, note, submitAndFollow, submitOptionsOf, type SubmitFlags } from '../job-submission.js';
 import { explainUnreachable } from '../unreachable-head.js';
 import { overridesOf, upCommand, type UpOptions } from './cluster-commands.js';
-import { addSubmitOptions, submitAndFollow, submitOptionsOf, type SubmitFlags } from './job-commands.js';
 
 interface RunOptions extends Omit<UpOptions, 'json'>, Omit<SubmitFlags, 'wait'> {
   keep?: boolean;
@@ -13,10 +13,6 @@ interface RunOptions extends Omit<UpOptions, 'json'>, Omit<SubmitFlags, 'wait'> 
 
 /** `up`'s own flags (one definition, one help text), without those `run` has its own of. */
 const UP_FLAGS_NOT_TAKEN = new Set(['--json', '--cluster', '--config']);
-
-function note(text: string): void {
-  process.stderr.write(`${text}\n`);
-}
 
 export function runCommand(): Command {
   const command = new Command('run')
