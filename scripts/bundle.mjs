@@ -14,7 +14,7 @@ await build({
   target: 'node20',
   format: 'esm',
   logLevel: 'warning',
-  // rayfleet's version written in: inside a Cloudera AI project the bundle has no package.json beside it (src/package-version.ts).
+  // rayfleet's version written in: inside a Cloudera AI project the bundle has no package.json beside it (src/package-files.ts).
   define: { RAYFLEET_BUNDLED_VERSION: JSON.stringify(version) },
   // The CommonJS inside (protobufjs, grpc) calls require; an ES module has none unless given one.
   banner: { js: "import { createRequire as __rayfleetRequire } from 'node:module'; const require = __rayfleetRequire(import.meta.url);" },

@@ -1,5 +1,5 @@
-// The files rayfleet ships beside its code: bin/, launchers/, proto/, dist/page/ and the single-file build.
-import { existsSync } from 'node:fs';
+// The files rayfleet ships beside its code (bin/, launchers/, proto/, dist/page/, the single-file build) and its own version.
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -20,4 +20,16 @@ export function packageFile(relative: string): string {
  */
 export function shippedFile(inPackage: string, besideBundle: string): string | undefined {
   return [packageFile(inPackage), fileURLToPath(new URL(besideBundle, import.meta.url))].find((candidate) => existsSync(candidate));
+}
+
+/**
+ * Written into the single-file bundle by scripts/bundle.mjs (esbuild's `define`): the bundle also runs inside a Cloudera
+ * AI project, where no package.json is around it. Undeclared, and so `undefined` to `typeof`, everywhere else.
+ */
+declare const RAYFLEET_BUNDLED_VERSION: string | undefined;
+
+/** rayfleet's own version, never npm_package_version (the version of whatever npm project it runs in): as bundled, else its package.json's. */
+export function packageVersion(): string {
+  if (typeof RAYFLEET_BUNDLED_VERSION === 'string') return RAYFLEET_BUNDLED_VERSION;
+  return (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
 }

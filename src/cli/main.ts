@@ -18,7 +18,7 @@ import { statusCommand } from './commands/status-command.js';
 import { addWorkerCommand, removeWorkerCommand } from './commands/worker-commands.js';
 import { oldWatcherCommands, watchCommand, watcherCommand } from './commands/watcher-commands.js';
 import { readEnv } from '../environment.js';
-import { packageVersion } from '../package-version.js';
+import { packageVersion } from '../package-files.js';
 
 export function buildProgram(): Command {
   const program = new Command('rayfleet')
