@@ -3,14 +3,42 @@ import type { Logger } from '../log/logger.js';
 import { Watcher } from '../watcher/watcher.js';
 import type { WatcherMetrics } from '../watcher/watcher-metrics.js';
 import { runningWatcherPid, startWatcherService, stopWatcherService } from '../watcher/watcher-service.js';
+import type { GroupCount } from '../watcher/group-counts.js';
 import { readWatcherStatus, watcherPaths, type WatcherStatus } from '../watcher/watcher-status.js';
 import type { ClusterHandle } from './cluster-handle.js';
-import { watcherClusterOf } from './watcher-cluster-of.js';
+import { STATUS_REFRESH_MS, watcherClusterOf } from './watcher-cluster-of.js';
 
 export type WatcherPlace =
   | { runs: 'here'; pid: number }
   | { runs: 'in-head' }
   | { runs: 'nowhere' };
+
+/** The watcher as this machine sees it. */
+export interface WatcherView {
+  /** The background watcher's pid, while one runs here. */
+  pid: number | undefined;
+  /** Observing only: as the running watcher has it, else as the saved spec says the next one will. */
+  paused: boolean;
+  /** The tick of the last status written, current or not. */
+  lastTickAt: string | undefined;
+  /** The last status, while it is the watcher's current view. */
+  current: WatcherStatus | undefined;
+  /** Each group of the saved spec, counted at the watcher's last tick; undefined while there is no current status. */
+  groups: WatcherGroup[] | undefined;
+}
+
+/** A group as the watcher counted it, and until when its launches back off after failures. */
+export interface WatcherGroup extends GroupCount {
+  backoffUntil: string | undefined;
+}
+
+/** A status older than this many ticks past its refresh time is not the watcher's current view: it stopped or hangs. */
+const STALE_TICKS = 5;
+
+/** An unchanged status is rewritten every STATUS_REFRESH_MS, so only a tick later than that and a few intervals is late. */
+function isCurrent(status: WatcherStatus, nowMs: number): boolean {
+  return nowMs - Date.parse(status.lastTickAt) <= STATUS_REFRESH_MS + STALE_TICKS * status.settings.intervalMs;
+}
 
 export interface BackgroundWatcherOptions {
   /** Serve Prometheus metrics on this port of 127.0.0.1. */
@@ -42,8 +70,31 @@ export class FleetWatcher {
     return pid === undefined ? { runs: 'nowhere' } : { runs: 'here', pid };
   }
 
+  /** The last status the watcher wrote, current or not (`view` says whether it is). */
   async status(): Promise<WatcherStatus | undefined> {
     return readWatcherStatus(this.cluster.paths.root);
+  }
+
+  /** The watcher's state in one look: its process, and its last status only while that is its current view. */
+  async view(): Promise<WatcherView> {
+    const [pid, written] = await Promise.all([this.pid(), this.status()]);
+    const current = written !== undefined && pid !== undefined && isCurrent(written, Date.now()) ? written : undefined;
+    const spec = this.cluster.spec;
+    return {
+      pid,
+      // The running watcher's settings say whether it is paused; the saved spec says what the next one will be.
+      paused: current?.paused ?? current?.settings.paused ?? spec.watcher.paused ?? false,
+      lastTickAt: written?.lastTickAt,
+      current,
+      // Counted at the watcher's tick, under the bounds the saved spec gives the groups now (a live change shows at once).
+      groups:
+        current === undefined
+          ? undefined
+          : spec.workerGroups.map((group) => {
+              const seen = current.groups.find((candidate) => candidate.name === group.name);
+              return { registered: 0, launching: 0, draining: 0, backoffUntil: undefined, ...seen, dead: seen?.dead ?? 0, name: group.name, min: group.min, max: group.max };
+            }),
+    };
   }
 
   get logPath(): string {

@@ -193,7 +193,7 @@ describe('changes', () => {
     }
   });
 
-  it('are 400 naming the field for a bad body, and 409 past a group max', async () => {
+  it('are 400 naming the field for a bad body, 404 for an unknown group, and 409 past a group max', async () => {
     const cases: Array<[string, string, string]> = [
       ['POST', '/workers', '{"count":0}'],
       ['POST', '/workers', '{"count":1,"extra":true}'],
@@ -210,11 +210,14 @@ describe('changes', () => {
       paths.push(error.issues[0]?.path ?? '');
     }
     expect(paths).toEqual(['body.count', 'body', 'body.groups.0.min', 'body.paused', 'body']);
-    const unknownGroup = await request(`/api/v1/clusters/${CLUSTER}/workers`, { method: 'POST', headers: { ...json, ...auth }, body: '{"group":"tpu"}' });
-    expect(unknownGroup.status).toBe(400);
+    for (const [method, suffix, body] of [['POST', '/workers', '{"group":"tpu"}'], ['PATCH', '/watcher', '{"groups":[{"name":"tpu","max":1}]}']]) {
+      const unknownGroup = await request(`/api/v1/clusters/${CLUSTER}${suffix}`, { method, headers: { ...json, ...auth }, body });
+      expect(unknownGroup.status).toBe(404);
+      expect(await unknownGroup.json()).toMatchObject({ code: 'GROUP_NOT_FOUND' });
+    }
     const tooMany = await request(`/api/v1/clusters/${CLUSTER}/workers`, { method: 'POST', headers: { ...json, ...auth }, body: '{"group":"gpu","count":3}' });
     expect(tooMany.status).toBe(409);
-    expect(await tooMany.json()).toMatchObject({ code: 'GROUP_AT_MAX' });
+    expect(await tooMany.json()).toMatchObject({ code: 'GROUP_AT_MAX', message: expect.stringContaining('room for 2 more workers, not 3') });
   });
 
   it("PATCH /watcher saves into the cluster's spec and journals spec-changed by the API", async () => {

@@ -1,10 +1,11 @@
 // A cluster's journal read by byte offset, each event taken as the JSON it is: the API's events and the stream's resume point.
 import { open, stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JournalEventAnswer } from './cluster-control.js';
+import type { EventsSelection, JournalEventAnswer } from './cluster-control.js';
 
 /** How often a followed journal is looked at: well inside the 500 ms a change may take to reach a browser. */
 const FOLLOW_INTERVAL_MS = 100;
+const DEFAULT_EVENT_LIMIT = 500;
 
 /**
  * The whole events after `offset` and the offset after the last of them. An event's id is the offset where its line
@@ -37,9 +38,22 @@ export async function readJournalFrom(filePath: string, offset: number): Promise
   }
 }
 
-/** Events appended after `offset`, as they come, until the signal aborts. */
-export async function* followJournal(filePath: string, offset: number, signal: AbortSignal): AsyncIterable<JournalEventAnswer> {
-  let position = offset;
+/** The newest `limit` events (500 by default) at or after `since` of the given types, and the journal's end as the stream's resume point. */
+export async function selectJournalEvents(filePath: string, selection: EventsSelection): Promise<{ events: JournalEventAnswer[]; lastId: string }> {
+  const { events, end } = await readJournalFrom(filePath, 0);
+  const since = selection.since?.getTime();
+  const types = selection.types === undefined ? undefined : new Set(selection.types);
+  const selected = events.filter((event) => (since === undefined || Date.parse(event.time) >= since) && (types === undefined || types.has(event.type)));
+  return { events: selected.slice(-(selection.limit ?? DEFAULT_EVENT_LIMIT)), lastId: String(end) };
+}
+
+/**
+ * Events appended after the event `afterId`, as they come, until the signal aborts. Without a resume point: from now on
+ * (a page reads what came before with GET /events, which says where it ended).
+ */
+export async function* followJournal(filePath: string, afterId: string | undefined, signal: AbortSignal): AsyncIterable<JournalEventAnswer> {
+  const parsed = afterId === undefined ? Number.NaN : Number.parseInt(afterId, 10);
+  let position = Number.isSafeInteger(parsed) && parsed >= 0 ? parsed : (await readJournalFrom(filePath, Number.MAX_SAFE_INTEGER)).end;
   while (!signal.aborted) {
     const { events, end } = await readJournalFrom(filePath, position);
     position = end;
