@@ -7,7 +7,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['src/**/*.test.ts'], testTimeout: 20_000 },
+        // test/browser: the dashboard page in Chromium against a stand-in control plane, no Ray: fast enough to be a unit test.
+        test: { name: 'unit', include: ['src/**/*.test.ts', 'test/browser/**/*.test.ts'], testTimeout: 20_000 },
       },
       {
         extends: true,

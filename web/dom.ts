@@ -9,6 +9,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Re
   return element;
 }
 
+/** An element the page shell always has; its absence is a bug in the shell, said by name. */
+export function byId<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (found === null) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
 export function replaceChildren(parent: Element, ...children: Array<Node | string>): void {
   parent.replaceChildren(...children);
 }
