@@ -5,16 +5,19 @@ import { withDirectoryLock } from '../fs/directory-lock.js';
 import type { NewEvent } from '../journal/event.js';
 import { Journal } from '../journal/journal.js';
 import type { Logger } from '../log/logger.js';
+import type { Backend } from '../providers/backend.js';
+import { backendOf } from '../providers/backend-of.js';
 import type { NodeProvider } from '../providers/node-provider.js';
 import { ensureRuntime, type Runtime } from '../ray/runtime.js';
 import type { ClusterSpec } from '../spec/schema.js';
+import { headPortsOf } from './cluster-ports.js';
 import { readClusterRecord, writeClusterRecord, type ClusterRecord } from './cluster-record.js';
-import { createProvider } from './create-provider.js';
 import { NodeLauncher } from './node-launcher.js';
 import { NodeReadiness } from './node-readiness.js';
 import { RayConnection, type FleetGcs } from './ray-connection.js';
 import { stopNode } from './drain-and-stop.js';
 import type { SpecChange } from './spec-changes.js';
+import { WATCHER_NODE_FLAGS } from '../watcher/watcher-node-flags.js';
 import type { ClusterPaths } from './state-dir.js';
 
 export interface ClusterHandleOptions {
@@ -45,7 +48,7 @@ export class ClusterHandle {
   /** When the record file last changed, so a long-lived reader re-reads it only after a live change. */
   private recordMtimeMs = -1;
   private providerInstance: NodeProvider | undefined;
-  private readonly backend: FleetBackend | undefined;
+  private readonly injected: FleetBackend | undefined;
 
   constructor(options: ClusterHandleOptions) {
     this.paths = options.paths;
@@ -55,13 +58,13 @@ export class ClusterHandle {
     this.journal = new Journal(options.paths.journal, options.record.spec.name);
     this.connection = new RayConnection({
       cluster: options.record.spec.name,
-      providerType: options.record.spec.provider.type,
+      driverConnection: backendOf(options.record.spec.provider).driverConnection,
       ports: options.record.ports,
       authTokenPath: options.paths.authToken,
       provider: () => this.provider(),
       gcs: options.backend?.gcs,
     });
-    this.backend = options.backend;
+    this.injected = options.backend;
     const record = (event: NewEvent) => this.record(event);
     this.launcher = new NodeLauncher({
       cluster: options.record.spec.name,
@@ -87,22 +90,31 @@ export class ClusterHandle {
     return this.current;
   }
 
+  /** What differs by backend for this cluster, read from its spec's provider. */
+  get backend(): Backend {
+    return backendOf(this.current.spec.provider);
+  }
+
   /** The backend of this cluster: the truth of which nodes exist. */
   async provider(): Promise<NodeProvider> {
-    if (this.backend !== undefined) return this.backend.provider;
-    this.providerInstance ??= createProvider({
+    if (this.injected !== undefined) return this.injected.provider;
+    this.providerInstance ??= this.backend.createProvider({
       spec: this.current.spec,
-      ports: this.current.ports,
-      paths: this.paths,
+      head: headPortsOf(this.current.ports),
+      portOffset: this.current.ports.portOffset,
+      stateDir: this.paths.root,
+      clusterFile: this.paths.clusterFile,
+      rayTempDir: this.paths.rayTempDir,
       rayCommand: async () => (await this.runtime()).ray,
+      watcherNodeFlags: WATCHER_NODE_FLAGS,
       onProgress: this.progress,
     });
     return this.providerInstance;
   }
 
-  /** Whether this machine runs the nodes' Ray (local processes), so `up` makes the managed venv ready first. */
+  /** Whether this machine runs the nodes' Ray, so `up` makes the managed venv ready first. */
   get runsRayHere(): boolean {
-    return this.backend === undefined && this.current.spec.provider.type === 'local';
+    return this.injected === undefined && this.backend.runsRayHere;
   }
 
   /** The managed venv local nodes run, installed on first use. */

@@ -1,5 +1,6 @@
 // The ports a cluster gets at `up`: what the spec sets (which must be free), else the old defaults when free, else free ones.
 import { RayfleetError } from '../errors.js';
+import { backendOf } from '../providers/backend-of.js';
 import { findFreePort, findFreePortOutside, isPortFree } from '../net/ports.js';
 import { DEFAULT_HEAD_PORTS, type ClusterSpec, type HeadPorts } from '../spec/schema.js';
 import { readClusterRecord, type ClusterPorts } from './cluster-record.js';
@@ -31,12 +32,13 @@ async function portsOfOtherClusters(exceptCluster: string): Promise<number[]> {
 }
 
 /**
- * Where nodes share this machine (local), every unset port is chosen on its own; a Docker head keeps the container's
- * ports and moves its published ones by one offset; a Cloudera AI head has a pod of its own, and the defaults.
+ * By the backend's port policy: where nodes share this machine, every unset port is chosen on its own; a head with a
+ * network of its own keeps its ports and moves its published ones by one offset; a head with a machine of its own has the defaults.
  */
 export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = machinePorts): Promise<ClusterPorts> {
-  const { provider, head } = spec;
-  if (provider.type === 'local') {
+  const { head } = spec;
+  const policy = backendOf(spec.provider).portPolicy;
+  if (policy.kind === 'free-on-this-machine') {
     const chosen: Partial<HeadPorts> = {};
     // Unset ports keep clear of each other and of the ports other clusters here were given.
     const taken = new Set(await check.claimed(spec.name));
@@ -54,13 +56,13 @@ export async function chooseClusterPorts(spec: ClusterSpec, check: PortCheck = m
     return { ...(chosen as HeadPorts), portOffset: 0 };
   }
   const ports = { ...DEFAULT_HEAD_PORTS, ...definedPorts(head) };
-  if (provider.type === 'cai') return { ...ports, portOffset: 0 };
+  if (policy.kind === 'head-machine-own') return { ...ports, portOffset: 0 };
   const published = (offset: number) => PORT_FIELDS.map((field) => ports[field] + offset);
-  if (provider.portOffset !== undefined) {
-    for (const [index, port] of published(provider.portOffset).entries()) {
-      if (!(await check.isFree(port))) throw portInUse(port, `provider.portOffset (${provider.portOffset}) + head.${PORT_FIELDS[index] ?? ''}`);
+  if (policy.offset !== undefined) {
+    for (const [index, port] of published(policy.offset).entries()) {
+      if (!(await check.isFree(port))) throw portInUse(port, `provider.portOffset (${policy.offset}) + head.${PORT_FIELDS[index] ?? ''}`);
     }
-    return { ...ports, portOffset: provider.portOffset };
+    return { ...ports, portOffset: policy.offset };
   }
   for (let attempt = 0; attempt < MAX_OFFSET_TRIES; attempt += 1) {
     const offset = attempt * OFFSET_STEP;

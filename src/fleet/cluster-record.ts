@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { RayfleetError } from '../errors.js';
+import { backendOf } from '../providers/backend-of.js';
 import { writeJsonAtomic } from '../fs/write-json-atomic.js';
 import type { Runtime } from '../ray/runtime.js';
 import { DEFAULT_HEAD_PORTS, type ClusterSpec, type HeadPorts } from '../spec/schema.js';
@@ -67,10 +68,11 @@ export async function readClusterRecord(filePath: string): Promise<ClusterRecord
 
 /** The ports a spec declares, the old defaults for the rest: a record from before `up` chose them, or for `down --force`. */
 export function provisionalRecord(spec: ClusterSpec): ClusterRecord {
-  const { head, provider } = spec;
+  const { head } = spec;
+  const policy = backendOf(spec.provider).portPolicy;
   const declared = { gcsPort: head.gcsPort, dashboardPort: head.dashboardPort, clientPort: head.clientPort, servePort: head.servePort };
   const ports: HeadPorts = { ...DEFAULT_HEAD_PORTS, ...Object.fromEntries(Object.entries(declared).filter(([, port]) => port !== undefined)) };
-  return { createdAt: new Date().toISOString(), spec, ports: { ...ports, portOffset: provider.type === 'docker' ? (provider.portOffset ?? 0) : 0 } };
+  return { createdAt: new Date().toISOString(), spec, ports: { ...ports, portOffset: policy.kind === 'published-with-offset' ? (policy.offset ?? 0) : 0 } };
 }
 
 export async function writeClusterRecord(filePath: string, record: ClusterRecord): Promise<void> {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rayfleetErrorOf } from '../../test/support/caught.js';
 import { StandInDashboard, STAND_IN_TOKEN } from '../../test/support/ray-dashboard-stand-in.js';
+import { backendOf } from '../providers/backend-of.js';
 import type { ServeApplicationConfig, ServeDeployConfig } from '../ray/serve-client.js';
 import { FleetServe, sameConfig } from './fleet-serve.js';
 import type { ServeContext, WorkEvent } from './work-context.js';
@@ -17,7 +18,7 @@ function serve(overrides: Partial<ServeContext> = {}): FleetServe {
   return new FleetServe(
     {
       cluster: 'ray',
-      providerType: 'local',
+      serveHost: backendOf({ type: 'local' }).serveHost,
       dashboardUrl: async () => baseUrl,
       authToken: async () => STAND_IN_TOKEN,
       record: async (event) => void events.push(event),
@@ -88,7 +89,7 @@ describe('FleetServe.deploy', () => {
       "http_options.port 8000 is the cluster's serve port 18000 instead (set head.servePort in the spec)",
       "proxy_location EveryNode is HeadOnly instead: the cluster's serve port is the head's",
     ]);
-    await serve({ providerType: 'docker' }).deploy({ config: config(app('b')), baseDir: dir });
+    await serve({ serveHost: backendOf({ type: 'docker' }).serveHost }).deploy({ config: config(app('b')), baseDir: dir });
     expect(puts()[1]?.http_options).toEqual({ host: '0.0.0.0', port: 18000 });
   });
 

@@ -177,14 +177,13 @@ export class FleetServe {
   }
 
   /**
-   * Where Serve's proxy binds, which is the cluster's business, not the file's: on one host (local) only the head runs a
-   * proxy, on the cluster's serve port (every node's proxy would bind the same port); a container or pod binds every
-   * interface, so the published port or the pod address reaches it.
+   * Where Serve's proxy binds, which is the cluster's business, not the file's: the head only, on the cluster's serve
+   * port, at the host its backend says (loopback where nodes share a host, every interface in a container or pod).
    */
   private async clusterSettings(config: ServeDeployConfig, signal: AbortSignal | undefined): Promise<{ settings: Omit<ServeDeployConfig, 'applications'>; notes: string[] }> {
     const { applications: _applications, proxy_location: proxyLocation, http_options: httpOptions, ...rest } = config;
     const port = await this.context.servePort(signal);
-    const host = this.context.providerType === 'local' ? '127.0.0.1' : '0.0.0.0';
+    const host = this.context.serveHost;
     const notes: string[] = [];
     if (httpOptions?.port !== undefined && httpOptions.port !== port) notes.push(`http_options.port ${String(httpOptions.port)} is the cluster's serve port ${port} instead (set head.servePort in the spec)`);
     if (proxyLocation !== undefined && proxyLocation !== 'HeadOnly') notes.push(`proxy_location ${proxyLocation} is HeadOnly instead: the cluster's serve port is the head's`);

@@ -2,10 +2,11 @@
 import { RayfleetError, isRayfleetError } from '../errors.js';
 import type { JournalEvent } from '../journal/event.js';
 import { silentLogger } from '../log/logger.js';
+import { backendOf } from '../providers/backend-of.js';
 import { assertNodeName } from '../providers/node-names.js';
 export type { RemoveWorkerOptions } from './remove-worker.js';
 export type { AddWorkersOptions, FleetOptions } from './fleet-options.js';
-import type { Instance, LogOptions } from '../providers/node-provider.js';
+import type { FrontDoor, Instance, LogOptions } from '../providers/node-provider.js';
 import type { ClusterSpec } from '../spec/schema.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import { ClusterHandle } from './cluster-handle.js';
@@ -83,6 +84,23 @@ export class Fleet {
   async endpoints(signal?: AbortSignal): Promise<HeadEndpoints> {
     await this.requireUp();
     return this.cluster.connection.endpoints(signal);
+  }
+
+  /** How a user reaches the cluster from outside its network (a CML head application); undefined where the head is reached directly. */
+  async frontDoor(signal?: AbortSignal): Promise<FrontDoor | undefined> {
+    const provider = await this.cluster.provider();
+    return provider.frontDoor === undefined ? undefined : provider.frontDoor(signal);
+  }
+
+  /** The token of the dashboard inside the cluster, where one runs there (a CML head's); undefined where this machine's dashboard serves it. */
+  async dashboardToken(signal?: AbortSignal): Promise<string | undefined> {
+    const provider = await this.cluster.provider();
+    return provider.dashboardToken === undefined ? undefined : provider.dashboardToken(signal);
+  }
+
+  /** Where to run a command when this machine cannot reach the head; undefined where it always can. */
+  get unreachableHeadAdvice(): string | undefined {
+    return this.cluster.backend.unreachableHeadAdvice;
   }
 
   /** The cluster's Ray auth token, for clients of its dashboard (jobs, Serve). */

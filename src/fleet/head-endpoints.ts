@@ -1,6 +1,6 @@
 // Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head,
 // the address a Cloudera AI head published for itself.
-import type { ProviderSpec } from '../spec/schema.js';
+import type { DriverConnection } from '../providers/backend.js';
 import type { ClusterPorts } from './cluster-record.js';
 
 export interface HeadEndpoints {
@@ -16,15 +16,14 @@ export interface HeadEndpoints {
 }
 
 /** `publishedHost` is the head's own address where only the head knows it (a CML application's pod). */
-export function headEndpoints(provider: ProviderSpec['type'], ports: ClusterPorts, publishedHost?: string): HeadEndpoints {
+export function headEndpoints(driverConnection: DriverConnection, ports: ClusterPorts, publishedHost?: string): HeadEndpoints {
   const host = publishedHost ?? '127.0.0.1';
   const offset = ports.portOffset;
   const gcsAddress = `${host}:${ports.gcsPort + offset}`;
   return {
     gcsAddress,
     dashboardUrl: `http://${host}:${ports.dashboardPort + offset}`,
-    // A driver with no raylet of the cluster beside it (outside the containers, in another pod) connects through the Ray client server.
-    driverAddress: provider === 'local' ? gcsAddress : `ray://${host}:${ports.clientPort + offset}`,
+    driverAddress: driverConnection === 'gcs' ? gcsAddress : `ray://${host}:${ports.clientPort + offset}`,
     serveUrl: `http://${host}:${ports.servePort + offset}`,
     ports,
   };

@@ -4,13 +4,13 @@ import { readOrCreateAuthToken, rayAuthEnv } from '../ray/auth-token.js';
 import { DashboardClient } from '../ray/dashboard-client.js';
 import { GcsClient, type RayNodeState } from '../ray/gcs-client.js';
 import type { NodeProvider } from '../providers/node-provider.js';
-import type { ProviderSpec } from '../spec/schema.js';
+import type { DriverConnection } from '../providers/backend.js';
 import type { ClusterPorts } from './cluster-record.js';
 import { headEndpoints, type HeadEndpoints } from './head-endpoints.js';
 
 export interface RayConnectionOptions {
   cluster: string;
-  providerType: ProviderSpec['type'];
+  driverConnection: DriverConnection;
   ports: ClusterPorts;
   authTokenPath: string;
   provider: () => Promise<NodeProvider>;
@@ -31,9 +31,9 @@ export class RayConnection {
   /** Where this machine reaches the head; asks the provider when only the running head knows its address. */
   async endpoints(signal?: AbortSignal): Promise<HeadEndpoints> {
     if (this.knownEndpoints !== undefined) return this.knownEndpoints;
-    const { providerType, ports, cluster } = this.options;
+    const { driverConnection, ports, cluster } = this.options;
     const provider = await this.options.provider();
-    if (provider.headHost === undefined) return headEndpoints(providerType, ports);
+    if (provider.headHost === undefined) return headEndpoints(driverConnection, ports);
     const host = await provider.headHost(signal);
     if (host === undefined) {
       throw new RayfleetError('RAY_UNREACHABLE', `the head of ${cluster} has not published its address yet`, {
@@ -41,7 +41,7 @@ export class RayConnection {
       });
     }
     // Asked of the project once per connection (status would otherwise read it twice); close() forgets it with the GCS client.
-    this.knownEndpoints = headEndpoints(providerType, ports, host);
+    this.knownEndpoints = headEndpoints(driverConnection, ports, host);
     return this.knownEndpoints;
   }
 

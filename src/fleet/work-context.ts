@@ -1,6 +1,5 @@
 // What jobs and Serve need of a cluster: where its dashboard and Serve proxy are, its token, its journal; not the whole Fleet.
 import type { NewEvent } from '../journal/event.js';
-import type { ProviderSpec } from '../spec/schema.js';
 
 /** The journal events work writes: a job submitted or ended, applications deployed or deleted. */
 export type WorkEvent = Extract<NewEvent, { type: 'job-submitted' | 'job-ended' | 'serve-deployed' | 'serve-deleted' }>;
@@ -13,15 +12,15 @@ export interface WorkContext {
   /** Appends to the cluster's journal; never fails what already happened. */
   record(event: WorkEvent): Promise<void>;
   /**
-   * The file on this machine where the driver of a job writes its output, when the node it ran on is a local process
-   * (undefined elsewhere): Ray's log API reads a worker-node driver's log from the head's session on a local cluster.
+   * The file on this machine where the driver of a job writes its output, where the provider knows one (local nodes:
+   * Ray's log API reads a worker-node driver's log from the head's session there); undefined elsewhere.
    */
   driverLogFile?(driverNodeId: string, submissionId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 export interface ServeContext extends WorkContext {
-  /** Where the backend runs: it decides where Serve's proxy binds (ISSUE-NOTES "Jobs and Serve"). */
-  providerType: ProviderSpec['type'];
+  /** Where Serve's proxy binds inside the head: the backend's word (Backend.serveHost). */
+  serveHost: string;
   /** Serve's HTTP proxy as this machine reaches it (a Docker head's published port, a CML head's pod address). */
   serveUrl(signal?: AbortSignal): Promise<string>;
   /** The port the proxy listens on inside the head: the cluster's serve port. */

@@ -1,8 +1,6 @@
 // How nodes are named and numbered: `ray-head`, `ray-worker-1`, `ray-gpu-2`, lowest free index first.
 import { RayfleetError } from '../errors.js';
-
-/** The group whose nodes keep the old toolkit's names, `<cluster>-worker-N`. */
-export const DEFAULT_GROUP = 'worker';
+import { DEFAULT_GROUP } from '../spec/worker-groups.js';
 export const HEAD_GROUP = 'head';
 
 export function headName(cluster: string): string {

@@ -59,6 +59,20 @@ export function byRoleGroupIndex(a: Pick<Instance, 'role' | 'group' | 'index'>, 
   return a.index - b.index;
 }
 
+/** How a user reaches a cluster from outside its network, where the head is not reached directly. */
+export interface FrontDoor {
+  /** What the door is, in the backend's words: `head application`. */
+  name: string;
+  /** rayfleet's dashboard for the cluster. */
+  url: string;
+  /** Ray's own dashboard behind the same door. */
+  rayDashboardUrl: string;
+}
+
+/**
+ * A backend's nodes. What differs by backend beyond launch, terminate, list and logs is an optional capability here
+ * (or, where it is needed before a provider exists, a field of its Backend): callers ask for it, never for a type.
+ */
 export interface NodeProvider {
   readonly type: string;
   /** The watcher runs inside the head (cai): `down` stops the head first, so nothing relaunches the workers it stops. */
@@ -79,6 +93,15 @@ export interface NodeProvider {
   headHost?(signal?: AbortSignal): Promise<string | undefined>;
   /** The journal of a watcher that runs inside the cluster (cai: in the project), as text; undefined when there is none. */
   remoteJournal?(signal?: AbortSignal): Promise<string | undefined>;
+  /** The cluster's front door from outside its network (a CML head application); undefined where the head is reached directly. */
+  frontDoor?(signal?: AbortSignal): Promise<FrontDoor | undefined>;
+  /** The token of the dashboard that serves this cluster, where that dashboard runs inside the cluster (a CML head's). */
+  dashboardToken?(signal?: AbortSignal): Promise<string>;
+  /**
+   * The file on this machine where a job's driver that ran on node `instanceName` writes its output, where Ray's log
+   * API reads another node's file instead (local nodes share a host, and Ray's agent reads the head's session).
+   */
+  driverLogFile?(instanceName: string, submissionId: string): string;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

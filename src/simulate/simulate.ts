@@ -14,7 +14,7 @@ import { feasibleIn } from './feasibility.js';
 import { simulatedCluster, type WatcherLaunch } from './simulated-cluster.js';
 import { SimulatedRay, type SimulatedNode, type WorkUnit } from './simulated-ray.js';
 import type { SimulationSettings } from '../spec/simulation.js';
-import { DEFAULT_LATENCIES } from './simulation-settings.js';
+import { simulationDefaults } from './simulation-settings.js';
 import type { Workload } from './workload.js';
 
 export interface SimulationOptions {
@@ -42,8 +42,6 @@ export interface SimulationRun {
   units: readonly WorkUnit[];
 }
 
-/** Cloudera AI gives a launch 15 minutes (CaiProvider); local and Docker leave it to the watcher's 2 minutes. */
-const CAI_LAUNCH_TIMEOUT_MS = 15 * 60_000;
 /** `up` waits for the mins; a cluster that is not there after this long starts the workload anyway. */
 const WARMUP_CAP_MS = 60 * 60_000;
 /** How often, in virtual time, a run without a horizon asks whether anything is left to happen. */
@@ -58,17 +56,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const seeds = seededRandom(options.seed);
   const nextSeed = (): number => Math.floor(seeds() * 2 ** 32);
   const arrivalRandom = seededRandom(nextSeed());
-  const defaults = DEFAULT_LATENCIES[spec.provider.type];
+  const defaults = simulationDefaults(spec.provider);
   const launchLatency = settings.launchLatency ?? defaults.launch;
-  // A CML application is `starting` until Ray runs in it; a local process or a container runs at once and joins Ray later.
-  const startsInProvider = spec.provider.type === 'cai';
+  // A node `starting` until Ray runs on it (a CML application) takes its launch time in the provider; one that runs at
+  // once (a process, a container) takes it joining Ray.
+  const { startsInProvider } = defaults;
   const provider = new MemoryProvider({
     clock,
     seed: nextSeed(),
     launchLatency: startsInProvider ? launchLatency : 0,
     terminateLatency: settings.terminateLatency ?? defaults.terminate,
     runningMeansRayUp: startsInProvider,
-    ...(startsInProvider ? { defaultLaunchTimeoutMs: CAI_LAUNCH_TIMEOUT_MS } : {}),
+    ...(defaults.launchTimeoutMs === undefined ? {} : { defaultLaunchTimeoutMs: defaults.launchTimeoutMs }),
   });
   const ray = new SimulatedRay({ provider, clock, seed: nextSeed(), registrationDelay: startsInProvider ? 0 : launchLatency });
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'rayfleet-simulate-'));
@@ -84,7 +83,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       deathRate: settings.deathRate,
       deathAfter: settings.deathAfter,
       quota: settings.quota,
-      quotaCode: startsInProvider ? 'CAI_QUOTA' : 'PROVIDER_FAILED',
+      quotaCode: defaults.quotaCode,
     });
     const watcher = new Watcher({ cluster: simulation.cluster, clock });
     let ended = false;

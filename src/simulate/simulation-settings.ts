@@ -1,22 +1,14 @@
-// The simulated machines' defaults by provider: launch and stop latency, as measured here or stated as assumptions.
-import type { LatencyDistribution } from '../providers/memory/latency.js';
+// The simulated machines' defaults: each backend's own launch and stop latency (Backend.simulation), as measured or assumed there.
+import type { BackendSimulation } from '../providers/backend.js';
+import { backendOf, everyBackend } from '../providers/backend-of.js';
 import type { ProviderSpec } from '../spec/schema.js';
-import type { LatencySpec } from '../spec/simulation.js';
 
-/**
- * Launch → alive in Ray, and terminate → gone, by provider. Local was measured on the development machine
- * (2 cores shared with other work, load average about 12; 5 rounds of a worker's `ray start --block` to alive in the
- * GCS: 15.1, 16.8, 16.8, 20.1, 24.0 s; SIGTERM to its process group gone: 16.1–17.0 s, the measurement's SIGKILL after
- * 15 s ending each, where LocalProvider waits up to 30 s). Docker is an assumption: the local times plus a container's start. Cloudera AI is an assumption too:
- * a CML application is scheduled, its pod started, then `ray start` runs, which the emulator cannot time.
- * Set `simulation.launchLatency` to what your machines take.
- */
-export const DEFAULT_LATENCIES: Record<ProviderSpec['type'], { launch: LatencyDistribution; terminate: LatencyDistribution }> = {
-  local: { launch: { kind: 'lognormal', medianMs: 16_800, p95Ms: 24_000 }, terminate: { kind: 'lognormal', medianMs: 16_400, p95Ms: 17_000 } },
-  docker: { launch: { kind: 'lognormal', medianMs: 19_000, p95Ms: 27_000 }, terminate: { kind: 'lognormal', medianMs: 12_000, p95Ms: 20_000 } },
-  cai: { launch: { kind: 'lognormal', medianMs: 90_000, p95Ms: 240_000 }, terminate: { kind: 'lognormal', medianMs: 10_000, p95Ms: 30_000 } },
-};
+/** What the simulator assumes of a spec's machines where its `simulation:` section says nothing. */
+export function simulationDefaults(provider: ProviderSpec): BackendSimulation {
+  return backendOf(provider).simulation;
+}
 
-/** The spec's distributions are the memory provider's: a kind added to one and not the other does not compile. */
-type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-true satisfies SameType<LatencySpec, LatencyDistribution>;
+/** Every backend's defaults, for `rayfleet simulate --help`. */
+export function simulationDefaultsByBackend(): { type: ProviderSpec['type']; defaults: BackendSimulation }[] {
+  return everyBackend().map(({ type, backend }) => ({ type, defaults: backend.simulation }));
+}

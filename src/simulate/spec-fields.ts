@@ -1,6 +1,6 @@
 // A resolved ClusterSpec written back as rayfleet.yaml's fields: a saved spec that --set and --compare can change and the schema read again.
 import type { ClusterSpec, NodeShape } from '../spec/schema.js';
-import type { LatencySpec, SimulationSettings } from '../spec/simulation.js';
+import type { LatencyDistribution, SimulationSettings } from '../spec/simulation.js';
 
 export function specFieldsOf(spec: ClusterSpec): Record<string, unknown> {
   const { watcher } = spec;
@@ -40,7 +40,7 @@ export function simulationFieldsOf(settings: SimulationSettings): Record<string,
   });
 }
 
-function latencyFields(latency: LatencySpec | undefined): unknown {
+function latencyFields(latency: LatencyDistribution | undefined): unknown {
   if (latency === undefined) return undefined;
   switch (latency.kind) {
     case 'fixed':

@@ -67,6 +67,11 @@ export type ProviderSpec =
   | { type: 'docker'; image?: string; network?: string; portOffset?: number; workspace?: string; logsDir?: string }
   | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string };
 
+/** Every backend a spec can name, for `--provider`'s choices and the check that no code outside providers/ branches on one. */
+export const PROVIDER_TYPES = ['local', 'docker', 'cai'] as const satisfies readonly ProviderSpec['type'][];
+/** A backend added to ProviderSpec and not to PROVIDER_TYPES does not compile. */
+true satisfies ProviderSpec['type'] extends (typeof PROVIDER_TYPES)[number] ? true : false;
+
 /** The machine's control plane (REST API and web page), which `up` starts when none runs. */
 export interface DashboardSpec {
   enabled: boolean;

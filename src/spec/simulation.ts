@@ -3,24 +3,27 @@ import { z } from 'zod';
 import { isRayfleetError } from '../errors.js';
 import { parseDuration } from './durations.js';
 
-/** A distribution of durations in milliseconds (the memory provider's LatencyDistribution, which simulate/ checks it against). */
-export type LatencySpec =
+/** A distribution of durations in milliseconds: the spec's, the simulator's and the memory provider's one type. Samples are never negative. */
+export type LatencyDistribution =
   | { kind: 'fixed'; ms: number }
   | { kind: 'uniform'; minMs: number; maxMs: number }
+  /** Normal, cut at `minMs` (0 when absent): start-up times cluster around a mean with a few slow ones. */
   | { kind: 'normal'; meanMs: number; sdMs: number; minMs?: number }
+  /** Log-normal by its median and 95th percentile: a long right tail, as cloud instance start-up has. */
   | { kind: 'lognormal'; medianMs: number; p95Ms: number }
+  /** One of the measured samples, each equally likely. */
   | { kind: 'empirical'; samplesMs: number[] };
 
 export interface SimulationSettings {
-  /** From a worker's launch to its node alive in Ray; unset, the provider's default (simulate/simulation-settings.ts). */
-  launchLatency: LatencySpec | undefined;
+  /** From a worker's launch to its node alive in Ray; unset, the backend's default (Backend.simulation in each providers/<type>/<type>-backend.ts). */
+  launchLatency: LatencyDistribution | undefined;
   /** From terminate to the node gone; unset, the provider's default. */
-  terminateLatency: LatencySpec | undefined;
+  terminateLatency: LatencyDistribution | undefined;
   /** Chance in [0, 1] that a launch fails. */
   launchFailureRate: number;
   /** Chance in [0, 1] that a node dies by itself once it runs, `deathAfter` later. */
   deathRate: number;
-  deathAfter: LatencySpec | undefined;
+  deathAfter: LatencyDistribution | undefined;
   /** The most nodes a group may hold at once; launches past it are refused as a quota. */
   quota: Record<string, number>;
   /** Price per node-hour by group (`head` for the head): the report gives the cost where a price is set. */
@@ -56,7 +59,7 @@ export const latencySchema = z
     ],
     { error: 'expected a duration (60s), or one of {median, p95}, {min, max}, {mean, sd, min?}, {samples: [...]}, each a duration' },
   )
-  .transform((input): LatencySpec => {
+  .transform((input): LatencyDistribution => {
     if (typeof input === 'number') return { kind: 'fixed', ms: input };
     if ('median' in input) return { kind: 'lognormal', medianMs: input.median, p95Ms: Math.max(input.p95, input.median) };
     if ('mean' in input) return { kind: 'normal', meanMs: input.mean, sdMs: input.sd, ...(input.min === undefined ? {} : { minMs: input.min }) };
@@ -67,7 +70,7 @@ export const latencySchema = z
 const chance = (description: string) => z.number().min(0).max(1).default(0).describe(description);
 
 /**
- * The defaults it names are DEFAULT_LATENCIES in simulate/simulation-settings.ts (where the measurements are written
+ * The defaults it names are each backend's (Backend.simulation, in providers/<type>/<type>-backend.ts, where the measurements are written
  * down); a real cluster ignores the section.
  */
 export const simulationSettingsSchema = z

@@ -1,7 +1,9 @@
 // Finding a spec's worker groups by name, and the default one that the old toolkit's flags and `add-worker` mean.
 import { RayfleetError } from '../errors.js';
-import { DEFAULT_GROUP } from '../providers/node-names.js';
 import type { ClusterSpec, WorkerGroupSpec } from './schema.js';
+
+/** The group the old toolkit's flags and `add-worker` mean, and whose nodes keep the old names (ray-worker-1). */
+export const DEFAULT_GROUP = 'worker';
 
 /** The group named `worker`, else the first: the schema guarantees at least one. */
 export function defaultGroup(spec: Pick<ClusterSpec, 'workerGroups'>): WorkerGroupSpec {

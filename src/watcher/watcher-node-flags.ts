@@ -15,6 +15,3 @@
  * (`--single-threaded-gc`) was as fast but held 146–156 MB.
  */
 export const WATCHER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=30', '--v8-pool-size=1'];
-
-/** How the flags reach the head's launcher (launchers/ray_launcher.py), which starts the watcher with the venv's Node. */
-export const WATCHER_NODE_FLAGS_ENV = 'RAYFLEET_WATCHER_NODE_FLAGS';

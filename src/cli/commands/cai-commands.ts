@@ -1,6 +1,7 @@
 // cai setup | runtimes: what a Cloudera AI project needs before `rayfleet up` runs clusters there.
 import { Command } from 'commander';
 import { RayfleetError } from '../../errors.js';
+import { caiSettingsOf, type CaiProviderSettings } from '../../providers/cai/cai-backend.js';
 import { caiSetup } from '../../providers/cai/cai-setup.js';
 import type { CmlClient } from '../../providers/cai/cml-client.js';
 import { connectToCml } from '../../providers/cai/cml-connection.js';
@@ -29,8 +30,8 @@ interface RuntimesOptions extends CommonOptions {
 }
 
 /** The client and project of the spec's cai provider (or of the environment alone, for a spec of another type). */
-function cmlFor(spec: ClusterSpec): { client: CmlClient; projectId: string | undefined; provider: Extract<ClusterSpec['provider'], { type: 'cai' }> | undefined } {
-  const provider = spec.provider.type === 'cai' ? spec.provider : undefined;
+function cmlFor(spec: ClusterSpec): { client: CmlClient; projectId: string | undefined; provider: CaiProviderSettings | undefined } {
+  const provider = caiSettingsOf(spec.provider);
   return { ...connectToCml(process.env, provider), provider };
 }
 
@@ -116,7 +117,7 @@ function testCommand(): Command {
     .option('--json', 'print the cluster status as JSON');
   withCommonOptions(command).action(async (options: TestOptions) => {
     const spec = await resolveSpec(options);
-    if (spec.provider.type !== 'cai') {
+    if (caiSettingsOf(spec.provider) === undefined) {
       throw new RayfleetError('USAGE', `cai test needs a cai cluster; the spec's provider is ${spec.provider.type}`, { details: 'Set provider: { type: cai, runtimeIdentifier: … } in rayfleet.yaml, or pass --provider cai.' });
     }
     const { client, projectId } = cmlFor(spec);

@@ -2,12 +2,13 @@
 import { Command, Option } from 'commander';
 import type { ClusterStatus } from '../../fleet/cluster-status.js';
 import type { Fleet } from '../../fleet/fleet.js';
+import type { FrontDoor } from '../../providers/node-provider.js';
 import type { SpecOverrides } from '../../spec/overrides.js';
+import { PROVIDER_TYPES } from '../../spec/schema.js';
 import { parseAmount, parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal, withStake } from '../interruption.js';
 import { printJson, printLine } from '../output.js';
-import { headApplicationUrl, type CaiProviderSettings } from '../../providers/cai/head-application.js';
 import { printStatus } from './status-command.js';
 import { clustersUpHere } from '../../fleet/state-dir.js';
 import { readDashboardService, startDashboardService, stopDashboardService } from '../../server/dashboard-service.js';
@@ -33,7 +34,7 @@ function addNodeShapeOptions(command: Command): Command {
     .option('--num-cpus <n>', 'CPUs of each node (head and default workers)', parseAmount)
     .option('--num-gpus <n>', 'GPUs of each node (head and default workers)', parseAmount)
     .option('--object-store-memory <size>', 'object store of each node: 1GB, 512MB, 1GiB or bytes')
-    .addOption(new Option('--provider <type>', 'where the nodes run (RAYFLEET_PROVIDER)').choices(['local', 'docker', 'cai']))
+    .addOption(new Option('--provider <type>', 'where the nodes run (RAYFLEET_PROVIDER)').choices(PROVIDER_TYPES))
     .option('--image <image>', 'the image of every node, for provider docker (RAY_IMAGE_VERSION)')
     .addOption(new Option('--no-watcher', 'do not start the watcher (autoscaler)'))
     .option('--json', 'print the cluster status as JSON');
@@ -82,17 +83,16 @@ async function printUp(fleet: Fleet, status: ClusterStatus, options: UpOptions, 
   printStatus(status);
   printLine(await describeWatcher(fleet));
   if (!withHints) return;
-  if (fleet.spec.provider.type === 'cai') printHeadApplication(fleet.name, fleet.spec.provider);
+  printFrontDoor(status.cluster, await fleet.frontDoor());
   if (dashboard !== undefined) printLine(`\nrayfleet dashboard: ${dashboard}/clusters/${status.cluster}`);
   printLine(`${dashboard === undefined ? '\n' : ''}Ray dashboard: ${status.dashboardUrl}`);
   printLine(`Connect a driver: eval "$(rayfleet env -c ${status.cluster})"`);
 }
 
-/** On Cloudera AI the head application is the cluster's front door: rayfleet's dashboard, and Ray's under /ray/. */
-function printHeadApplication(cluster: string, provider: CaiProviderSettings): void {
-  const url = headApplicationUrl(cluster, provider);
-  if (url === undefined) return;
-  printLine(`\nhead application: ${url} (rayfleet's dashboard for ${cluster}; Ray's dashboard at ${url}/ray/)`);
+/** A cluster reached from outside its network through a front door (a CML head application): rayfleet's dashboard and Ray's behind it. */
+function printFrontDoor(cluster: string, door: FrontDoor | undefined): void {
+  if (door === undefined) return;
+  printLine(`\n${door.name}: ${door.url} (rayfleet's dashboard for ${cluster}; Ray's dashboard at ${door.rayDashboardUrl})`);
   printLine(`Its token: rayfleet dashboard --token -c ${cluster}`);
 }
 

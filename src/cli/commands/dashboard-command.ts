@@ -13,7 +13,6 @@ import {
 } from '../../server/dashboard-service.js';
 import { readOrCreateDashboardToken } from '../../server/dashboard-token.js';
 import { isLoopback } from '../../server/request-guard.js';
-import { readHeadDashboardToken } from '../../providers/cai/head-application.js';
 import { openFleet, withFleet } from '../context.js';
 import { interruptSignal } from '../interruption.js';
 import { parseWholeNumber } from '../option-parsers.js';
@@ -43,12 +42,10 @@ function describe(url: string, host: string): string {
   return isLoopback(host) ? `dashboard: ${url}` : `dashboard: ${url} (every request needs the token: \`rayfleet dashboard --token\`)`;
 }
 
-/** A Cloudera AI cluster's dashboard runs in its head, which keeps its token in the project; any other cluster's is this machine's. */
+/** A cluster whose dashboard runs inside it (a CML head's) keeps its own token there; any other cluster's is this machine's. */
 async function clusterDashboardToken(cluster: string): Promise<string> {
   const fleet = await openFleet({ cluster }, {}, false);
-  return withFleet(fleet, async () =>
-    fleet.spec.provider.type === 'cai' ? readHeadDashboardToken(fleet.name, fleet.spec.provider, process.env, interruptSignal) : readOrCreateDashboardToken(),
-  );
+  return withFleet(fleet, async () => (await fleet.dashboardToken(interruptSignal)) ?? readOrCreateDashboardToken());
 }
 
 export function dashboardCommand(): Command {

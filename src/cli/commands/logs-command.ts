@@ -1,7 +1,8 @@
 // logs (and the old logs-ray --service head|worker-N): a node's log, its tail, or followed live.
 import { Command } from 'commander';
 import { RayfleetError } from '../../errors.js';
-import { headName, workerName, DEFAULT_GROUP } from '../../providers/node-names.js';
+import { headName, workerName } from '../../providers/node-names.js';
+import { DEFAULT_GROUP } from '../../spec/worker-groups.js';
 import { parseWholeNumber } from '../option-parsers.js';
 import { openFleet, withCommonOptions, withFleet, type CommonOptions } from '../context.js';
 import { interruptSignal } from '../interruption.js';

@@ -6,8 +6,8 @@ import { loadSpec } from '../../spec/load-spec.js';
 import { parseDuration } from '../../spec/durations.js';
 import { describeReplay, readRecordedDemand, replayWorkloadText, type RecordedDemand } from '../../simulate/recorded-demand.js';
 import { specFieldsOf } from '../../simulate/spec-fields.js';
-import { DEFAULT_LATENCIES } from '../../simulate/simulation-settings.js';
-import type { LatencyDistribution } from '../../providers/memory/latency.js';
+import { simulationDefaultsByBackend } from '../../simulate/simulation-settings.js';
+import type { LatencyDistribution } from '../../spec/simulation.js';
 import { parseSettingChange, parseSettingChanges, type SettingChange } from '../../simulate/setting-change.js';
 import type { Percentiles, SimulationReport } from '../../simulate/simulation-report.js';
 import { DEFAULT_SEED, parseSpecFields, whatIf, type WhatIfResult } from '../../simulate/what-if.js';
@@ -92,9 +92,10 @@ function simulationHelp(): string {
   const seconds = (ms: number): string => `${ms / 1000}s`;
   const latency = (distribution: LatencyDistribution): string =>
     distribution.kind === 'lognormal' ? `log-normal, median ${seconds(distribution.medianMs)}, p95 ${seconds(distribution.p95Ms)}` : JSON.stringify(distribution);
-  const byProvider = (Object.keys(DEFAULT_LATENCIES) as Array<keyof typeof DEFAULT_LATENCIES>).map(
-    (provider) => `${' '.repeat(20)}${provider.padEnd(7)} launch ${latency(DEFAULT_LATENCIES[provider].launch)}; stop ${latency(DEFAULT_LATENCIES[provider].terminate)}`,
-  );
+  const byProvider = simulationDefaultsByBackend().flatMap(({ type, defaults }) => [
+    `${' '.repeat(20)}${type.padEnd(7)} launch ${latency(defaults.launch)}; stop ${latency(defaults.terminate)}`,
+    `${' '.repeat(28)}${defaults.source}`,
+  ]);
   return [
     '',
     "The machines: the spec's simulation: section (rayfleet.yaml, --spec, or the workload's spec:), over the workload's own",
@@ -102,9 +103,7 @@ function simulationHelp(): string {
     '  launchLatency     from a launch to the node alive in Ray: 60s | {median: 1m, p95: 3m} | {min: 20s, max: 40s}',
     '                    | {mean: 30s, sd: 5s, min: 10s} | {samples: [15.1s, 16.8s, 24s]}. Defaults by provider:',
     ...byProvider,
-    '                    local was measured on a loaded 2-core machine (5 rounds of ray start --block to alive in the GCS,',
-    '                    15.1-24.0 s); docker (local plus a container start) and cai (a CML application scheduled and',
-    "                    started) are assumptions. --from-journal uses the cluster's own launches, as its journal measured them.",
+    "                    --from-journal uses the cluster's own launches, as its journal measured them.",
     '  terminateLatency  from terminate to the node gone, written the same way (defaults above)',
     '  launchFailureRate the chance in [0, 1] that a launch fails (default 0); the watcher backs off as it would',
     '  deathRate, deathAfter  the chance a running node dies by itself, and when (default 0)',

@@ -8,7 +8,7 @@ const context: ApplicationContext = {
   projectId: 'a1b2-c3d4-e5f6-g7h8',
   runtimeIdentifier: 'docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-pbj-jupyterlab-python3.11-standard:2025.09.1-b5',
   head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
-  watcher: true,
+  watcherNodeFlags: WATCHER_NODE_FLAGS,
 };
 
 function request(overrides: Partial<LaunchRequest> = {}): LaunchRequest {

@@ -1,6 +1,5 @@
 // What a node's CML application is: the CreateApplication body, from the launch request and the cluster's CML settings.
 import { createHash } from 'node:crypto';
-import { WATCHER_NODE_FLAGS, WATCHER_NODE_FLAGS_ENV } from '../../watcher/watcher-node-flags.js';
 import type { LaunchRequest } from '../node-provider.js';
 import { resourceArgs, type HeadPorts } from '../ray-start-args.js';
 import type { CreateApplicationRequest } from './cml-types.js';
@@ -16,9 +15,12 @@ export interface ApplicationContext {
   headAddress?: string | undefined;
   /** The venv the setup job built; the launcher's default ($HOME/.venv) when absent. */
   venv?: string | undefined;
-  /** Whether the head runs the watcher inside the cluster. */
-  watcher: boolean;
+  /** The Node flags of the watcher the head runs inside the cluster; undefined when it runs none. */
+  watcherNodeFlags: readonly string[] | undefined;
 }
+
+/** How the watcher's Node flags reach the head's launcher (launchers/ray_launcher.py), which starts the watcher with the venv's Node. */
+export const WATCHER_NODE_FLAGS_ENV = 'RAYFLEET_WATCHER_NODE_FLAGS';
 
 const GIB = 2 ** 30;
 /** Room for Ray's own processes beside the object store, when the group names no memory. */
@@ -45,9 +47,9 @@ export function applicationRequest(request: LaunchRequest, context: ApplicationC
   if (environment.RAY_AUTH_TOKEN_PATH !== undefined) environment.RAY_AUTH_TOKEN_PATH = projectTokenFile(context.cluster);
   if (context.venv !== undefined) environment.RAYFLEET_VENV = context.venv;
   if (request.role === 'worker' && context.headAddress !== undefined) environment.RAY_HEAD_ADDRESS = context.headAddress;
-  if (request.role === 'head' && context.watcher) {
+  if (request.role === 'head' && context.watcherNodeFlags !== undefined) {
     environment.RAYFLEET_WATCHER = '1';
-    environment[WATCHER_NODE_FLAGS_ENV] = WATCHER_NODE_FLAGS.join(' ');
+    environment[WATCHER_NODE_FLAGS_ENV] = context.watcherNodeFlags.join(' ');
   }
   const memoryBytes = (resources.memoryBytes ?? DEFAULT_MEMORY_BYTES) + (resources.objectStoreMemoryBytes ?? 0);
   return {

@@ -155,7 +155,8 @@ function providerOptions(): ConstructorParameters<typeof CaiProvider>[0] {
     runtimeIdentifier: PYTHON_RUNTIME,
     groupRuntimes: {},
     head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
-    watcher: false,
+    watcherNodeFlags: undefined,
+    workspaceUrl: 'https://ml.example.com',
     deleteTimeoutMs: 10_000,
   };
 }

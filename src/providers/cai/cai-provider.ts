@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { RayfleetError, isRayfleetError } from '../../errors.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import { HEAD_GROUP, headName } from '../node-names.js';
-import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { byRoleGroupIndex, type FrontDoor, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
 import { PartialListError } from '../partial-list-error.js';
 import type { HeadPorts } from '../ray-start-args.js';
 import { applicationRequest } from './application-spec.js';
 import type { CmlClient } from './cml-client.js';
 import type { Application, ApplicationStatus } from './cml-types.js';
+import { headApplicationUrl, readHeadDashboardToken } from './head-application.js';
 import { headAddressFile, headDashboardTokenFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
 
 export interface CaiProviderOptions {
@@ -21,8 +22,10 @@ export interface CaiProviderOptions {
   groupRuntimes: Record<string, string | undefined>;
   head: HeadPorts;
   venv?: string | undefined;
-  /** The head runs the watcher inside the cluster. */
-  watcher: boolean;
+  /** The Node flags of the watcher the head runs inside the cluster; undefined when it runs none. */
+  watcherNodeFlags?: readonly string[] | undefined;
+  /** The workspace's URL, under which the head application is served. */
+  workspaceUrl: string;
   /**
    * Inside the cluster the head's address is known without asking the project (RAYFLEET_CAI_HEAD_ADDRESS, set by
    * the head's launcher for its watcher); so it also says this rayfleet runs inside the cluster.
@@ -38,7 +41,7 @@ export interface CaiProviderOptions {
 
 const DEFAULT_DELETE_TIMEOUT_MS = 120_000;
 /** A CML application can take minutes to start (a runtime image pulled onto a new node, a pod waiting for capacity). */
-const LAUNCH_TIMEOUT_MS = 15 * 60_000;
+export const CAI_LAUNCH_TIMEOUT_MS = 15 * 60_000;
 const STATES: Record<ApplicationStatus, InstanceState> = {
   APPLICATION_UNKNOWN: 'starting',
   APPLICATION_STARTING: 'starting',
@@ -53,7 +56,7 @@ export class CaiProvider implements NodeProvider {
   readonly watcherRunsOnHead = true;
   readonly runningMeansRayUp = true;
   /** How long a launched node may take to join Ray before the watcher counts it a failed launch. */
-  readonly defaultLaunchTimeoutMs = LAUNCH_TIMEOUT_MS;
+  readonly defaultLaunchTimeoutMs = CAI_LAUNCH_TIMEOUT_MS;
 
   constructor(private readonly options: CaiProviderOptions) {}
 
@@ -81,7 +84,7 @@ export class CaiProvider implements NodeProvider {
       head: this.options.head,
       headAddress,
       venv: this.options.venv,
-      watcher: this.options.watcher,
+      watcherNodeFlags: this.options.watcherNodeFlags,
     });
     return this.toInstance(await client.createApplication(projectId, body, signal));
   }
@@ -122,6 +125,17 @@ export class CaiProvider implements NodeProvider {
   async headHost(signal?: AbortSignal): Promise<string | undefined> {
     const address = await this.headAddress(signal);
     return address?.slice(0, address.lastIndexOf(':'));
+  }
+
+  /** The head application on the workspace's ingress: rayfleet's dashboard for this cluster, Ray's under /ray/. */
+  async frontDoor(): Promise<FrontDoor> {
+    const url = headApplicationUrl(this.options.cluster, this.options.projectId, this.options.workspaceUrl);
+    return { name: 'head application', url, rayDashboardUrl: `${url}/ray/` };
+  }
+
+  /** The dashboard of this cluster runs in its head, which keeps its token in the project. */
+  async dashboardToken(signal?: AbortSignal): Promise<string> {
+    return readHeadDashboardToken(this.options.client, this.options.projectId, this.options.cluster, signal);
   }
 
   /** What the watcher in the head recorded; seen from inside the cluster it is the local journal already. */

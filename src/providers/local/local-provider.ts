@@ -163,6 +163,11 @@ export class LocalProvider implements NodeProvider {
     await rm(this.recordPath(name), { force: true });
   }
 
+  /** A driver's output is in the session of the node it ran on; Ray's agent on a worker reads the head's session instead. */
+  driverLogFile(instanceName: string, submissionId: string): string {
+    return path.join(localNodeTempDir(this.options.tempDir, instanceName), 'session_latest', 'logs', `job-driver-${submissionId}.log`);
+  }
+
   /** Every readable node; when a record cannot be read, a PartialListError carrying the rest and the unreadable names. */
   async list(signal?: AbortSignal): Promise<Instance[]> {
     signal?.throwIfAborted();
@@ -333,6 +338,6 @@ async function fileExists(filePath: string): Promise<boolean> {
 }
 
 /** Ray's temp dir of one local node, under the cluster's: short, as unix socket paths under it are capped at 107 bytes. */
-export function localNodeTempDir(clusterTempDir: string, nodeName: string): string {
+function localNodeTempDir(clusterTempDir: string, nodeName: string): string {
   return path.join(clusterTempDir, createHash('sha256').update(nodeName).digest('hex').slice(0, 6));
 }

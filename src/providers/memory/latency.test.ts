@@ -1,7 +1,8 @@
 // Latency samples: each distribution gives what its parameters say, never negative, the same for the same seed.
 import { describe, expect, it } from 'vitest';
 import type { LaunchRequest } from '../node-provider.js';
-import { sampleLatency, type LatencyDistribution } from './latency.js';
+import type { LatencyDistribution } from '../../spec/simulation.js';
+import { sampleLatency } from './latency.js';
 import { seededRandom } from './seeded-random.js';
 
 const request: LaunchRequest = { name: 'ray-worker-1', role: 'worker', group: 'worker', index: 1, resources: { cpus: 1, gpus: 0, custom: {} }, env: {} };

@@ -1,17 +1,7 @@
 // How long something takes in the memory provider: a fixed time, a distribution sampled from a seeded source, or a function.
+import type { LatencyDistribution } from '../../spec/simulation.js';
 import type { LaunchRequest } from '../node-provider.js';
 import type { Random } from './seeded-random.js';
-
-/** A distribution of durations in milliseconds. Samples are never negative. */
-export type LatencyDistribution =
-  | { kind: 'fixed'; ms: number }
-  | { kind: 'uniform'; minMs: number; maxMs: number }
-  /** Normal, cut at `minMs` (0 when absent): start-up times cluster around a mean with a few slow ones. */
-  | { kind: 'normal'; meanMs: number; sdMs: number; minMs?: number }
-  /** Log-normal by its median and 95th percentile: a long right tail, as cloud instance start-up has. */
-  | { kind: 'lognormal'; medianMs: number; p95Ms: number }
-  /** One of the measured samples, each equally likely. */
-  | { kind: 'empirical'; samplesMs: number[] };
 
 /** A latency: milliseconds, a distribution, or a function of the node being launched or stopped. */
 export type Latency = number | LatencyDistribution | ((request: LaunchRequest, random: Random) => number);
