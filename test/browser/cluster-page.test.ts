@@ -10,12 +10,14 @@ import { launchChromium, screenshot } from './chromium.js';
 import { StandInClusterControl } from './stand-in-cluster-control.js';
 
 const MINUTE_MS = 60_000;
+const TOKEN = 'b'.repeat(64);
 
 describe('the dashboard page', () => {
   const control = new StandInClusterControl();
   let server: DashboardServer;
   let browser: Browser;
   let page: Page;
+  const pageErrors: string[] = [];
 
   /** How far back the page's last history request reached, in minutes. */
   function lastWindowMinutes(): number | undefined {
@@ -26,12 +28,14 @@ describe('the dashboard page', () => {
   beforeAll(async () => {
     // The page as the build makes it, so the test sees the sources it runs with.
     await promisify(execFile)(process.execPath, ['scripts/bundle-page.mjs'], { cwd: path.resolve(import.meta.dirname, '../..') });
-    server = await startDashboardServer({ host: '127.0.0.1', port: 0, token: 'b'.repeat(64), control, snapshotIntervalMs: 200 });
+    server = await startDashboardServer({ host: '127.0.0.1', port: 0, token: TOKEN, control, snapshotIntervalMs: 200 });
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
   }, 60_000);
 
   afterAll(async () => {
+    expect(pageErrors).toEqual([]);
     await browser?.close();
     await server?.close();
   });
@@ -60,5 +64,14 @@ describe('the dashboard page', () => {
     await expect.poll(lastWindowMinutes).toBe(360);
     await expect.poll(() => page.getByTestId('nodes-chart').locator('.u-legend').textContent()).toContain('big registered');
     await screenshot(page, 'cluster-6h');
+  });
+
+  it("saves a group's new max with the token the page asks for once", async () => {
+    await page.getByTestId('max-worker').fill('4');
+    await page.getByTestId('save-worker').click();
+    await page.getByTestId('token-input').fill(TOKEN);
+    await page.getByTestId('token-ok').click();
+    await expect.poll(() => page.getByTestId('message').textContent()).toContain('group worker: min 1, max 4');
+    expect(control.settingsChanges).toEqual([{ groups: [{ name: 'worker', min: 1, max: 4 }] }]);
   });
 });

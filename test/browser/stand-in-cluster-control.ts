@@ -1,6 +1,6 @@
 // A ClusterControl with one made-up cluster and no Ray: the page's data for browser tests and screenshots of its views.
 import type { ClusterStatus, NodeStatus } from '../../src/fleet/cluster-status.js';
-import type { ClusterControl, ClusterSnapshot, JournalEventAnswer, WatcherAnswer } from '../../src/server/cluster-control.js';
+import type { ClusterControl, ClusterSnapshot, JournalEventAnswer, WatcherAnswer, WatcherSettingsChange } from '../../src/server/cluster-control.js';
 import { resample, type HistoryPoint, type HistoryQuery, type HistoryWindow } from '../../src/watcher/observation-history.js';
 
 const MINUTE_MS = 60_000;
@@ -50,6 +50,8 @@ export class StandInClusterControl implements ClusterControl {
   readonly name = 'ray';
   /** Every history window the page asked for, in order. */
   readonly historyQueries: Array<Partial<HistoryQuery>> = [];
+  /** Every live change the page sent. */
+  readonly settingsChanges: WatcherSettingsChange[] = [];
   private readonly startedMs = Date.now();
   private readonly points = historyPoints(this.startedMs);
   private readonly upAt = new Date(this.startedMs - UP_AGO_MS).toISOString();
@@ -150,7 +152,8 @@ export class StandInClusterControl implements ClusterControl {
     };
   }
 
-  async setWatcherSettings(): Promise<WatcherAnswer> {
+  async setWatcherSettings(_cluster: string, change: WatcherSettingsChange): Promise<WatcherAnswer> {
+    this.settingsChanges.push(change);
     return this.watcher();
   }
 
