@@ -1,7 +1,7 @@
 // What every part of a fleet shares about one cluster: its files, its saved record, its backend, its Ray connection and journal.
 import { stat } from 'node:fs/promises';
 import { RayfleetError } from '../errors.js';
-import { withDirectoryLock } from '../fs/directory-lock.js';
+import { withDirectoryLock } from '../lock/directory-lock.js';
 import type { NewEvent } from '../journal/event.js';
 import { Journal } from '../journal/journal.js';
 import type { Logger } from '../log/logger.js';

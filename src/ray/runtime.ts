@@ -6,7 +6,7 @@ import path from 'node:path';
 import envPaths from 'env-paths';
 import { execa } from 'execa';
 import { RayfleetError, messageOf } from '../errors.js';
-import { withDirectoryLock } from '../fs/directory-lock.js';
+import { withDirectoryLock } from '../lock/directory-lock.js';
 import { readTail } from '../fs/read-tail.js';
 import { readEnv } from '../environment.js';
 

@@ -2,7 +2,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { RayfleetError, isRayfleetError } from '../errors.js';
-import { lockOwner, tryLock, unlock } from '../fs/directory-lock.js';
+import { lockOwner, tryLock, unlock } from '../lock/directory-lock.js';
 import { writeJsonAtomic } from '../fs/write-json-atomic.js';
 import type { Logger } from '../log/logger.js';
 import { startBackgroundService, stopBackgroundService } from '../process/background-service.js';

@@ -1,7 +1,7 @@
 // The watcher as a background service of a cluster: started detached with its log, found by its lock, stopped by signal only while provably the same process.
 import { mkdir } from 'node:fs/promises';
 import { RayfleetError } from '../errors.js';
-import { lockHolder, lockOwner } from '../fs/directory-lock.js';
+import { lockHolder, lockOwner } from '../lock/directory-lock.js';
 import { startBackgroundService, stopBackgroundService } from '../process/background-service.js';
 import { WATCHER_NODE_FLAGS } from './watcher-node-flags.js';
 import { watcherPaths } from './watcher-status.js';

@@ -1,6 +1,6 @@
 // The watcher: each tick observes the cluster, plans with the pure planner, and acts, recording every step and its reason.
 import { RayfleetError, messageOf } from '../errors.js';
-import { tryLock, unlock } from '../fs/directory-lock.js';
+import { tryLock, unlock } from '../lock/directory-lock.js';
 import type { WithheldCause } from './withheld.js';
 import { silentLogger, type Logger } from '../log/logger.js';
 import { headName } from '../providers/node-names.js';

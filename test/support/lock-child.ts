@@ -1,7 +1,7 @@
 // A child process for lock tests: takes the lock once and says so; with `hold`, keeps it until killed; with `race`, takes part in barrier-synchronised rounds.
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tryLock, unlock } from '../../src/fs/directory-lock.js';
+import { tryLock, unlock } from '../../src/lock/directory-lock.js';
 
 const [lockDir, mode, barrierDir, roundsText, id] = process.argv.slice(2);
 if (lockDir === undefined || mode === undefined) throw new Error('usage: lock-child LOCK_DIR take|hold|race [BARRIER_DIR ROUNDS ID]');
