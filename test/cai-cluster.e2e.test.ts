@@ -6,53 +6,29 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
-import { findFreePorts } from '../src/net/ports.js';
 import { subdomainFor } from '../src/providers/cai/application-spec.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { startCmlEmulator, type CmlEmulator } from './cml-emulator/start-cml-emulator.js';
 import { PYTHON_RUNTIME } from './cml-emulator/workspace-fixture.js';
+import { TEST_RAY, driverFile } from './support/drivers.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const API_KEY = 'cml-e2e-key-0b9d3c7e1f2a4d6b';
 
-/**
- * The head's line of a spec, its ports free now and all different. Every application of the emulator shares this host,
- * so a port chosen free stays free only until another process takes it: choose them right before `up`.
- */
-async function headLine(): Promise<string> {
-  const [gcsPort, dashboardPort, clientPort] = await findFreePorts(3);
-  return `head: { cpus: 0, objectStoreMemory: 100MB, gcsPort: ${gcsPort}, dashboardPort: ${dashboardPort}, clientPort: ${clientPort} }`;
-}
+/** The provider of the clusters here: the emulator's workspace, nodes on its Python runtime. */
+const PROVIDER = `{ type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`;
 
 describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   let sandbox: Sandbox;
   let emulator: CmlEmulator;
-  let spec: string;
+  let cluster: TestCluster;
   let env: Record<string, string>;
   const name = `rfc${Math.random().toString(36).slice(2, 6)}`;
-  const cli = (args: string[]): string[] => [...args, '--config', spec];
-  const run = (args: string[]) => sandbox.run(cli(args), { env });
+  const run = (args: string[]) => cluster.run(args);
 
   async function status(): Promise<ClusterStatus> {
-    const result = await run(['status', '--json']);
-    if (result.exitCode !== 0) throw new Error(`status exited ${result.exitCode}: ${result.stderr}`);
-    return JSON.parse(result.stdout) as ClusterStatus;
-  }
-
-  /** The spec of the cluster the tests share; written again, with the head's ports chosen again, right before its `up`. */
-  async function writeSpec(): Promise<void> {
-    await writeFile(
-      spec,
-      [
-        `name: ${name}`,
-        `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
-        await headLine(),
-        'workerGroups:',
-        '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 2, max: 4 }',
-        'watcher: { enabled: false }',
-        'dashboard: { enabled: false }',
-      ].join('\n'),
-    );
+    return cluster.json<ClusterStatus>(['status']);
   }
 
   function applications(): Array<{ name: string; status: string }> {
@@ -63,12 +39,13 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     sandbox = await createSandbox();
     emulator = await startCmlEmulator({ apiKey: API_KEY, projectsRoot: path.join(sandbox.dir, 'projects') });
     env = { CML_HOST: emulator.url, CML_API_KEY: API_KEY };
-    spec = path.join(sandbox.dir, 'cai.yaml');
-    await writeSpec();
+    // The cluster the tests share. Every application of the emulator shares this host, so a port chosen free stays free
+    // only until another process takes it: its spec is written again, the head's ports chosen again, right before `up`.
+    cluster = await createTestCluster({ name, workers: 2, max: 4, provider: PROVIDER }, { sandbox, env });
   }, 60_000);
 
   afterAll(async () => {
-    await run(['down']);
+    await cluster.down();
     await emulator.close();
   });
 
@@ -80,7 +57,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   });
 
   it('sets up a project: launchers uploaded, the venv with Ray and Node built by a job run that succeeded', async () => {
-    const result = await sandbox.run(cli(['cai', 'setup', '--project-name', `${name}-project`, '--json']), { env, timeoutMs: 900_000 });
+    const result = await cluster.run(['cai', 'setup', '--project-name', `${name}-project`, '--json'], { timeoutMs: 900_000 });
     expect(result.exitCode, result.stderr).toBe(0);
     const setup = JSON.parse(result.stdout) as { projectId: string; status: string };
     expect(setup.status).toBe('ENGINE_SUCCEEDED');
@@ -107,7 +84,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
 
   it('brings up a head and 2 worker applications that form one Ray cluster', async () => {
     // The ports chosen in beforeAll have been free for minutes (the setup job ran meanwhile): any process may hold one now.
-    await writeSpec();
+    await cluster.writeSpec();
     const up = await run(['up']);
     expect(up.exitCode, up.stderr).toBe(0);
     // The head application's URL on the workspace's ingress, from what the client knows: the host and the project.
@@ -211,7 +188,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   });
 
   it('submits a job to the cai cluster: its line printed, exit 0', async () => {
-    const job = await sandbox.run(['job', 'submit', '--config', spec, '--', 'python', '-c', 'print("hello from the cai head")'], { env });
+    const job = await cluster.run(['job', 'submit', '--', 'python', '-c', 'print("hello from the cai head")']);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(job.stdout).toMatch(/^hello from the cai head$/m);
   });
@@ -219,25 +196,8 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   it('runs a driver with `rayfleet env`: a Ray job through the head dashboard, its tasks on the workers, none of them with the API key', async () => {
     const driverEnv = JSON.parse((await run(['env', '--json'])).stdout) as Record<string, string>;
     expect(driverEnv.RAY_ADDRESS).toMatch(/^ray:\/\/127\.0\.0\.1:\d+$/);
-    const script = path.join(sandbox.dir, 'driver.py');
-    await writeFile(
-      script,
-      [
-        'import json, os, ray',
-        'ray.init()',
-        '@ray.remote(num_cpus=1)',
-        'def where():',
-        '    return ray.get_runtime_context().get_node_id()',
-        '@ray.remote(num_cpus=1)',
-        'def environment():',
-        '    return dict(os.environ)',
-        'print("RESULT", json.dumps(sorted(set(ray.get([where.remote() for _ in range(8)])))))',
-        'print("ENV", json.dumps([dict(os.environ)] + ray.get([environment.remote() for _ in range(4)])))',
-      ].join('\n'),
-    );
-    const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
     // (The Ray client at RAY_ADDRESS works too; Ray 2.60's client server now and then failed to start on this machine.)
-    const job = await execa(ray, ['job', 'submit', '--address', driverEnv.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', script], { env: driverEnv, timeout: 180_000 });
+    const job = await execa(TEST_RAY, ['job', 'submit', '--address', driverEnv.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', driverFile('nodes-and-environments.py')], { env: driverEnv, timeout: 180_000 });
     const ran = JSON.parse(job.stdout.split('\n').find((line) => line.startsWith('RESULT '))?.slice('RESULT '.length) ?? '[]') as string[];
     // Every task ran on a worker application's Ray node (the head offers no CPU).
     const workers = (await status()).nodes.filter((node) => node.role === 'worker').map((node) => node.ray?.nodeId);
@@ -289,7 +249,7 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
   // After `down`: on this one machine the test cluster takes the same head ports (each CML pod has its own).
   it('tests the workspace end to end in one command, and cleans up after itself', async () => {
     const tested = `${name}t`;
-    const result = await sandbox.run(cli(['cai', 'test', '-c', tested, '--workers', '1', '--cpu', '1', '--memory', '2', '--gpu', '0']), { env });
+    const result = await cluster.run(['cai', 'test', '-c', tested, '--workers', '1', '--cpu', '1', '--memory', '2', '--gpu', '0']);
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toContain('test passed: 1 worker(s) joined Ray');
     expect(result.stdout).toContain(`${tested}-worker-1`);
@@ -300,8 +260,8 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
 
   describe('with the watcher inside the head application', () => {
     const scaled = `${name}w`;
-    let scaledSpec: string;
-    const runScaled = (args: string[]) => sandbox.run([...args, '--config', scaledSpec], { env });
+    let scaledCluster: TestCluster;
+    const runScaled = (args: string[]) => scaledCluster.run(args);
     const apps = () => applications().filter((application) => application.name.startsWith(`${scaled}-`));
     const appNames = () => apps().map((application) => application.name).sort();
 
@@ -317,26 +277,14 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
     }
 
     beforeAll(async () => {
-      scaledSpec = path.join(sandbox.dir, 'cai-watched.yaml');
-      await writeFile(
-        scaledSpec,
-        [
-          `name: ${scaled}`,
-          `provider: { type: cai, runtimeIdentifier: "${PYTHON_RUNTIME}" }`,
-          await headLine(),
-          'workerGroups:',
-          '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 1, max: 3 }',
-          'watcher: { interval: 500ms, idleTimeout: 5s }',
-          'dashboard: { enabled: false }',
-        ].join('\n'),
-      );
+      scaledCluster = await createTestCluster({ name: scaled, workers: 1, max: 3, provider: PROVIDER, watcher: '{ interval: 500ms, idleTimeout: 5s }' }, { sandbox, env });
       const up = await runScaled(['up']);
       if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
       expect(up.stdout).toContain('watcher: in the head application');
     }, 300_000);
 
     afterAll(async () => {
-      await runScaled(['down']);
+      await scaledCluster.down();
     });
 
     it('replaces a worker application killed below min, and deletes the killed one once Ray has let it go', async () => {
@@ -352,11 +300,8 @@ describe('a cluster on Cloudera AI (the CML API emulator)', () => {
 
     it('scales worker applications up on demand and back down when idle', async () => {
       const driverEnv = JSON.parse((await runScaled(['env', '--json'])).stdout) as Record<string, string>;
-      const script = path.join(sandbox.dir, 'burst.py');
-      await writeFile(script, ['import ray, time', 'ray.init()', '@ray.remote(num_cpus=1)', 'def work():', '    time.sleep(10); return 1', 'print("RESULT", sum(ray.get([work.remote() for _ in range(3)])))'].join('\n'));
-      const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
       // A job on the head: its driver runs beside the head's raylet, where the watcher sees its demand.
-      const job = execa(ray, ['job', 'submit', '--address', driverEnv.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', script], { env: driverEnv, reject: false, timeout: 240_000 });
+      const job = execa(TEST_RAY, ['job', 'submit', '--address', driverEnv.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', driverFile('burst-job.py'), '3', '10'], { env: driverEnv, reject: false, timeout: 240_000 });
       await waitFor('the watcher to run 3 worker applications', () => (appNames().filter((app) => app.includes('-worker-')).length === 3 ? true : undefined));
       expect(appNames()).toEqual([`${scaled}-head`, `${scaled}-worker-1`, `${scaled}-worker-2`, `${scaled}-worker-3`]);
       const result = await job;

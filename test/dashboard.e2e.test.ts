@@ -1,15 +1,13 @@
 // End to end: the control plane (the built CLI's background dashboard) over a real local cluster with its watcher,
 // through the REST API and in Debian's Chromium: the views, the stream, the controls and their refusals.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { execa } from 'execa';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { launchChromium, screenshot } from './browser/chromium.js';
 import { ensureSchemathesis, runSchemathesis } from './support/schemathesis.js';
 import { readSse } from './support/sse-events.js';
-import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
+import { startDriver } from './support/drivers.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const CLUSTER = 'rfd';
 const TICK_MS = 500;
@@ -32,15 +30,13 @@ interface JournalEvent {
 }
 
 describe('the control plane on a local cluster', () => {
-  let sandbox: Sandbox;
-  let spec: string;
+  let cluster: TestCluster;
   let env: Record<string, string>;
   let base: string;
   let token: string;
   let browser: Browser;
   let page: Page;
   const drivers: Array<{ kill: (signal?: NodeJS.Signals) => boolean }> = [];
-  const cli = (args: string[]): string[] => [...args, '--config', spec];
   const api = (suffix: string, init: RequestInit = {}): Promise<Response> => fetch(`${base}/api/v1${suffix}`, init);
   const withToken = (init: RequestInit = {}): RequestInit => ({ ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...init.headers } });
 
@@ -61,25 +57,18 @@ describe('the control plane on a local cluster', () => {
   const busy = (node: NodeRow): boolean => aliveInRay(node) && (node.ray?.available.CPU ?? 0) < 1;
 
   /** A Ray driver in the background running `count` one-CPU tasks of `seconds` each. */
-  function startTasks(name: string, count: number, seconds: number): void {
-    const script = path.join(sandbox.dir, `${name}.py`);
-    writeFileSync(
-      script,
-      ['import ray, time', 'ray.init()', '@ray.remote(num_cpus=1)', `def work():\n    time.sleep(${seconds})`, `ray.get([work.remote() for _ in range(${count})])`].join('\n'),
-    );
-    drivers.push(execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [script], { env, reject: false, timeout: 600_000 }));
+  function startTasks(count: number, seconds: number): void {
+    drivers.push(startDriver('one-cpu-tasks.py', [String(count), String(seconds)], { env, timeoutMs: 600_000 }));
   }
 
   beforeAll(async () => {
-    sandbox = await createSandbox();
-    spec = await writeTestSpec(sandbox, 'dash.yaml', { name: CLUSTER, workers: 0, max: 5, watcher: `{ interval: ${TICK_MS}ms, idleTimeout: 300s, maxWorkers: 6 }` });
-    const up = await sandbox.run(cli(['up']));
-    if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
-    env = await sandbox.json<Record<string, string>>(cli(['env']));
-    const started = await sandbox.run(['dashboard', '--background', '--port', '0']);
+    cluster = await createTestCluster({ name: CLUSTER, workers: 0, max: 5, watcher: `{ interval: ${TICK_MS}ms, idleTimeout: 300s, maxWorkers: 6 }` });
+    await cluster.up();
+    env = await cluster.driverEnv();
+    const started = await cluster.sandbox.run(['dashboard', '--background', '--port', '0']);
     if (started.exitCode !== 0) throw new Error(`dashboard failed: ${started.stderr}`);
     base = /http:\/\/127\.0\.0\.1:\d+/.exec(started.stdout)?.[0] ?? '';
-    token = (await sandbox.run(['dashboard', '--token'])).stdout.trim();
+    token = (await cluster.sandbox.run(['dashboard', '--token'])).stdout.trim();
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   });
@@ -87,12 +76,12 @@ describe('the control plane on a local cluster', () => {
   afterAll(async () => {
     for (const driver of drivers) driver.kill('SIGKILL');
     await browser?.close();
-    await sandbox?.run(['dashboard', '--stop']);
-    await sandbox?.run(cli(['down']));
+    await cluster?.sandbox.run(['dashboard', '--stop']);
+    await cluster?.down();
   });
 
   it('answers a cluster with what `status --json` prints, and lists it', async () => {
-    const fromCli = await sandbox.json<{ nodes: NodeRow[]; address: string }>(cli(['status']));
+    const fromCli = await cluster.json<{ nodes: NodeRow[]; address: string }>(['status']);
     const fromApi = (await (await api(`/clusters/${CLUSTER}`)).json()) as { nodes: NodeRow[]; address: string };
     const view = (nodes: NodeRow[]) => nodes.map((node) => [node.name, node.group, node.state, node.ray?.status === 'DEAD' ? 'DEAD' : node.ray === null ? null : 'alive']);
     expect(view(fromApi.nodes)).toEqual(view(fromCli.nodes));
@@ -137,7 +126,7 @@ describe('the control plane on a local cluster', () => {
   });
 
   it('DELETE of a busy worker is 409 with Ray\'s reason and leaves it', async () => {
-    startTasks('hold', 1, 600);
+    startTasks(1, 600);
     const held = await waitFor('a worker busy with the held task', async () => (await workers()).find(busy));
     const refused = await api(`/clusters/${CLUSTER}/workers/${held.name}`, withToken({ method: 'DELETE' }));
     expect(refused.status).toBe(409);
@@ -193,7 +182,7 @@ describe('the control plane on a local cluster', () => {
     await page.locator('[data-testid=watcher-state][data-paused=true]').waitFor();
     const launchesBefore = (await events('launch')).length;
     const idle = (await workers()).filter((node) => aliveInRay(node) && !busy(node)).length;
-    startTasks('burst', idle + 1, 40);
+    startTasks(idle + 1, 40);
     await page.locator('[data-testid=timeline-item][data-type=withheld]', { hasText: 'paused' }).first().waitFor({ timeout: 60_000 });
     expect(await page.locator('[data-testid=watcher-state]').textContent()).toContain('paused');
     expect((await events('launch')).length).toBe(launchesBefore);

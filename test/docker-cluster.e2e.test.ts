@@ -1,6 +1,6 @@
 // End to end on a real Docker Engine: a cluster of containers, its commands, its watcher, and a `down` that removes only its own.
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,28 +10,21 @@ import { nodeOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort, isPortFree } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { containersLabelled, docker, ensureTestRayImage, networkExists, uniqueClusterName } from './support/docker.js';
+import { TEST_RAY, driverFile } from './support/drivers.js';
 import { createSandbox, type Sandbox } from './support/run-cli.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const IDLE_TIMEOUT_S = 5;
 const EXAMPLES = path.resolve(import.meta.dirname, '../examples');
 
-/** A Docker cluster's spec on free host ports; the containers keep Ray's ports, the host publishes them shifted. */
-async function writeDockerSpec(sandbox: Sandbox, file: string, spec: { name: string; image: string; workers: number; watcher: string; mounts?: boolean }): Promise<string> {
+/** A Docker cluster on free host ports: the containers keep Ray's ports, the host publishes them shifted. */
+async function dockerCluster(sandbox: Sandbox, spec: { name: string; image: string; workers: number; watcher: string; mounts?: boolean }): Promise<TestCluster> {
   const port = await findFreePort();
   // One offset for all four published ports: free ones are found near each other only by luck, so probe a block.
   const offset = await freeOffset([6379, 8265, 10001, 8000], port);
-  const text = [
-    `name: ${spec.name}`,
-    `provider: { type: docker, image: ${spec.image}, portOffset: ${offset}${spec.mounts === true ? `, workspace: ${sandbox.dir}, logsDir: ${path.join(sandbox.dir, 'logs')}` : ''} }`,
-    'head: { cpus: 0, objectStoreMemory: 100MB }',
-    'workerGroups:',
-    `  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers}, max: 4 }`,
-    `watcher: ${spec.watcher}`,
-    'dashboard: { enabled: false }',
-  ].join('\n');
-  const specPath = path.join(sandbox.dir, file);
-  await writeFile(specPath, `${text}\n`);
-  return specPath;
+  const mounts = spec.mounts === true ? `, workspace: ${sandbox.dir}, logsDir: ${path.join(sandbox.dir, 'logs')}` : '';
+  const provider = `{ type: docker, image: ${spec.image}, portOffset: ${offset}${mounts} }`;
+  return createTestCluster({ name: spec.name, workers: spec.workers, max: 4, ports: 'unset', provider, watcher: spec.watcher }, { sandbox });
 }
 
 /** An offset that makes every one of the ports free on this host. */
@@ -45,15 +38,13 @@ async function freeOffset(ports: number[], seed: number): Promise<number> {
 describe('a cluster on a real Docker Engine', () => {
   let sandbox: Sandbox;
   let image: string;
-  let spec: string;
-  let other: string;
+  let cluster: TestCluster;
+  let other: TestCluster;
   const name = uniqueClusterName('rfd');
   const otherName = uniqueClusterName('rfo');
   const bystander = `${name}-bystander`;
-  const cli = (args: string[], file = spec): string[] => [...args, '--config', file];
-
-  async function status(file = spec): Promise<ClusterStatus> {
-    return sandbox.json<ClusterStatus>(cli(['status'], file));
+  async function status(of = cluster): Promise<ClusterStatus> {
+    return of.json<ClusterStatus>(['status']);
   }
 
   async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 150_000): Promise<T> {
@@ -62,15 +53,14 @@ describe('a cluster on a real Docker Engine', () => {
 
   /**
    * Runs a driver as a Ray job through the head's published dashboard port, with `rayfleet env` and the `ray` CLI of the
-   * host; the script reaches the head through the mounted workspace and prints its result as `RESULT <value>`.
+   * host; the driver reaches the head through the mounted workspace and prints its result as `RESULT <value>`.
    * (A driver on the host through the Ray client port works too, but Ray 2.60's client server failed to start its
    * per-client server now and then on this 2-core machine: a flake of Ray's, not something the test should depend on.)
    */
-  async function runJob(file: string, lines: string[]): Promise<string> {
-    const env = await sandbox.json<Record<string, string>>(cli(['env']));
-    await writeFile(path.join(sandbox.dir, file), ['import json, socket, ray', 'ray.init()', ...lines].join('\n'));
-    const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
-    const result = await execa(ray, ['job', 'submit', '--address', env.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', `/workspace/${file}`], { env, reject: false, timeout: 240_000 });
+  async function runJob(driver: string, args: string[] = []): Promise<string> {
+    const env = await cluster.driverEnv();
+    await copyFile(driverFile(driver), path.join(sandbox.dir, driver));
+    const result = await execa(TEST_RAY, ['job', 'submit', '--address', env.RAY_API_SERVER_ADDRESS ?? '', '--', 'python', `/workspace/${driver}`, ...args], { env, reject: false, timeout: 240_000 });
     if (result.exitCode !== 0) throw new Error(`job failed: ${result.stdout}\n${result.stderr}`);
     return result.stdout.split('\n').find((line) => line.startsWith('RESULT '))?.slice('RESULT '.length).trim() ?? '';
   }
@@ -78,21 +68,21 @@ describe('a cluster on a real Docker Engine', () => {
   beforeAll(async () => {
     image = await ensureTestRayImage();
     sandbox = await createSandbox();
-    spec = await writeDockerSpec(sandbox, 'docker.yaml', { name, image, workers: 2, watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }`, mounts: true });
+    cluster = await dockerCluster(sandbox, { name, image, workers: 2, watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }`, mounts: true });
     await writeFile(path.join(sandbox.dir, 'marker.txt'), 'from the workspace');
-    other = await writeDockerSpec(sandbox, 'other.yaml', { name: otherName, image, workers: 0, watcher: '{ enabled: false }' });
+    other = await dockerCluster(sandbox, { name: otherName, image, workers: 0, watcher: '{ enabled: false }' });
     // Not made by rayfleet, named like the cluster's nodes: `down` must leave it.
     await docker('run', '-d', '--name', bystander, image, 'sleep', 'infinity');
   }, 1_200_000);
 
   afterAll(async () => {
-    await sandbox.run(cli(['down']));
-    await sandbox.run(cli(['down'], other));
+    await cluster.down();
+    await other.down();
     await execa('docker', ['rm', '-f', bystander], { reject: false });
   });
 
   it('brings up a head and 2 workers, each a container with its own address on the cluster network, joined in one Ray cluster', async () => {
-    const up = await sandbox.run(cli(['up', '--no-watcher']));
+    const up = await cluster.run(['up', '--no-watcher']);
     expect(up.exitCode, up.stderr).toBe(0);
     const current = await status();
     expect(current.provider).toBe('docker');
@@ -118,14 +108,9 @@ describe('a cluster on a real Docker Engine', () => {
   });
 
   it('runs a driver with `rayfleet env` from the host, its tasks spread over the containers', async () => {
-    const env = await sandbox.json<Record<string, string>>(cli(['env']));
+    const env = await cluster.driverEnv();
     expect(env.RAY_ADDRESS).toMatch(/^ray:\/\/127\.0\.0\.1:\d+$/);
-    const output = await runJob('spread.py', [
-      '@ray.remote(num_cpus=1)',
-      'def where():',
-      '    import time; time.sleep(1); return [socket.gethostname(), ray.util.get_node_ip_address(), open("marker.txt").read()]',
-      'print("RESULT", json.dumps(sorted({tuple(triple) for triple in ray.get([where.remote() for _ in range(6)])})))',
-    ]);
+    const output = await runJob('container-of-tasks.py');
     const seen = (JSON.parse(output) as Array<[string, string, string]>).map(([host, address, marker]) => {
       // The working directory of every node is the mounted workspace.
       expect(marker).toBe('from the workspace');
@@ -143,41 +128,41 @@ describe('a cluster on a real Docker Engine', () => {
     await writeFile(path.join(work, 'note.txt'), 'shipped');
     await writeFile(path.join(work, 'main.py'), 'import socket\nprint("read", open("note.txt").read(), "on", socket.gethostname())\n');
     // The working dir goes to the head as a Ray package through the published dashboard port; the entrypoint runs on the head.
-    const job = await sandbox.run(['job', 'submit', '--config', spec, '--working-dir', work, '--', 'python', 'main.py']);
+    const job = await cluster.run(['job', 'submit', '--working-dir', work, '--', 'python', 'main.py']);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(job.stdout).toMatch(new RegExp(`^read shipped on ${name}-head$`, 'm'));
 
-    const deploy = await sandbox.run(cli(['serve', 'deploy', path.join(EXAMPLES, 'serve', 'hello.yaml')]));
+    const deploy = await cluster.run(['serve', 'deploy', path.join(EXAMPLES, 'serve', 'hello.yaml')]);
     expect(deploy.exitCode, deploy.stderr).toBe(0);
-    const serve = await sandbox.json<ServeStatus>(cli(['serve', 'status']));
+    const serve = await cluster.json<ServeStatus>(['serve', 'status']);
     const url = serve.applications.find((app) => app.name === 'hello')?.url ?? '';
     // The head's Serve port, published on the host: the URL is this machine's, the replica runs in a worker container.
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/hello$/);
     const answer = await fetch(`${url}?name=docker`, { signal: AbortSignal.timeout(10_000) });
     expect([answer.status, await answer.text()]).toEqual([200, 'hello, docker']);
     // Serve's replica holds half a CPU of a worker: shut it down, so the watcher's test below starts from idle workers.
-    const shutdown = await sandbox.run(cli(['serve', 'shutdown']));
+    const shutdown = await cluster.run(['serve', 'shutdown']);
     expect(shutdown.exitCode, shutdown.stderr).toBe(0);
-    expect((await sandbox.json<ServeStatus>(cli(['serve', 'status']))).applications).toEqual([]);
+    expect((await cluster.json<ServeStatus>(['serve', 'status'])).applications).toEqual([]);
   });
 
   it('adds a worker at the next index, shows its log, and removes it again', async () => {
-    const add = await sandbox.run(cli(['add-worker']));
+    const add = await cluster.run(['add-worker']);
     expect(add.exitCode, add.stderr).toBe(0);
     expect(add.stdout).toContain(`${name}-worker-3`);
     // Ray registers the node a moment before `ray start` says so in its output.
     await waitFor('worker-3 to log that Ray started', async () => {
-      const logs = await sandbox.run(cli(['logs', `${name}-worker-3`, '--tail', '50']));
+      const logs = await cluster.run(['logs', `${name}-worker-3`, '--tail', '50']);
       expect(logs.exitCode, logs.stderr).toBe(0);
       return logs.stdout.includes('Ray runtime started') ? true : undefined;
     }, 30_000);
     // --follow keeps the stream open until interrupted; what it printed by then includes the start.
-    const follow = await sandbox.run(cli(['logs', `${name}-worker-3`, '--follow']), { timeoutMs: 4_000 });
+    const follow = await cluster.run(['logs', `${name}-worker-3`, '--follow'], { timeoutMs: 4_000 });
     expect(follow.stdout).toContain('Ray runtime started');
-    const remove = await sandbox.run(cli(['remove-worker', `${name}-worker-3`]));
+    const remove = await cluster.run(['remove-worker', `${name}-worker-3`]);
     expect(remove.exitCode, remove.stderr).toBe(0);
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).not.toContain(`${name}-worker-3`);
-    const events = await sandbox.json<JournalEvent[]>(cli(['events']));
+    const events = await cluster.json<JournalEvent[]>(['events']);
     expect(events.filter((event) => nodeOf(event) === `${name}-worker-3`).map((event) => event.type)).toEqual(['launch', 'registered', 'drain', 'terminate']);
   });
 
@@ -220,7 +205,7 @@ describe('a cluster on a real Docker Engine', () => {
 
   it('starts the watcher on the host, which replaces both below min, and scales containers up on demand and down when idle', async () => {
     const killedId = await docker('inspect', `${name}-worker-2`, '--format', '{{.Id}}');
-    const start = await sandbox.run(cli(['watcher', 'start']));
+    const start = await cluster.run(['watcher', 'start']);
     expect(start.exitCode, start.stderr).toBe(0);
     // A killed container stays a node for Ray until its health check gives up: it is replaced meanwhile (under the next
     // free name), never terminated without Ray's word, and removed once Ray has it dead.
@@ -232,7 +217,7 @@ describe('a cluster on a real Docker Engine', () => {
 
     const mark = Date.now();
     // 4 one-CPU tasks on 2 one-CPU workers: Ray waits for 2 more nodes. Submitted as a job, the other way in.
-    const driver = runJob('burst.py', ['@ray.remote(num_cpus=1)', 'def work():', '    import time; time.sleep(15); return 1', 'print("RESULT", sum(ray.get([work.remote() for _ in range(4)])))']);
+    const driver = runJob('burst-job.py', ['4', '15']);
     const grown = await waitFor('the watcher to run 4 workers', async () => {
       const workers = (await status()).nodes.filter((node) => node.role === 'worker' && node.state === 'running');
       return workers.length === 4 ? workers.map((node) => node.name) : undefined;
@@ -243,7 +228,7 @@ describe('a cluster on a real Docker Engine', () => {
       const workers = (await status()).nodes.filter((node) => node.role === 'worker');
       return workers.length === 2 ? true : undefined;
     });
-    const events = (await sandbox.json<JournalEvent[]>(cli(['events']))).filter((event) => Date.parse(event.time) >= mark);
+    const events = (await cluster.json<JournalEvent[]>(['events'])).filter((event) => Date.parse(event.time) >= mark);
     const launched = events.filter((event) => event.type === 'launch').map(nodeOf);
     expect(launched).toHaveLength(2);
     expect(launched.every((node) => node !== undefined && grown.includes(node))).toBe(true);
@@ -256,9 +241,9 @@ describe('a cluster on a real Docker Engine', () => {
   }, 420_000);
 
   it('takes down every container and the network of its cluster, and nothing else', async () => {
-    const up = await sandbox.run(cli(['up'], other));
+    const up = await other.run(['up']);
     expect(up.exitCode, up.stderr).toBe(0);
-    const down = await sandbox.run(cli(['down']));
+    const down = await cluster.run(['down']);
     expect(down.exitCode, down.stderr).toBe(0);
     expect(await containersLabelled(`rayfleet.cluster=${name}`)).toEqual([]);
     expect(await networkExists(`${name}-cluster`)).toBe(false);

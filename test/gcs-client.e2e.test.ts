@@ -1,7 +1,7 @@
 // Our proto subset, GCS client and dashboard client against the pinned Ray, started here with `ray start` itself:
 // node states, demand, constraints, autoscaling reports, token auth, and drains.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRayfleetError } from '../src/errors.js';
@@ -11,6 +11,7 @@ import { rayAuthEnv, readOrCreateAuthToken } from '../src/ray/auth-token.js';
 import { DashboardClient } from '../src/ray/dashboard-client.js';
 import { GcsClient, type ClusterResourceState, type RayNodeState } from '../src/ray/gcs-client.js';
 import { pollUntil } from '../src/wait/poll-until.js';
+import { driverFile } from './support/drivers.js';
 
 const PYTHON = process.env.RAYFLEET_TEST_PYTHON ?? '/root/.cache/rayfleet-probe/venv/bin/python';
 const RAY = path.join(path.dirname(PYTHON), 'ray');
@@ -57,10 +58,8 @@ describe('the GCS and dashboard clients against a real Ray', () => {
   }
 
   /** A Ray driver left running in the background, so its tasks hold resources and its demand stays pending. */
-  async function startDriver(name: string, body: string[]): Promise<ProcessHandle> {
-    const script = path.join(dir, `${name}.py`);
-    await writeFile(script, ['import sys, time, ray', 'ray.init(address=sys.argv[1])', ...body, 'print("submitted", flush=True)', 'time.sleep(600)', ''].join('\n'));
-    const driver = await startProcessGroup({ command: PYTHON, args: [script, gcsAddress], env: { ...process.env, ...rayAuthEnv(tokenPath) }, logPath: path.join(dir, `${name}.log`) });
+  async function startDriver(name: string): Promise<ProcessHandle> {
+    const driver = await startProcessGroup({ command: PYTHON, args: [driverFile(`${name}.py`), gcsAddress], env: { ...process.env, ...rayAuthEnv(tokenPath) }, logPath: path.join(dir, `${name}.log`) });
     drivers.push(driver);
     return driver;
   }
@@ -156,19 +155,10 @@ describe('the GCS and dashboard clients against a real Ray', () => {
   });
 
   it('shows demand no node can hold: tasks by shape, a placement group as a gang', async () => {
-    await startDriver('busy', [
-      'from ray.util.placement_group import placement_group',
-      '@ray.remote(num_cpus=1)',
-      'def hold(): time.sleep(600)',
-      '@ray.remote(num_cpus=2)',
-      'def big(): return 1',
-      'held = hold.remote()',
-      'bigs = [big.remote() for _ in range(3)]',
-      'spread = placement_group([{"CPU": 1}] * 3, strategy="STRICT_SPREAD")',
-    ]);
+    await startDriver('pending-demand');
     const state = await stateWhere(
       (candidate) => candidate.pendingRequests.some((request) => request.shape.CPU === 2) && candidate.pendingGangs.length > 0,
-      () => `pending {CPU: 2} demand and a pending gang; the driver's log ends:\n${logTail('busy')}`,
+      () => `pending {CPU: 2} demand and a pending gang; the driver's log ends:\n${logTail('pending-demand')}`,
     );
     expect(state.pendingRequests.find((request) => request.shape.CPU === 2)?.count).toBeGreaterThanOrEqual(1);
     const gang = state.pendingGangs[0];

@@ -3,8 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServeStatus } from '../src/fleet/fleet-serve.js';
-import { findFreePorts } from '../src/net/ports.js';
-import { createSandbox, type Sandbox } from './support/run-cli.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../examples');
 
@@ -14,44 +13,28 @@ async function get(url: string): Promise<{ status: number; text: string }> {
 }
 
 describe('Serve on a local cluster', () => {
-  let sandbox: Sandbox;
-  let spec: string;
+  let cluster: TestCluster;
   let servePort: number;
-  const cli = (args: string[]) => sandbox.run([...args, '--config', spec]);
 
   beforeAll(async () => {
-    sandbox = await createSandbox();
-    const [gcsPort, dashboardPort, clientPort, serve] = (await findFreePorts(4)) as [number, number, number, number];
-    servePort = serve;
-    spec = path.join(sandbox.dir, 'serve.yaml');
     // The head alone, with CPUs for the replicas; the watcher off, as it is not what this tests.
-    await writeFile(
-      spec,
-      [
-        'name: rfserve',
-        `head: { cpus: 2, objectStoreMemory: 100MB, gcsPort: ${gcsPort}, dashboardPort: ${dashboardPort}, clientPort: ${clientPort}, servePort: ${servePort} }`,
-        'workerGroups:',
-        '  - { name: worker, cpus: 1, objectStoreMemory: 100MB, min: 0, max: 2 }',
-        'watcher: { enabled: false }',
-        '',
-      ].join('\n'),
-    );
-    const up = await cli(['up']);
-    expect(up.exitCode, up.stderr).toBe(0);
+    cluster = await createTestCluster({ name: 'rfserve', workers: 0, max: 2, headCpus: 2, ports: 'free+serve' });
+    servePort = cluster.ports?.servePort ?? 0;
+    await cluster.up();
   });
 
   afterAll(async () => {
-    await cli(['down']);
+    await cluster.down();
   });
 
   it('keeps both applications of two separate deploys RUNNING, each answering on its route', async () => {
     // The example as a new user deploys it: its working_dir is a local folder, uploaded by rayfleet.
-    const hello = await cli(['serve', 'deploy', path.join(EXAMPLES, 'serve', 'hello.yaml')]);
+    const hello = await cluster.run(['serve', 'deploy', path.join(EXAMPLES, 'serve', 'hello.yaml')]);
     expect(hello.exitCode, hello.stderr).toBe(0);
     expect(hello.stdout).toMatch(/uploaded \S+\/examples\/serve as gcs:\/\/_ray_pkg_[0-9a-f]{40}\.zip/);
     expect(hello.stdout).toMatch(new RegExp(`hello +RUNNING +/hello +http://127\\.0\\.0\\.1:${servePort}/hello`));
 
-    const second = path.join(sandbox.dir, 'bonjour.yaml');
+    const second = path.join(cluster.sandbox.dir, 'bonjour.yaml');
     await writeFile(
       second,
       [
@@ -65,10 +48,10 @@ describe('Serve on a local cluster', () => {
         '',
       ].join('\n'),
     );
-    const bonjour = await cli(['serve', 'deploy', second]);
+    const bonjour = await cluster.run(['serve', 'deploy', second]);
     expect(bonjour.exitCode, bonjour.stderr).toBe(0);
 
-    const status = await sandbox.json<ServeStatus>(['serve', 'status', '--config', spec]);
+    const status = await cluster.json<ServeStatus>(['serve', 'status']);
     expect(status.applications.map((app) => [app.name, app.status, app.url])).toEqual([
       ['hello', 'RUNNING', `http://127.0.0.1:${servePort}/hello`],
       ['bonjour', 'RUNNING', `http://127.0.0.1:${servePort}/bonjour`],
@@ -79,19 +62,19 @@ describe('Serve on a local cluster', () => {
   });
 
   it('deletes one application and leaves the other serving', async () => {
-    const deleted = await cli(['serve', 'delete', 'hello']);
+    const deleted = await cluster.run(['serve', 'delete', 'hello']);
     expect(deleted.exitCode, deleted.stderr).toBe(0);
-    const status = await sandbox.json<ServeStatus>(['serve', 'status', '--config', spec]);
+    const status = await cluster.json<ServeStatus>(['serve', 'status']);
     expect(status.applications.map((app) => [app.name, app.status])).toEqual([['bonjour', 'RUNNING']]);
     expect(await get(`http://127.0.0.1:${servePort}/bonjour?name=encore`)).toEqual({ status: 200, text: 'bonjour, encore' });
     expect((await get(`http://127.0.0.1:${servePort}/hello`)).status).toBe(404);
-    const again = await cli(['serve', 'delete', 'hello']);
+    const again = await cluster.run(['serve', 'delete', 'hello']);
     expect(again.exitCode).toBe(3);
     expect(again.stderr).toMatch(/SERVE_APP_NOT_FOUND.*hello/);
   });
 
   it('journals each deploy and delete', async () => {
-    const events = await sandbox.json<Array<{ type: string; apps?: string[] }>>(['events', '--config', spec]);
+    const events = await cluster.json<Array<{ type: string; apps?: string[] }>>(['events']);
     expect(events.filter((event) => event.type.startsWith('serve-')).map((event) => [event.type, event.apps])).toEqual([
       ['serve-deployed', ['hello']],
       ['serve-deployed', ['bonjour']],
@@ -100,7 +83,7 @@ describe('Serve on a local cluster', () => {
   });
 
   it('runs the example job as it is, on this cluster with CPUs', async () => {
-    const job = await sandbox.run(['job', 'submit', '--config', spec, '--working-dir', path.join(EXAMPLES, 'jobs'), '--', 'python', 'hello_job.py']);
+    const job = await cluster.run(['job', 'submit', '--working-dir', path.join(EXAMPLES, 'jobs'), '--', 'python', 'hello_job.py']);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(job.stdout).toMatch(/^sum of squares of 0\.\.19: 2470$/m);
     expect(job.stdout).toMatch(/^ran on: rfserve-head$/m);

@@ -11,29 +11,26 @@ import { runSimulation } from '../src/simulate/simulate.js';
 import { reportOf } from '../src/simulate/simulation-report.js';
 import { parseWorkload } from '../src/simulate/workload.js';
 import { loadSpec } from '../src/spec/load-spec.js';
-import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
+import { TEST_PYTHON } from './support/drivers.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const BURST = WORKLOADS.burst;
 const NODES_POLL_MS = 200;
 
 describe("the simulator against a real cluster on bench:autoscale's burst", () => {
-  let sandbox: Sandbox;
-  let specFile: string;
+  let cluster: TestCluster;
   let env: Record<string, string>;
-  const cli = (args: string[]): string[] => [...args, '--config', specFile];
 
   beforeAll(async () => {
     if (BURST === undefined) throw new Error("bench:autoscale's burst workload is gone");
-    sandbox = await createSandbox();
     // bench:autoscale's rayfleet side: 1-CPU workers from 0 to 4, the watcher at its default interval.
-    specFile = await writeTestSpec(sandbox, 'agree.yaml', { name: 'rfagree', workers: 0, max: BURST.maxWorkers, watcher: `{ interval: 1s, idleTimeout: 10s, maxWorkers: ${BURST.maxWorkers} }` });
-    const up = await sandbox.run(cli(['up']));
-    if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
-    env = await sandbox.json<Record<string, string>>(cli(['env']));
+    cluster = await createTestCluster({ name: 'rfagree', workers: 0, max: BURST.maxWorkers, watcher: `{ interval: 1s, idleTimeout: 10s, maxWorkers: ${BURST.maxWorkers} }` });
+    await cluster.up();
+    env = await cluster.driverEnv();
   });
 
   afterAll(async () => {
-    await sandbox.run(cli(['down']));
+    await cluster.down();
   });
 
   it('launches as many nodes as the real run, fed the latencies that run measured', async () => {
@@ -42,7 +39,7 @@ describe("the simulator against a real cluster on bench:autoscale's burst", () =
     const aliveAtMs = new Map<string, number>();
     let demandSeenAtMs: number | undefined;
     const startedAtMs = Date.now();
-    const driver = execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [DRIVER, driverArgument(BURST)], { env, reject: false, timeout: 180_000, encoding: 'utf8' });
+    const driver = execa(TEST_PYTHON, [DRIVER, driverArgument(BURST)], { env, reject: false, timeout: 180_000, encoding: 'utf8' });
     let ended = false;
     void driver.finally(() => (ended = true));
     try {
@@ -61,12 +58,12 @@ describe("the simulator against a real cluster on bench:autoscale's burst", () =
     const result = await driver;
     expect(result.exitCode, result.stderr).toBe(0);
 
-    const launches = (await sandbox.json<JournalEvent[]>(cli(['events']))).filter((event) => event.type === 'launch' && Date.parse(event.time) >= startedAtMs);
+    const launches = (await cluster.json<JournalEvent[]>(['events'])).filter((event) => event.type === 'launch' && Date.parse(event.time) >= startedAtMs);
     const latenciesMs = launches.map((launch) => (launch.type === 'launch' ? (aliveAtMs.get(launch.node) ?? Number.NaN) - Date.parse(launch.time) : Number.NaN));
     expect(latenciesMs.every((ms) => Number.isFinite(ms) && ms > 0), `launch → alive per node: ${latenciesMs.join(', ')}`).toBe(true);
     const realCapacityS = (Math.max(...launches.map((launch) => (launch.type === 'launch' ? (aliveAtMs.get(launch.node) ?? 0) : 0))) - (demandSeenAtMs ?? startedAtMs)) / 1000;
 
-    const { spec } = await loadSpec({ configPath: specFile, env: {} });
+    const { spec } = await loadSpec({ configPath: cluster.specPath, env: {} });
     const workload = parseWorkload(
       [
         `simulation: { launchLatency: { samples: [${latenciesMs.map((ms) => `${Math.round(ms)}ms`).join(', ')}] } }`,

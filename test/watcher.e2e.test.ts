@@ -1,5 +1,5 @@
 // End to end: the watcher scaling real Ray workers on this machine, up to what Ray waits for and down when idle.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import { nodeOf, groupOf, type JournalEvent } from '../src/journal/event.js';
 import { findFreePort } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { WATCHER_NODE_FLAGS } from '../src/watcher/watcher-node-flags.js';
-import { createSandbox, writeTestSpec, type Sandbox } from './support/run-cli.js';
+import { TEST_RAY, startDriver } from './support/drivers.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const IDLE_TIMEOUT_MS = 5_000;
 
@@ -18,18 +19,16 @@ function lastLine(output: string): string {
 }
 
 describe('the watcher on a local cluster', () => {
-  let sandbox: Sandbox;
-  let spec: string;
+  let cluster: TestCluster;
   let env: Record<string, string>;
   const drivers: Array<{ kill: (signal?: NodeJS.Signals) => boolean }> = [];
-  const cli = (args: string[]): string[] => [...args, '--config', spec];
 
   async function status(): Promise<ClusterStatus> {
-    return sandbox.json<ClusterStatus>(cli(['status']));
+    return cluster.json<ClusterStatus>(['status']);
   }
 
   async function events(): Promise<JournalEvent[]> {
-    return sandbox.json<JournalEvent[]>(cli(['events']));
+    return cluster.json<JournalEvent[]>(['events']);
   }
 
   function workersOf(current: ClusterStatus, group: string): string[] {
@@ -37,10 +36,8 @@ describe('the watcher on a local cluster', () => {
   }
 
   /** A Ray driver in the background; it ends when its work does, or is killed at the end. */
-  function startDriver(name: string, lines: string[]) {
-    const script = path.join(sandbox.dir, `${name}.py`);
-    writeFileSync(script, ['import ray, time', 'ray.init()', ...lines].join('\n'));
-    const driver = execa(process.env.RAYFLEET_TEST_PYTHON ?? 'python3', [script], { env, reject: false, timeout: 300_000, encoding: 'utf8' });
+  function background(name: string, args: string[] = []) {
+    const driver = startDriver(name, args, { env, timeoutMs: 300_000 });
     drivers.push(driver);
     return driver;
   }
@@ -59,34 +56,31 @@ describe('the watcher on a local cluster', () => {
   }
 
   beforeAll(async () => {
-    sandbox = await createSandbox();
-    spec = await writeTestSpec(sandbox, 'watch.yaml', {
+    cluster = await createTestCluster({
       name: 'rfw',
       workers: 0,
       max: 4,
       extraGroups: ['{ name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 2 }', '{ name: keep, cpus: 0, resources: { keep: 1 }, objectStoreMemory: 100MB, min: 1, max: 1 }'],
       watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_MS / 1000}s, maxWorkers: 7 }`,
     });
-    const up = await sandbox.run(cli(['up']));
-    if (up.exitCode !== 0) throw new Error(`up failed: ${up.stderr}`);
+    const up = await cluster.up();
     expect(up.stdout).toMatch(/watcher: running \(pid \d+\)/);
-    env = await sandbox.json<Record<string, string>>(cli(['env']));
+    env = await cluster.driverEnv();
   });
 
   afterAll(async () => {
     for (const driver of drivers) driver.kill('SIGKILL');
-    await sandbox.run(cli(['down']));
+    await cluster.down();
   });
 
   it('launches exactly the 3 nodes 3 one-CPU tasks need, then drains back to min', async () => {
     const mark = Date.now();
-    const driver = startDriver('three', ['@ray.remote(num_cpus=1)', 'def work(i):', '    time.sleep(8)', '    return i', 'print(sum(ray.get([work.remote(i) for i in range(3)])))']);
+    const driver = background('one-cpu-tasks.py', ['3', '8']);
     // What `ray status` prints while rayfleet launches: none of rayfleet's launches, which are not
     // reported to Ray (ARCHITECTURE.md, "Reporting to Ray"); `rayfleet watcher status` is where they show.
     await waitFor('the watcher to launch', async () => ((await launchesSince(mark)).length === 3 ? true : undefined));
     const askedAt = Date.now();
-    const ray = path.join(path.dirname(process.env.RAYFLEET_TEST_PYTHON ?? 'python3'), 'ray');
-    const rayStatus = await execa(ray, ['status', '--address', env.RAY_ADDRESS ?? ''], { env, reject: false, encoding: 'utf8' });
+    const rayStatus = await execa(TEST_RAY, ['status', '--address', env.RAY_ADDRESS ?? ''], { env, reject: false, encoding: 'utf8' });
     expect(rayStatus.exitCode, rayStatus.stderr).toBe(0);
     expect(rayStatus.stdout).toMatch(/Pending:\n \(no pending nodes\)/);
     const done = await driver;
@@ -107,7 +101,7 @@ describe('the watcher on a local cluster', () => {
   });
 
   it('keeps the node of an actor alive past idleTimeout', async () => {
-    const driver = startDriver('actor', ['@ray.remote(num_cpus=1)', 'class Keeper:', '    def ping(self): return "pong"', 'k = Keeper.remote()', 'print(ray.get(k.ping.remote()), flush=True)', 'time.sleep(600)']);
+    const driver = background('keep-actor.py');
     const node = await waitFor('a worker holding the actor', async () =>
       (await status()).nodes.find((candidate) => candidate.group === 'worker' && candidate.ray !== null && (candidate.ray.available.CPU ?? 0) === 0)?.name,
     );
@@ -123,13 +117,7 @@ describe('the watcher on a local cluster', () => {
 
   it('gives a STRICT_SPREAD placement group of two one-CPU bundles two nodes', async () => {
     const mark = Date.now();
-    const driver = startDriver('spread', [
-      'from ray.util.placement_group import placement_group, remove_placement_group',
-      'pg = placement_group([{"CPU": 1}, {"CPU": 1}], strategy="STRICT_SPREAD")',
-      'ray.get(pg.ready(), timeout=240)',
-      'print("ready", flush=True)',
-      'remove_placement_group(pg)',
-    ]);
+    const driver = background('strict-spread.py');
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('ready');
     const launched = await launchesSince(mark);
@@ -139,7 +127,7 @@ describe('the watcher on a local cluster', () => {
 
   it('launches a GPU shape only in the GPU group', async () => {
     const mark = Date.now();
-    const driver = startDriver('gpu', ['@ray.remote(num_gpus=1)', 'def on_gpu(): return ray.get_gpu_ids()', 'print(len(ray.get(on_gpu.remote())))']);
+    const driver = background('gpu-task.py');
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('1');
     const launched = await launchesSince(mark);
@@ -149,10 +137,10 @@ describe('the watcher on a local cluster', () => {
 
   it('reports a shape no group can hold as infeasible and launches nothing for it', async () => {
     const mark = Date.now();
-    const driver = startDriver('huge', ['@ray.remote(num_cpus=16)', 'def huge(): return 1', 'ref = huge.remote()', 'time.sleep(600)']);
+    const driver = background('hold-cpus.py', ['16', '1']);
     const infeasible = await waitFor('an infeasible event', async () => (await events()).find((event) => event.type === 'infeasible' && Date.parse(event.time) >= mark));
     expect(infeasible.reason).toContain('{CPU: 16}');
-    const watcher = await sandbox.json<{ status: { infeasible: Array<Record<string, number>> } }>(cli(['watcher', 'status']));
+    const watcher = await cluster.json<{ status: { infeasible: Array<Record<string, number>> } }>(['watcher', 'status']);
     expect(watcher.status.infeasible).toContainEqual({ CPU: 16 });
     driver.kill('SIGKILL');
     expect(await launchesSince(mark)).toEqual([]);
@@ -173,33 +161,33 @@ describe('the watcher on a local cluster', () => {
   });
 
   it('refuses a second watcher for the same cluster and names the holder', async () => {
-    const watcher = await sandbox.json<{ running: boolean; pid: number }>(cli(['watcher-status']));
+    const watcher = await cluster.json<{ running: boolean; pid: number }>(['watcher-status']);
     expect(watcher.running).toBe(true);
-    const second = await sandbox.run(cli(['watch']));
+    const second = await cluster.run(['watch']);
     expect(second.exitCode).toBe(1);
     expect(second.stderr).toContain('LOCK_HELD');
     expect(second.stderr).toContain(`pid ${watcher.pid}`);
-    const again = await sandbox.run(cli(['start-watcher']));
+    const again = await cluster.run(['start-watcher']);
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain('LOCK_HELD');
   });
 
   it('restarts after SIGKILL mid-launch with no duplicate and no orphan', async () => {
-    expect((await sandbox.run(cli(['stop-watcher']))).exitCode).toBe(0);
+    expect((await cluster.run(['stop-watcher'])).exitCode).toBe(0);
     const metricsPort = await findFreePort();
-    const first = execa(process.execPath, [path.resolve('bin/rayfleet.js'), ...cli(['watch', '--metrics-port', String(metricsPort)])], { cwd: sandbox.dir, env: sandbox.env, reject: false });
+    const first = execa(process.execPath, [path.resolve('bin/rayfleet.js'), ...cluster.args(['watch', '--metrics-port', String(metricsPort)])], { cwd: cluster.sandbox.dir, env: cluster.sandbox.env, reject: false });
     const mark = Date.now();
-    const driver = startDriver('restart', ['@ray.remote(num_cpus=1)', 'def work(i):', '    time.sleep(5)', '    return i', 'print(sum(ray.get([work.remote(i) for i in range(2)])))']);
+    const driver = background('one-cpu-tasks.py', ['2', '5']);
     await waitFor('the first launch', async () => ((await launchesSince(mark)).length > 0 ? true : undefined));
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/rayfleet_launches_total\{group="worker",cause="demand"\} [12]/);
     expect(metrics).toMatch(/rayfleet_demand_source\{source="gcs"\} 1/);
     first.kill('SIGKILL');
     await first;
-    const restarted = await sandbox.run(cli(['watcher', 'start']));
+    const restarted = await cluster.run(['watcher', 'start']);
     expect(restarted.exitCode, restarted.stderr).toBe(0);
     // The service runs with the watcher's own heap settings.
-    const { pid } = await sandbox.json<{ pid: number }>(cli(['watcher', 'status', '--json']));
+    const { pid } = await cluster.json<{ pid: number }>(['watcher', 'status', '--json']);
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...WATCHER_NODE_FLAGS, 'watch']));
     const done = await driver;
     expect(lastLine(done.stdout), done.stderr).toBe('1');

@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../src/fleet/cluster-status.js';
 import type { ServeStatus } from '../src/fleet/fleet-serve.js';
 import { groupOf, nodeOf, type JournalEvent } from '../src/journal/event.js';
-import { findFreePorts } from '../src/net/ports.js';
 import type { JobDetails } from '../src/ray/jobs-client.js';
 import { pollUntil } from '../src/wait/poll-until.js';
-import { createSandbox, type Sandbox } from './support/run-cli.js';
+import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const EXAMPLES = path.resolve(import.meta.dirname, '../examples');
 const IDLE_TIMEOUT_S = 5;
@@ -16,16 +15,10 @@ const IDLE_TIMEOUT_S = 5;
 const CONCURRENT_REQUESTS = 12;
 
 describe('work the watcher scales for, on a local cluster', () => {
-  let sandbox: Sandbox;
-  let spec: string;
+  let cluster: TestCluster;
   let servePort: number;
-  const cli = (args: string[]) => sandbox.run(withConfig(args));
-  const withConfig = (args: string[]): string[] => {
-    const end = args.indexOf('--');
-    return end < 0 ? [...args, '--config', spec] : [...args.slice(0, end), '--config', spec, ...args.slice(end)];
-  };
-  const events = () => sandbox.json<JournalEvent[]>(['events', '--config', spec]);
-  const status = () => sandbox.json<ClusterStatus>(['status', '--config', spec]);
+  const events = () => cluster.json<JournalEvent[]>(['events']);
+  const status = () => cluster.json<ClusterStatus>(['status']);
   const workersIn = async (group: string) => (await status()).nodes.filter((node) => node.group === group);
   const since = <K extends JournalEvent['type']>(all: JournalEvent[], mark: number, type: K) =>
     all.filter((event): event is Extract<JournalEvent, { type: K }> => event.type === type && Date.parse(event.time) >= mark);
@@ -50,46 +43,36 @@ describe('work the watcher scales for, on a local cluster', () => {
   }
 
   beforeAll(async () => {
-    sandbox = await createSandbox();
-    const [gcsPort, dashboardPort, clientPort, serve] = (await findFreePorts(4)) as [number, number, number, number];
-    servePort = serve;
-    spec = path.join(sandbox.dir, 'work.yaml');
     // One CPU on the head for Serve's min replica; every other replica and the GPU job need workers the watcher launches.
-    await writeFile(
-      spec,
-      [
-        'name: rfwork',
-        `head: { cpus: 1, objectStoreMemory: 100MB, gcsPort: ${gcsPort}, dashboardPort: ${dashboardPort}, clientPort: ${clientPort}, servePort: ${servePort} }`,
-        'workerGroups:',
-        '  - { name: cpu, cpus: 2, objectStoreMemory: 100MB, min: 0, max: 2 }',
-        '  - { name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 1 }',
-        `watcher: { interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }`,
-        'dashboard: { enabled: false }',
-        '',
-      ].join('\n'),
-    );
-    const up = await cli(['up']);
-    expect(up.exitCode, up.stderr).toBe(0);
+    cluster = await createTestCluster({
+      name: 'rfwork',
+      headCpus: 1,
+      ports: 'free+serve',
+      groups: ['{ name: cpu, cpus: 2, objectStoreMemory: 100MB, min: 0, max: 2 }', '{ name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 1 }'],
+      watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_S}s }`,
+    });
+    servePort = cluster.ports?.servePort ?? 0;
+    await cluster.up();
     expect((await status()).nodes.map((node) => node.name)).toEqual(['rfwork-head']);
   });
 
   afterAll(async () => {
-    await cli(['down']);
+    await cluster.down();
   });
 
   it('launches one GPU node for a job asking --entrypoint-num-gpus 1, runs the job there, and drains it after', async () => {
     const mark = Date.now();
     // The job says where it ran in a file, and prints it: a worker-node driver's output reaches `job submit` from the
     // node's own session (Ray's log API looks in the head's on a local cluster: fleet/work-context-of.ts).
-    const where = path.join(sandbox.dir, 'gpu-job-ran-on.txt');
+    const where = path.join(cluster.sandbox.dir, 'gpu-job-ran-on.txt');
     const said = 'os.environ["RAY_CLOUD_INSTANCE_ID"] + " " + os.environ.get("CUDA_VISIBLE_DEVICES", "-")';
     const program = `import os; open(${JSON.stringify(where)}, "w").write(${said}); print("ran on", ${said}); print("last line")`;
-    const job = await cli(['job', 'submit', '--submission-id', 'rf-gpu-job', '--entrypoint-num-gpus', '1', '--', 'python', '-c', program]);
+    const job = await cluster.run(['job', 'submit', '--submission-id', 'rf-gpu-job', '--entrypoint-num-gpus', '1', '--', 'python', '-c', program]);
     expect(job.exitCode, job.stderr).toBe(0);
     expect(await readFile(where, 'utf8')).toBe('rfwork-gpu-1 0');
     expect(job.stdout).toMatch(/^ran on rfwork-gpu-1 0\nlast line$/m);
     // Ray's word for where the driver ran, beside the job's own: not the head.
-    const details = await sandbox.json<JobDetails>(['job', 'status', 'rf-gpu-job', '--config', spec]);
+    const details = await cluster.json<JobDetails>(['job', 'status', 'rf-gpu-job']);
     const head = (await status()).nodes.find((node) => node.role === 'head');
     expect(details.driver_node_id).toMatch(/^[0-9a-f]{56}$/);
     expect(details.driver_node_id).not.toBe(head?.ray?.nodeId);
@@ -102,7 +85,7 @@ describe('work the watcher scales for, on a local cluster', () => {
   });
 
   it('scales Serve replicas under load from 1 to 4 through new workers, and back to 1 with the workers drained to min', async () => {
-    const config = path.join(sandbox.dir, 'busy.yaml');
+    const config = path.join(cluster.sandbox.dir, 'busy.yaml');
     // The example's application with Serve's clocks shortened for a test (downscale_delay_s is 600 s by default).
     await writeFile(
       config,
@@ -120,10 +103,10 @@ describe('work the watcher scales for, on a local cluster', () => {
         '',
       ].join('\n'),
     );
-    const deployed = await cli(['serve', 'deploy', config]);
+    const deployed = await cluster.run(['serve', 'deploy', config]);
     expect(deployed.exitCode, deployed.stderr).toBe(0);
-    const replicas = async () => (await sandbox.json<ServeStatus>(['serve', 'status', '--config', spec])).applications[0]?.deployments[0]?.replicas;
-    const before = await sandbox.json<ServeStatus>(['serve', 'status', '--config', spec]);
+    const replicas = async () => (await cluster.json<ServeStatus>(['serve', 'status'])).applications[0]?.deployments[0]?.replicas;
+    const before = await cluster.json<ServeStatus>(['serve', 'status']);
     expect(before.proxyLocation).toBe('HeadOnly');
     expect(before.applications[0]?.deployments[0]?.replicas).toEqual({ RUNNING: 1 });
     // The min replica fits the head: no worker yet.
