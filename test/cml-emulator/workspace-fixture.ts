@@ -1,5 +1,5 @@
 // For tests: an emulator with one runtime project, and clients of it with fast retries.
-import { CmlClient, type CmlClientOptions } from '../../src/providers/cai/cml-client.js';
+import { CmlClient, type CmlClientOptions } from '../../src/providers/cai/cml/cml-client.js';
 import { RUNTIMES } from './runtimes.js';
 import { startCmlEmulator, type CmlEmulator, type CmlEmulatorOptions } from './start-cml-emulator.js';
 

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { LaunchRequest } from '../node-provider.js';
 import { resourceArgs, type HeadPorts } from '../ray-start-args.js';
-import type { CreateApplicationRequest } from './cml-types.js';
+import type { CreateApplicationRequest } from './cml/cml-types.js';
 import { LAUNCHER_SCRIPT, projectTokenFile } from './project-layout.js';
 
 export interface ApplicationContext {

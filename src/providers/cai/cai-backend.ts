@@ -4,7 +4,7 @@ import { readEnv } from '../../environment.js';
 import type { ProviderSpec } from '../../spec/schema.js';
 import type { Backend } from '../backend.js';
 import { CAI_LAUNCH_TIMEOUT_MS, CaiProvider } from './cai-provider.js';
-import { connectToCml } from './cml-connection.js';
+import { connectToCml } from './cml/cml-connection.js';
 
 export interface CaiProviderSettings {
   host?: string | undefined;

@@ -7,8 +7,8 @@ import { byRoleGroupIndex, type FrontDoor, type Instance, type InstanceState, ty
 import { PartialListError } from '../partial-list-error.js';
 import type { HeadPorts } from '../ray-start-args.js';
 import { applicationRequest } from './application-spec.js';
-import type { CmlClient } from './cml-client.js';
-import type { Application, ApplicationStatus } from './cml-types.js';
+import type { CmlClient } from './cml/cml-client.js';
+import type { Application, ApplicationStatus } from './cml/cml-types.js';
 import { headApplicationUrl, readHeadDashboardToken } from './head-application.js';
 import { headAddressFile, headDashboardTokenFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
 

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { RayfleetError } from '../../errors.js';
 import { packageFile } from '../../package-files.js';
 import { pollUntil } from '../../wait/poll-until.js';
-import type { CmlClient } from './cml-client.js';
-import { TERMINAL_ENGINE_STATUSES, type JobRun, type Project } from './cml-types.js';
+import type { CmlClient } from './cml/cml-client.js';
+import { TERMINAL_ENGINE_STATUSES, type JobRun, type Project } from './cml/cml-types.js';
 import { BUNDLE, BUNDLE_PAGE_DIR, BUNDLE_PROTO, LAUNCHER_SCRIPT, SETUP_SCRIPT } from './project-layout.js';
 
 export interface CaiSetupOptions {

@@ -2,7 +2,7 @@
 import { RayfleetError } from '../../errors.js';
 import { headName } from '../node-names.js';
 import { subdomainFor } from './application-spec.js';
-import type { CmlClient } from './cml-client.js';
+import type { CmlClient } from './cml/cml-client.js';
 import { headDashboardTokenFile } from './project-layout.js';
 
 /** https://<subdomain>.<workspace domain>, where CML serves the head's CDSW_APP_PORT. */

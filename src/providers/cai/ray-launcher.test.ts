@@ -10,7 +10,7 @@ import { parseJournal } from '../../journal/journal.js';
 import { findFreePort } from '../../net/ports.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import { WATCHER_NODE_FLAGS } from '../../watcher/watcher-node-flags.js';
-import type { CmlClient } from './cml-client.js';
+import type { CmlClient } from './cml/cml-client.js';
 import { LAUNCHER_SCRIPT, PROJECT_HOME } from './project-layout.js';
 
 const CLUSTER = 'rl';

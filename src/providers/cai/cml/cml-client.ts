@@ -1,6 +1,6 @@
 // A typed client of the CML API v2 endpoints rayfleet uses: projects, applications, jobs and runs, runtimes, project files.
 import { dirname, posix } from 'node:path';
-import { RayfleetError, isRayfleetError } from '../../errors.js';
+import { RayfleetError, isRayfleetError } from '../../../errors.js';
 import { decodeApplication, decodeJob, decodeJobRun, decodeProject, encodeEnvironment } from './cml-decode.js';
 import { CmlHttp, type CmlHttpOptions, type QueryValue } from './cml-http.js';
 import type {

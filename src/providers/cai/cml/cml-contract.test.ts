@@ -1,7 +1,7 @@
 // The client against the swagger: every method's requests pass the emulator's swagger validator (and the
 // emulator's answers pass it too), and the validator does refuse what the real gateway would.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
+import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../../test/cml-emulator/workspace-fixture.js';
 import { CmlClient } from './cml-client.js';
 
 /** Methods of the class that are not its API. */

@@ -2,9 +2,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
-import { isProcessAlive } from '../../process/process-alive.js';
-import { pollUntil } from '../../wait/poll-until.js';
+import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../../test/cml-emulator/workspace-fixture.js';
+import { isProcessAlive } from '../../../process/process-alive.js';
+import { pollUntil } from '../../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import { TERMINAL_ENGINE_STATUSES, type Application, type ApplicationStatus, type JobRun } from './cml-types.js';
 

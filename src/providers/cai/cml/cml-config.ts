@@ -1,6 +1,6 @@
 // Where the CML API is and which key to use, from the environment: ours from outside CML, CML's own inside a workload.
-import { RayfleetError } from '../../errors.js';
-import { readEnv } from '../../environment.js';
+import { RayfleetError } from '../../../errors.js';
+import { readEnv } from '../../../environment.js';
 
 export interface CmlConfig {
   /** e.g. `https://ml-1234.example.cloudera.site`, without a trailing slash or `/api/v2`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rayfleetErrorOf } from '../../../test/support/caught.js';
+import { rayfleetErrorOf } from '../../../../test/support/caught.js';
 import { connectToCml } from './cml-connection.js';
 import { normalizeHost, resolveCmlConfig } from './cml-config.js';
 import { maskSecret, redactSecrets, scrubSecrets } from './cml-redact.js';

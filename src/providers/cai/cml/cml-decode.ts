@@ -1,5 +1,5 @@
 // From what the CML API sends to what the client hands out: `environment` decoded from its JSON string, `id` checked.
-import { RayfleetError } from '../../errors.js';
+import { RayfleetError } from '../../../errors.js';
 import type { Application, ApplicationWire, Environment, Job, JobRun, JobRunWire, JobWire, Project, ProjectWire } from './cml-types.js';
 
 /** Responses carry `environment` as a JSON-encoded object; an empty or absent one is no variables. */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { rayfleetErrorOf } from '../../../test/support/caught.js';
-import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../test/cml-emulator/workspace-fixture.js';
-import type { CmlEmulator } from '../../../test/cml-emulator/start-cml-emulator.js';
-import { pollUntil } from '../../wait/poll-until.js';
+import { rayfleetErrorOf } from '../../../../test/support/caught.js';
+import { PYTHON_RUNTIME, TEST_API_KEY, emulatedWorkspace, type EmulatedWorkspace } from '../../../../test/cml-emulator/workspace-fixture.js';
+import type { CmlEmulator } from '../../../../test/cml-emulator/start-cml-emulator.js';
+import { pollUntil } from '../../../wait/poll-until.js';
 import type { CmlClient } from './cml-client.js';
 import type { CreateApplicationRequest } from './cml-types.js';
 

@@ -2,8 +2,8 @@
 // are looked for before they are repeated, pagination, and the optional request trace.
 import { basename } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { silentLogger, type Logger } from '../../log/logger.js';
-import { RayfleetError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../../log/logger.js';
+import { RayfleetError } from '../../../errors.js';
 import { DEFAULT_RETRY, backoffDelayMs, parseRetryAfterMs, type RetryOptions } from './cml-backoff.js';
 import { errorOf, failureFromAnswer, failureFromBadBody, failureFromNetwork, type CallFailure } from './cml-errors.js';
 import { maskSecret, scrubSecrets } from './cml-redact.js';

@@ -1,5 +1,5 @@
 // What a failed CML API call means: whether to retry it, and the RayfleetError it becomes.
-import { RayfleetError, type ErrorCode, messageOf } from '../../errors.js';
+import { RayfleetError, type ErrorCode, messageOf } from '../../../errors.js';
 import type { RuntimeError } from './cml-types.js';
 
 /**
