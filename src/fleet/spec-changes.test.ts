@@ -16,3 +16,14 @@ describe('the simulation section of a running cluster', () => {
     expect(diffSpecs(fast, fast)).toEqual([]);
   });
 });
+
+describe('a change as the diff shows it', () => {
+  it("names each field as rayfleet.yaml does and shows its value in the file's units, as the field table says", () => {
+    const before = spec({ watcher: { interval: '1s' }, workerGroups: [{ name: 'gpu', objectStoreMemory: '1GiB' }] });
+    const after = spec({ watcher: { interval: '90s' }, workerGroups: [{ name: 'gpu', objectStoreMemory: '2GiB' }] });
+    expect(diffSpecs(before, after).map(({ field, saved, declared }) => `${field}: ${saved} → ${declared}`)).toEqual([
+      'watcher.interval: 1s → 1m30s',
+      'workerGroups[gpu].objectStoreMemory: 1 GiB → 2 GiB',
+    ]);
+  });
+});

@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { RayfleetError } from '../errors.js';
 import { formatDuration } from '../spec/durations.js';
+import { fieldAtResolvedPath, lastKeyOf, withLastKey } from '../spec/field-table.js';
 import { formatSize } from '../spec/sizes.js';
 import type { ClusterSpec, WatcherSpec, WorkerGroupSpec } from '../spec/schema.js';
 import { groupNamed } from '../spec/worker-groups.js';
@@ -116,15 +117,17 @@ function describeGroup(group: WorkerGroupSpec): string {
   return `${group.cpus} CPU, ${group.gpus} GPU, min ${group.min}, max ${group.max}`;
 }
 
-/** The resolved spec's `intervalMs` is the file's `interval`, `objectStoreMemoryBytes` its `objectStoreMemory`. */
+/** A field as rayfleet.yaml names it: the resolved spec's `watcher.intervalMs` is the file's `watcher.interval`. */
 function displayName(field: string): string {
-  return field.replace(/Ms$/, '').replace(/Bytes$/, '');
+  const known = fieldAtResolvedPath(field);
+  return known === undefined ? field : withLastKey(field, lastKeyOf(known.path));
 }
 
 function displayValue(field: string, value: unknown): string {
   if (value === undefined) return '(unset)';
-  if (typeof value === 'number' && field.endsWith('Ms')) return formatDuration(value);
-  if (typeof value === 'number' && field.endsWith('Bytes')) return formatSize(value);
+  const display = fieldAtResolvedPath(field)?.display;
+  if (typeof value === 'number' && display === 'duration') return formatDuration(value);
+  if (typeof value === 'number' && display === 'size') return formatSize(value);
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 

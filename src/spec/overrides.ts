@@ -1,5 +1,5 @@
 // Flags and environment variables over the file: the old toolkit's names, applied to the raw spec before validation.
-import type { EnvironmentVariable } from '../environment.js';
+import { flagLabel, PROVIDER_IMAGE, PROVIDER_TYPE, SPEC_FIELDS, WORKER_GROUP, WORKER_GROUP_MIN, type SpecField } from './field-table.js';
 import { DEFAULT_GROUP_MAX, DEFAULT_MAX_WORKERS, DEFAULT_WORKER_GROUPS } from './schema.js';
 
 /** Flags that change the spec; flags win over the environment, which wins over the file. */
@@ -25,80 +25,65 @@ export type RawSpec = Record<string, unknown>;
 /** Where each overridden value came from, by its dotted path in the spec: `env WATCHER_MAX_WORKERS`, `flag --num-workers`. */
 export type Origins = Map<string, string>;
 
-/** Stands in a path for the default worker group: the group named `worker`, else the first. */
-const DEFAULT_GROUP = Symbol('default worker group');
-type Path = ReadonlyArray<string | typeof DEFAULT_GROUP>;
+/** The overrides among a command's parsed options: those the field table names a flag of. */
+export function overridesIn(options: object): SpecOverrides {
+  const given = options as Record<string, unknown>;
+  return Object.fromEntries(SPEC_FIELDS.flatMap((field) => (field.flag === undefined || given[field.flag] === undefined ? [] : [[field.flag, given[field.flag]]])));
+}
 
-/** The environment variables read, and nothing else: the old toolkit's and rayfleet's own. */
-const ENV_VARS: ReadonlyArray<{ variable: EnvironmentVariable; path: Path; numeric?: true }> = [
-  { variable: 'RAYFLEET_CLUSTER', path: ['name'] },
-  { variable: 'RAYFLEET_PYTHON', path: ['ray', 'python'] },
-  { variable: 'RAY_HEAD_ADDRESS', path: ['watcher', 'headAddress'] },
-  { variable: 'RAY_DASHBOARD_METRIC_API', path: ['watcher', 'dashboardMetricApi'] },
-  { variable: 'WATCHER_CHECK_INTERVAL', path: ['watcher', 'interval'] },
-  { variable: 'WATCHER_PENDING_THRESHOLD', path: ['watcher', 'pendingThreshold'], numeric: true },
-  { variable: 'WATCHER_MAX_WORKERS', path: ['watcher', 'maxWorkers'], numeric: true },
-  { variable: 'WATCHER_COOLDOWN', path: ['watcher', 'cooldown'] },
-  // "Per new worker" in the old watcher: the default group's shape, not the head's.
-  { variable: 'WATCHER_NUM_CPUS', path: [DEFAULT_GROUP, 'cpus'], numeric: true },
-  { variable: 'WATCHER_NUM_GPUS', path: [DEFAULT_GROUP, 'gpus'], numeric: true },
-  { variable: 'WATCHER_OBJECT_STORE_MEMORY', path: [DEFAULT_GROUP, 'objectStoreMemory'] },
-];
+/** Fields whose flag or variable has a rule of its own below, beyond setting the value. */
+const OWN_RULES: ReadonlySet<SpecField> = new Set([PROVIDER_TYPE, PROVIDER_IMAGE, WORKER_GROUP_MIN]);
 
-/** Applies env, then flags, to the raw spec in place, and says where each value it set came from. */
+/** Applies env, then flags, to the raw spec in place, as the field table says, and says where each value it set came from. */
 export function applyOverrides(raw: RawSpec, env: Record<string, string | undefined>, flags: SpecOverrides): Origins {
   const origins: Origins = new Map();
-  const set = (path: Path, value: unknown, origin: string): void => {
-    const resolved = path.flatMap((key) => (key === DEFAULT_GROUP ? ['workerGroups', defaultGroupIndex(raw)] : [key]));
+  const set = (path: string, value: unknown, origin: string): void => {
+    const resolved = path.split('.').flatMap((key) => (key === WORKER_GROUP ? ['workerGroups', defaultGroupIndex(raw)] : [key]));
     if (setIn(raw, resolved, value)) origins.set(resolved.join('.'), origin);
   };
-
-  // The backend first: a type other than the file's replaces the file's provider, whose settings belong to the other backend.
+  const fromEnv = (field: SpecField): void => {
+    const text = field.env === undefined ? undefined : env[field.env.name];
+    if (field.env === undefined || text === undefined || text.trim() === '') return;
+    // Text that is not a number stays text, so validation reports it against the variable.
+    set(field.path, field.env.numeric === true && Number.isFinite(Number(text)) ? Number(text) : text, `env ${field.env.name}`);
+  };
+  const fromFlag = (field: SpecField): void => {
+    const value = field.flag === undefined ? undefined : flags[field.flag];
+    if (field.flag !== undefined && value !== undefined) set(field.path, value, `flag ${flagLabel(field.flag, value)}`);
+  };
+  // The backend first: its type decides what the image means, and which of the file's provider settings stay.
   const setProviderType = (type: string | undefined, origin: string): void => {
     if (type === undefined || type.trim() === '') return;
     if (asRecord(raw.provider).type !== type) raw.provider = { type };
-    origins.set('provider.type', origin);
+    origins.set(PROVIDER_TYPE.path, origin);
   };
-  /** The old toolkit's RAY_IMAGE_VERSION held a whole image reference; it means something only to a Docker cluster. */
   const setImage = (image: string | undefined, origin: string): void => {
     if (image === undefined || image.trim() === '' || asRecord(raw.provider).type !== 'docker') return;
-    set(['provider', 'image'], image, origin);
+    set(PROVIDER_IMAGE.path, image, origin);
   };
-  setProviderType(env.RAYFLEET_PROVIDER, 'env RAYFLEET_PROVIDER');
-  setImage(env.RAY_IMAGE_VERSION, 'env RAY_IMAGE_VERSION');
-  setProviderType(flags.provider, 'flag --provider');
-  setImage(flags.image, 'flag --image');
-
-  for (const { variable, path, numeric } of ENV_VARS) {
-    const text = env[variable];
-    if (text === undefined || text.trim() === '') continue;
-    // Text that is not a number stays text, so validation reports it against the variable.
-    set(path, numeric && Number.isFinite(Number(text)) ? Number(text) : text, `env ${variable}`);
-  }
-
-  const flag = (value: unknown, label: string, ...paths: Path[]): void => {
-    if (value !== undefined) for (const path of paths) set(path, value, `flag ${label}`);
+  const applyEnv = (field: SpecField, apply: (text: string | undefined, origin: string) => void): void => {
+    if (field.env !== undefined) apply(env[field.env.name], `env ${field.env.name}`);
   };
-  flag(flags.cluster, '--cluster', ['name']);
-  flag(flags.python, '--python', ['ray', 'python']);
-  flag(flags.watcher, flags.watcher === false ? '--no-watcher' : '--watcher', ['watcher', 'enabled']);
-  flag(flags.checkInterval, '--check-interval', ['watcher', 'interval']);
-  flag(flags.pendingThreshold, '--pending-threshold', ['watcher', 'pendingThreshold']);
-  flag(flags.maxWorkers, '--max-workers', ['watcher', 'maxWorkers']);
-  flag(flags.cooldown, '--cooldown', ['watcher', 'cooldown']);
-  // The old flags were "per Ray node": they size the head and the default workers alike.
-  flag(flags.numCpus, '--num-cpus', ['head', 'cpus'], [DEFAULT_GROUP, 'cpus']);
-  flag(flags.numGpus, '--num-gpus', ['head', 'gpus'], [DEFAULT_GROUP, 'gpus']);
-  flag(flags.objectStoreMemory, '--object-store-memory', ['head', 'objectStoreMemory'], [DEFAULT_GROUP, 'objectStoreMemory']);
+  const applyFlag = (field: SpecField, apply: (text: string | undefined, origin: string) => void): void => {
+    if (field.flag !== undefined) apply(flags[field.flag] as string | undefined, `flag ${flagLabel(field.flag, true)}`);
+  };
+  applyEnv(PROVIDER_TYPE, setProviderType);
+  applyEnv(PROVIDER_IMAGE, setImage);
+  applyFlag(PROVIDER_TYPE, setProviderType);
+  applyFlag(PROVIDER_IMAGE, setImage);
+
+  for (const field of SPEC_FIELDS) if (!OWN_RULES.has(field)) fromEnv(field);
+  for (const field of SPEC_FIELDS) if (!OWN_RULES.has(field)) fromFlag(field);
 
   if (flags.numWorkers !== undefined) {
     // --num-workers N is the default group's min; its max and maxWorkers grow to fit, but not past an explicit --max-workers: that conflict is reported.
-    flag(flags.numWorkers, '--num-workers', [DEFAULT_GROUP, 'min']);
+    fromFlag(WORKER_GROUP_MIN);
+    const origin = `flag ${flagLabel('numWorkers', flags.numWorkers)}`;
     const groups = Array.isArray(raw.workerGroups) ? raw.workerGroups.map(asRecord) : [];
     const group = groups[defaultGroupIndex(raw)] ?? {};
-    if (flags.numWorkers > numberOr(group.max, DEFAULT_GROUP_MAX)) flag(flags.numWorkers, '--num-workers', [DEFAULT_GROUP, 'max']);
+    if (flags.numWorkers > numberOr(group.max, DEFAULT_GROUP_MAX)) set(`${WORKER_GROUP}.max`, flags.numWorkers, origin);
     const mins = groups.reduce((total, candidate) => total + numberOr(candidate.min, 0), 0);
-    if (flags.maxWorkers === undefined && mins > numberOr(asRecord(raw.watcher).maxWorkers, DEFAULT_MAX_WORKERS)) flag(mins, '--num-workers', ['watcher', 'maxWorkers']);
+    if (flags.maxWorkers === undefined && mins > numberOr(asRecord(raw.watcher).maxWorkers, DEFAULT_MAX_WORKERS)) set('watcher.maxWorkers', mins, origin);
   }
   return origins;
 }

@@ -9,7 +9,8 @@ import { summarizeEvent } from '../../journal/event.js';
 import { createLogger } from '../../log/logger.js';
 import { startMetricsServer } from '../../server/metrics-server.js';
 import type { LoadedSpec } from '../../spec/load-spec.js';
-import type { SpecOverrides } from '../../spec/overrides.js';
+import { SPEC_FIELDS, resolvedKeyOf } from '../../spec/field-table.js';
+import { overridesIn } from '../../spec/overrides.js';
 import type { WatcherSpec } from '../../spec/schema.js';
 import { formatDuration } from '../../spec/durations.js';
 import { describeShape } from '../../watcher/resource-shapes.js';
@@ -50,36 +51,23 @@ function addWatchOptions(command: Command): Command {
     .addOption(new Option('--state-dir <dir>', "the cluster's state directory (set by the fleet that starts it)").hideHelp());
 }
 
-function overridesOf(options: WatchOptions): SpecOverrides {
-  return { checkInterval: options.checkInterval, pendingThreshold: options.pendingThreshold, maxWorkers: options.maxWorkers, cooldown: options.cooldown };
-}
-
-/** The watcher settings a spec key under `watcher.` resolves to. */
-const WATCHER_FIELDS: Record<string, keyof WatcherSpec> = {
-  interval: 'intervalMs',
-  pendingThreshold: 'pendingThreshold',
-  cooldown: 'cooldownMs',
-  idleTimeout: 'idleTimeoutMs',
-  maxWorkers: 'maxWorkers',
-  headAddress: 'headAddress',
-  dashboardMetricApi: 'dashboardMetricApi',
-};
-
 /**
  * What this invocation's flags and WATCHER_* variables set, as a live change of the running cluster's saved spec: the
  * one rule for every command that brings settings (inside a CML head there is no rayfleet.yaml, and the saved spec is the truth).
  */
 function livePatchOf(loaded: LoadedSpec): LiveSpecPatch {
   const watcher: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(WATCHER_FIELDS)) {
-    if (loaded.origins.has(`watcher.${key}`)) watcher[field] = loaded.spec.watcher[field];
+  for (const field of SPEC_FIELDS) {
+    if (!field.path.startsWith('watcher.') || !loaded.origins.has(field.path)) continue;
+    const key = resolvedKeyOf(field) as keyof WatcherSpec;
+    watcher[key] = loaded.spec.watcher[key];
   }
   return { watcher: watcher as LiveSpecPatch['watcher'] };
 }
 
 /** The running cluster with this invocation's watcher settings applied; `watcher start` refuses first if one runs. */
 async function openWatchedFleet(options: WatchOptions, refuseRunning = false): Promise<Fleet> {
-  const loaded = await loadCommandSpec(options, overridesOf(options));
+  const loaded = await loadCommandSpec(options, overridesIn(options));
   const fleet = await Fleet.open({ spec: loaded.spec, logger: createLogger(readEnv('RAYFLEET_LOG_LEVEL') ?? 'info'), stateDir: options.stateDir });
   if (!(await fleet.exists())) throw new RayfleetError('CLUSTER_NOT_FOUND', `cluster ${fleet.name} is not up`, { details: `Start it with \`rayfleet up -c ${fleet.name}\`.` });
   const running = refuseRunning ? await fleet.watcher.pid() : undefined;
