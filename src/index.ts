@@ -2,7 +2,8 @@
 export { Fleet, type FleetOptions, type AddWorkersOptions, type RemoveWorkerOptions } from './fleet/fleet.js';
 export type { FleetJobs } from './fleet/fleet-jobs.js';
 export type { FleetServe } from './fleet/fleet-serve.js';
-export type { FleetWatcher, WatcherPlace, BackgroundWatcherOptions, ForegroundWatcherOptions } from './fleet/fleet-watcher.js';
+export type { AddWorkersWait } from './fleet/fleet-options.js';
+export type { FleetWatcher, WatcherPlace, WatcherView, WatcherGroup, BackgroundWatcherOptions, ForegroundWatcherOptions } from './fleet/fleet-watcher.js';
 export type { ClusterStatus, NodeStatus, RayView, ClusterTotals } from './fleet/cluster-status.js';
 export type { ClusterPorts } from './fleet/cluster-record.js';
 export type { HeadEndpoints } from './fleet/head-endpoints.js';
@@ -16,6 +17,7 @@ export { MemoryProvider, type MemoryProviderOptions } from './providers/memory/m
 export { Watcher, type WatcherOptions } from './watcher/watcher.js';
 export type { WatcherCluster, WatcherGcs, WatcherDashboard, DrainTarget, DrainOutcome } from './watcher/watcher-cluster.js';
 export type { WatcherStatus } from './watcher/watcher-status.js';
+export type { GroupCount } from './watcher/group-counts.js';
 export { systemClock, type Clock } from './time/clock.js';
 export { VirtualClock } from './time/virtual-clock.js';
 export { runSimulation, type SimulationOptions, type SimulationRun } from './simulate/simulate.js';

@@ -22,7 +22,7 @@ import {
   clusterName,
   nodeName,
 } from './api-schemas.js';
-import { errorAnswer, type ErrorAnswer } from './api-errors.js';
+import { codesAnsweredWith, errorAnswer, type ErrorAnswer } from './api-errors.js';
 import type { ClusterControl } from './cluster-control.js';
 import { streamClusterEvents, type StreamOptions } from './event-stream.js';
 
@@ -39,7 +39,9 @@ const errorMeaning: Record<ErrorStatusCode, string> = {
 };
 
 function errors(...statuses: ErrorStatusCode[]): RouteConfig['responses'] {
-  return Object.fromEntries(statuses.map((status) => [status, { description: errorMeaning[status], content: { 'application/json': { schema: ErrorBody } } }]));
+  return Object.fromEntries(
+    statuses.map((status) => [status, { description: `${errorMeaning[status]} (${codesAnsweredWith(status).join(', ')})`, content: { 'application/json': { schema: ErrorBody } } }]),
+  );
 }
 
 function ok<T extends z.ZodType>(schema: T, description: string) {

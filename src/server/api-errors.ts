@@ -39,6 +39,11 @@ const statusByCode: Partial<Record<ErrorCode, ErrorStatus>> = {
   RUNTIME_INSTALL_FAILED: 503,
 };
 
+/** The codes answered with a status, for the OpenAPI document's description of it. */
+export function codesAnsweredWith(status: ErrorStatus): ErrorCode[] {
+  return (Object.entries(statusByCode) as Array<[ErrorCode, ErrorStatus]>).filter(([, answered]) => answered === status).map(([code]) => code);
+}
+
 /** The status and body for any thrown value; what is not ours is a 500 that names no internals. */
 export function errorAnswer(error: unknown): { status: ErrorStatus; body: ErrorAnswer } {
   if (isRayfleetError(error)) {

@@ -49,6 +49,18 @@ const NodeStatus = z
   })
   .openapi('NodeStatus');
 
+const GroupCount = z
+  .object({
+    name: z.string(),
+    min: z.number().int(),
+    max: z.number().int(),
+    registered: z.number().int().openapi({ description: 'alive in Ray (Ray\'s word wins over a provider that says the node ended)' }),
+    launching: z.number().int().openapi({ description: 'launched, not alive in Ray yet' }),
+    draining: z.number().int(),
+    dead: z.number().int().openapi({ description: 'ended, and not alive in Ray' }),
+  })
+  .openapi('GroupCount', { description: "a worker group's workers by phase, counted by the same rule everywhere" });
+
 export const ClusterStatus = z
   .object({
     cluster: z.string(),
@@ -59,6 +71,7 @@ export const ClusterStatus = z
     nodes: z.array(NodeStatus),
     unmanaged: z.array(RayView),
     totals: z.object({ nodes: z.number().int(), alive: z.number().int(), resources, available: resources }),
+    groups: z.array(GroupCount),
   })
   .openapi('ClusterStatus', { description: 'the same object as `rayfleet status --json`' });
 
@@ -87,18 +100,9 @@ export const ClusterSummary = z
 
 export const ClusterList = z.object({ clusters: z.array(ClusterSummary) }).openapi('ClusterList');
 
-export const GroupView = z
-  .object({
-    name: z.string(),
-    min: z.number().int(),
-    max: z.number().int(),
-    registered: z.number().int(),
-    launching: z.number().int(),
-    draining: z.number().int(),
-    dead: z.number().int(),
-    backoffUntil: z.string().nullable().openapi({ description: 'launches of this group wait until then after failures' }),
-  })
-  .openapi('GroupView');
+export const GroupView = GroupCount.extend({
+  backoffUntil: z.string().nullable().openapi({ description: 'launches of this group wait until then after failures' }),
+}).openapi('GroupView');
 
 export const GroupList = z
   .object({ groups: z.array(GroupView), countedBy: z.enum(['watcher', 'status']).openapi({ description: "the watcher's last tick, or the provider and Ray asked now" }) })

@@ -298,6 +298,9 @@ describe('the OpenAPI document', () => {
     );
     expect(Object.keys(document.paths['/api/v1/clusters/{name}/workers']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['202', '400', '401', '404', '409']));
     expect(Object.keys(document.paths['/api/v1/clusters/{name}/workers/{node}']?.delete?.responses ?? {})).toContain('409');
+    const addResponses = document.paths['/api/v1/clusters/{name}/workers']?.post?.responses as Record<string, { description: string }>;
+    expect(addResponses['409']?.description).toContain('GROUP_AT_MAX');
+    expect(addResponses['404']?.description).toContain('GROUP_NOT_FOUND');
   });
 });
 

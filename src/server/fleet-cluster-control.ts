@@ -3,18 +3,17 @@ import { messageOf } from '../errors.js';
 import type { ClusterStatus } from '../fleet/cluster-status.js';
 import type { WatcherView } from '../fleet/fleet-watcher.js';
 import { clustersUpHere } from '../fleet/state-dir.js';
-import type { Logger } from '../log/logger.js';
 import { defaultGroup } from '../spec/worker-groups.js';
 import type { HistoryQuery, HistoryWindow } from '../watcher/observation-history.js';
 import type { ChangedBy, ClusterControl, ClusterSnapshot, ClusterSummaryView, DemandAnswer, EventsSelection, GroupListView, JournalEventAnswer, WatcherAnswer, WatcherSettingsChange } from './cluster-control.js';
 import { followJournal, selectJournalEvents } from './journal-lines.js';
-import { OpenClusters } from './open-clusters.js';
+import { OpenClusters, type OpenClustersOptions } from './open-clusters.js';
 
 export class FleetClusterControl implements ClusterControl {
   private readonly clusters: OpenClusters;
 
-  constructor(options: { logger?: Logger } = {}) {
-    this.clusters = new OpenClusters(options.logger);
+  constructor(options: OpenClustersOptions = {}) {
+    this.clusters = new OpenClusters(options);
   }
 
   async listClusters(): Promise<ClusterSummaryView[]> {

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RayfleetError } from '../errors.js';
+import type { FleetBackend } from '../fleet/cluster-handle.js';
 import { readClusterRecord } from '../fleet/cluster-record.js';
 import type { ClusterStatus } from '../fleet/cluster-status.js';
 import { Fleet } from '../fleet/fleet.js';
@@ -13,6 +14,12 @@ import { ObservationHistoryReader, historyFile, type HistoryQuery, type HistoryW
 const STATUS_REUSE_MS = 500;
 const DEFAULT_HISTORY_MS = 3_600_000;
 
+export interface OpenClustersOptions {
+  logger?: Logger | undefined;
+  /** Every cluster's nodes and GCS given whole, instead of made from its spec: the memory provider in tests. */
+  backend?: FleetBackend | undefined;
+}
+
 interface OpenCluster {
   fleet: Fleet;
   recordMtimeMs: number;
@@ -23,7 +30,7 @@ interface OpenCluster {
 export class OpenClusters {
   private readonly open = new Map<string, OpenCluster>();
 
-  constructor(private readonly logger: Logger = silentLogger) {}
+  constructor(private readonly options: OpenClustersOptions = {}) {}
 
   private clustersDir(): string {
     return path.join(rayfleetHome(), 'clusters');
@@ -79,7 +86,7 @@ export class OpenClusters {
     if (info === undefined || record === undefined) {
       throw new RayfleetError('CLUSTER_NOT_FOUND', `no cluster named ${cluster} is up on this machine`, { details: `The clusters are under ${this.clustersDir()}.` });
     }
-    const fleet = await Fleet.open({ spec: record.spec, stateDir, logger: this.logger });
+    const fleet = await Fleet.open({ spec: record.spec, stateDir, logger: this.options.logger ?? silentLogger, backend: this.options.backend });
     const opened: OpenCluster = { fleet, recordMtimeMs: info.mtimeMs };
     this.open.set(cluster, opened);
     return opened;
