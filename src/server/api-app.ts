@@ -97,7 +97,7 @@ const routes = {
   addWorkers: createRoute({
     method: 'post',
     path: `${API_BASE}/clusters/{name}/workers`,
-    summary: 'Start workers in a group; answers with their names without waiting for Ray (the stream tells when they join)',
+    summary: 'Start workers in a group, all or none (409 GROUP_AT_MAX names the room left); answers with their names once the provider has the launches, without waiting for Ray (the stream tells when they join)',
     request: { params: clusterParams, body: { required: true, content: { 'application/json': { schema: AddWorkersBody } } } },
     responses: { 202: ok(AddWorkersAnswer, 'the workers being started'), ...errors(400, 401, 404, 409, 503) },
   }),
