@@ -23,7 +23,7 @@ export interface SpecField {
 
 /** A type other than the file's replaces the file's provider, whose settings belong to the other backend. */
 export const PROVIDER_TYPE: SpecField = { path: 'provider.type', env: { name: 'RAYFLEET_PROVIDER' }, flag: 'provider' };
-/** The old toolkit's RAY_IMAGE_VERSION held a whole image reference; it means something only to a Docker cluster. */
+/** The old toolkit's RAY_IMAGE_VERSION held a whole image reference; it means something only to a provider with an image (Docker). */
 export const PROVIDER_IMAGE: SpecField = { path: 'provider.image', env: { name: 'RAY_IMAGE_VERSION' }, flag: 'image' };
 /** `--num-workers` also grows the group's max and maxWorkers to fit. */
 export const WORKER_GROUP_MIN: SpecField = { path: `${WORKER_GROUP}.min`, flag: 'numWorkers' };

@@ -1,6 +1,6 @@
 // Flags and environment variables over the file: the old toolkit's names, applied to the raw spec before validation.
 import { flagLabel, PROVIDER_IMAGE, PROVIDER_TYPE, SPEC_FIELDS, WORKER_GROUP, WORKER_GROUP_MIN, type SpecField } from './field-table.js';
-import { DEFAULT_GROUP_MAX, DEFAULT_MAX_WORKERS, DEFAULT_WORKER_GROUPS } from './schema.js';
+import { DEFAULT_GROUP_MAX, DEFAULT_MAX_WORKERS, DEFAULT_WORKER_GROUPS, providerTakesSetting } from './schema.js';
 
 /** Flags that change the spec; flags win over the environment, which wins over the file. */
 export interface SpecOverrides {
@@ -58,7 +58,7 @@ export function applyOverrides(raw: RawSpec, env: Record<string, string | undefi
     origins.set(PROVIDER_TYPE.path, origin);
   };
   const setImage = (image: string | undefined, origin: string): void => {
-    if (image === undefined || image.trim() === '' || asRecord(raw.provider).type !== 'docker') return;
+    if (image === undefined || image.trim() === '' || !providerTakesSetting(asRecord(raw.provider).type, 'image')) return;
     set(PROVIDER_IMAGE.path, image, origin);
   };
   const applyEnv = (field: SpecField, apply: (text: string | undefined, origin: string) => void): void => {

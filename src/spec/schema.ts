@@ -209,6 +209,14 @@ const providerSchema = z
   ])
   .describe('where the nodes run: local | docker | cai');
 
+/** The settings the provider of a type takes (`image` for one, not another): the schema says, so no caller names a backend. */
+const PROVIDER_SETTINGS = new Map<string, ReadonlySet<string>>(providerSchema.options.map((option) => [option.shape.type.value, new Set(Object.keys(option.shape))]));
+
+/** Whether a provider of this type has a setting of this name; false for a type that is none. */
+export function providerTakesSetting(type: unknown, setting: string): boolean {
+  return typeof type === 'string' && PROVIDER_SETTINGS.get(type)?.has(setting) === true;
+}
+
 const watcherSchema = z
   .strictObject({
     enabled: z.boolean().default(true).describe('run the watcher (autoscaler) with the cluster'),
