@@ -36,6 +36,12 @@ const exitCodeByErrorCode = {
   PROVIDER_FAILED: ExitCode.failure,
   NODE_RECORD_UNREADABLE: ExitCode.failure,
   DOCKER_UNREACHABLE: ExitCode.unreachable,
+  /** An SSH host of the pool does not answer: its nodes are unknown, not gone. */
+  HOST_UNREACHABLE: ExitCode.unreachable,
+  /** No host of the pool has room for a node's shape. */
+  HOSTS_FULL: ExitCode.failure,
+  /** A host's Ray or Python is not the head's (Ray refuses mismatched Python patch versions). */
+  RUNTIME_MISMATCH: ExitCode.failure,
   DOCKER_FAILED: ExitCode.failure,
   IMAGE_NOT_FOUND: ExitCode.notFound,
   CAI_AUTH: ExitCode.failure,

@@ -27,7 +27,11 @@ export interface LaunchRequest {
   env: Record<string, string>;
 }
 
-export type InstanceState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+/**
+ * `unknown`: the provider cannot read the node now (its SSH host does not answer). It still holds its name and its
+ * room, is never counted as gone, and is never made again under its name.
+ */
+export type InstanceState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed' | 'unknown';
 
 /** A node as its provider sees it. Read-only: a provider may hand out the same object again while nothing changed. */
 export interface Instance {

@@ -16,6 +16,11 @@ export interface SharedHost {
   tempDir: string;
   /** A free port for this node's dashboard agent: its default (52365) is fixed and would collide. */
   dashboardAgentPort: number;
+  /**
+   * Whether this worker runs Ray's log monitor, which streams the output of the tasks on its host to their drivers:
+   * one per host (the head's on its host) is enough, more print every line twice. Unset: not on a worker.
+   */
+  includeLogMonitor?: boolean;
 }
 
 export interface RayStartContext {
@@ -44,7 +49,7 @@ export function rayStartArgs(request: LaunchRequest, context: RayStartContext): 
   } else {
     args.push(`--address=${context.headHost}:${context.head.gcsPort}`);
     // One log monitor per host is enough; more would print every driver log line twice.
-    if (sharedHost !== undefined) args.push('--include-log-monitor=false');
+    if (sharedHost !== undefined && sharedHost.includeLogMonitor !== true) args.push('--include-log-monitor=false');
   }
   args.push(...resourceArgs(resources));
   if (sharedHost !== undefined) {

@@ -41,7 +41,7 @@ const NodeStatus = z
     role: z.enum(['head', 'worker']),
     group: z.string(),
     index: z.number().int(),
-    state: z.enum(['starting', 'running', 'stopping', 'stopped', 'failed']).openapi({ description: "the provider's state of the node" }),
+    state: z.enum(['starting', 'running', 'stopping', 'stopped', 'failed', 'unknown']).openapi({ description: "the provider's state of the node (unknown: its host does not answer)" }),
     providerId: z.string(),
     address: z.string().optional(),
     createdAt: z.string(),
