@@ -92,7 +92,7 @@ export class FleetWatcher {
           ? undefined
           : spec.workerGroups.map((group) => {
               const seen = current.groups.find((candidate) => candidate.name === group.name);
-              return { registered: 0, launching: 0, draining: 0, backoffUntil: undefined, ...seen, dead: seen?.dead ?? 0, name: group.name, min: group.min, max: group.max };
+              return { registered: 0, launching: 0, draining: 0, backoffUntil: undefined, ...seen, dead: seen?.dead ?? 0, unknown: seen?.unknown ?? 0, name: group.name, min: group.min, max: group.max };
             }),
     };
   }

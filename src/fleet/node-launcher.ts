@@ -4,6 +4,7 @@ import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import type { NewEvent } from '../journal/event.js';
 import { HEAD_GROUP, headName, nextFreeIndices, workerName } from '../providers/node-names.js';
 import type { Instance, LaunchRequest, NodeProvider, NodeResources } from '../providers/node-provider.js';
+import { listAccountingForAll } from '../providers/partial-list-error.js';
 import type { ClusterSpec, NodeShape } from '../spec/schema.js';
 import { groupNamed } from '../spec/worker-groups.js';
 
@@ -46,7 +47,8 @@ export class NodeLauncher {
     return this.context.withLaunchLock(signal, async () => {
       const spec = await this.context.spec();
       const group = groupNamed(spec, groupName);
-      const instances = await provider.list(signal);
+      // Nodes the list accounts for but cannot read (an SSH host that does not answer) keep their names and places.
+      const { instances } = await listAccountingForAll(() => provider.list(signal));
       // Stopped nodes hold their index until removed; clear them so their names are free again.
       for (const ended of instances.filter((instance) => instance.group === group.name && instance.state === 'stopped')) {
         await this.context.terminate(ended.name, 'ended on its own', signal);

@@ -5,6 +5,7 @@ import type { Backend } from './backend.js';
 import { caiBackend } from './cai/cai-backend.js';
 import { dockerBackend } from './docker/docker-backend.js';
 import { localBackend } from './local/local-backend.js';
+import { sshBackend } from './ssh/ssh-backend.js';
 
 export function backendOf(provider: ProviderSpec): Backend {
   switch (provider.type) {
@@ -14,10 +15,12 @@ export function backendOf(provider: ProviderSpec): Backend {
       return dockerBackend(provider);
     case 'cai':
       return caiBackend(provider);
+    case 'ssh':
+      return sshBackend(provider);
   }
 }
 
 /** Every backend with its defaults as a spec naming only its type has them: for help texts that list them all. */
 export function everyBackend(): { type: ProviderSpec['type']; backend: Backend }[] {
-  return PROVIDER_TYPES.map((type) => ({ type, backend: backendOf({ type }) }));
+  return PROVIDER_TYPES.map((type) => ({ type, backend: backendOf(type === 'ssh' ? { type, hosts: [] } : { type }) }));
 }

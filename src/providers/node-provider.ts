@@ -74,6 +74,36 @@ export interface FrontDoor {
 }
 
 /**
+ * How a command on this machine goes through the front door: what every request carries and where each API is. The
+ * door takes the cluster's credential (its Ray token) in `credentialHeader`, checks it, and passes nothing further
+ * than it must: toward Ray it sends Ray's token itself.
+ */
+export interface FrontDoorAccess {
+  /** What the door is and how it is passed, for messages: `head application (CML API key)`. */
+  describe: string;
+  /** Headers for the ingress in front of the door (the CML API key in `authorization`), on every request. */
+  headers: Record<string, string>;
+  /** The header that carries `Bearer <cluster credential>`. */
+  credentialHeader: string;
+  /** Ray's dashboard API through the door. */
+  rayDashboardUrl: string;
+  /** The dashboard rayfleet runs inside the cluster (its API under /api/v1), through the door. */
+  rayfleetUrl: string;
+  /** Ray Serve's HTTP proxy through the door. */
+  serveUrl: string;
+  /** Where to connect for the door's host when its name does not resolve here (host:port); the URL's own host when undefined. */
+  connectTo: string | undefined;
+  /** The largest request body the ingress takes. */
+  maxBodyBytes: number;
+  /** Values that must never reach a log, trace or message (the API key). */
+  secrets: readonly string[];
+  /** Whether an answer came from the door itself, rather than from the ingress in front of it (a login page, a redirect). */
+  answeredByDoor(headers: Record<string, string | string[] | undefined>): boolean;
+  /** What to do when the ingress answers instead of the door: the error's details. */
+  refusedAdvice: string;
+}
+
+/**
  * A backend's nodes. What differs by backend beyond launch, terminate, list and logs is an optional capability here
  * (or, where it is needed before a provider exists, a field of its Backend): callers ask for it, never for a type.
  */
@@ -99,6 +129,11 @@ export interface NodeProvider {
   remoteJournal?(signal?: AbortSignal): Promise<string | undefined>;
   /** The cluster's front door from outside its network (a CML head application); undefined where the head is reached directly. */
   frontDoor?(signal?: AbortSignal): Promise<FrontDoor | undefined>;
+  /**
+   * How this machine reaches the head through its front door; undefined where it reaches the head directly (inside CML's
+   * network, or the door switched off). Throws RAY_UNREACHABLE, naming each way and what it needs, when no way works.
+   */
+  frontDoorAccess?(signal?: AbortSignal): Promise<FrontDoorAccess | undefined>;
   /** The token of the dashboard that serves this cluster, where that dashboard runs inside the cluster (a CML head's). */
   dashboardToken?(signal?: AbortSignal): Promise<string>;
   /**

@@ -58,6 +58,7 @@ const GroupCount = z
     launching: z.number().int().openapi({ description: 'launched, not alive in Ray yet' }),
     draining: z.number().int(),
     dead: z.number().int().openapi({ description: 'ended, and not alive in Ray' }),
+    unknown: z.number().int().openapi({ description: 'its host does not answer and Ray does not show it alive: it keeps its name, and is not replaced under it' }),
   })
   .openapi('GroupCount', { description: "a worker group's workers by phase, counted by the same rule everywhere" });
 

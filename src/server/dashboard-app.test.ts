@@ -141,8 +141,8 @@ describe('reads', () => {
     const groups = (await (await request(`/api/v1/clusters/${CLUSTER}/groups`)).json()) as { countedBy: string; groups: unknown[] };
     expect(groups.countedBy).toBe('watcher');
     expect(groups.groups).toEqual([
-      { name: 'worker', min: 1, max: 3, registered: 1, launching: 2, draining: 0, dead: 0, backoffUntil: null },
-      { name: 'gpu', min: 0, max: 2, registered: 0, launching: 0, draining: 0, dead: 0, backoffUntil: '2030-01-01T00:00:00.000Z' },
+      { name: 'worker', min: 1, max: 3, registered: 1, launching: 2, draining: 0, dead: 0, unknown: 0, backoffUntil: null },
+      { name: 'gpu', min: 0, max: 2, registered: 0, launching: 0, draining: 0, dead: 0, unknown: 0, backoffUntil: '2030-01-01T00:00:00.000Z' },
     ]);
     const demand = (await (await request(`/api/v1/clusters/${CLUSTER}/demand`)).json()) as Record<string, unknown>;
     expect(demand).toMatchObject({ source: 'gcs', shapes: [{ shape: { CPU: 1 }, count: 3 }], withheld: ['paused: would launch 2 in worker'] });

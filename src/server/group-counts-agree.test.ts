@@ -41,9 +41,9 @@ const rayNodes = [
   rayNode('agree-gpu-1', 'IDLE'),
 ];
 const expected = [
-  { name: 'worker', min: 1, max: 8, registered: 2, launching: 1, draining: 1, dead: 1 },
-  { name: 'gpu', min: 0, max: 2, registered: 1, launching: 0, draining: 0, dead: 0 },
-  { name: 'tpu', min: 0, max: 1, registered: 0, launching: 0, draining: 0, dead: 0 },
+  { name: 'worker', min: 1, max: 8, registered: 2, launching: 1, draining: 1, dead: 1, unknown: 0 },
+  { name: 'gpu', min: 0, max: 2, registered: 1, launching: 0, draining: 0, dead: 0, unknown: 0 },
+  { name: 'tpu', min: 0, max: 1, registered: 0, launching: 0, draining: 0, dead: 0, unknown: 0 },
 ];
 
 const provider: NodeProvider = {

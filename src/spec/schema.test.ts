@@ -76,7 +76,7 @@ describe('clusterSpecSchema', () => {
     [{ head: { memory: true } }, 'head.memory: expected bytes, or a size such as 1GB, 512MiB, 1GiB'],
     [{ watcher: { interval: 'often' } }, 'watcher.interval: "often" is not a duration: write seconds, or e.g. 500ms, 30s, 5m, 1h, 1m30s'],
     [{ watcher: { maxWorkers: 3 }, workerGroups: [{ name: 'a', min: 2 }, { name: 'b', min: 2 }] }, "watcher.maxWorkers: the groups' mins add up to 4, more than maxWorkers 3"],
-    [{ provider: { type: 'k8s' } }, "provider.type: Invalid discriminator value. Expected 'local' | 'docker' | 'cai'"],
+    [{ provider: { type: 'k8s' } }, "provider.type: Invalid discriminator value. Expected 'local' | 'docker' | 'cai' | 'ssh'"],
     [{ provider: { type: 'local', image: 'x' } }, 'provider: Unrecognized key: "image"'],
     [{ provider: { type: 'docker', portOffset: -1 } }, 'provider.portOffset: Too small: expected number to be >=0'],
     [{ watcher: { interval: 0 } }, 'watcher.interval: 0ms is shorter than 100ms, the least it may be'],

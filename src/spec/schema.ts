@@ -65,10 +65,44 @@ export interface WatcherSpec {
 export type ProviderSpec =
   | { type: 'local'; stateDir?: string }
   | { type: 'docker'; image?: string; network?: string; portOffset?: number; workspace?: string; logsDir?: string }
-  | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string };
+  | { type: 'cai'; host?: string; projectId?: string; runtimeIdentifier?: string; venv?: string; frontDoor?: FrontDoorMode; /** Bytes. */ frontDoorBodyLimit?: number }
+  | {
+      type: 'ssh';
+      hosts: SshHostSpec[];
+      /** The login of every host that names none; else the current user or ~/.ssh/config's. */
+      user?: string | undefined;
+      identityFile?: string | undefined;
+      /** An ssh_config of its own (ssh -F), instead of ~/.ssh/config. */
+      sshConfig?: string | undefined;
+      /** An interpreter with Ray on every host; unset, rayfleet installs its managed runtime on each. */
+      python?: string | undefined;
+      /** The address of the host the head runs on; unset, the first host's. */
+      headHost?: string | undefined;
+      /** Accept any host key and remember none: for throwaway test hosts only. */
+      insecureHostKeys?: boolean | undefined;
+    };
+
+/**
+ * How commands outside CML's network reach a Cloudera AI head: through its application with the API key (`api-key`), a
+ * head application made public (`public`), whichever works (`auto`), or never (`off`: the pod address only).
+ */
+export const FRONT_DOOR_MODES = ['auto', 'api-key', 'public', 'off'] as const;
+export type FrontDoorMode = (typeof FRONT_DOOR_MODES)[number];
+
+/** One machine of an SSH pool. */
+export interface SshHostSpec {
+  /** A name or address this machine's `ssh` reaches, and the other hosts reach it by (Ray's nodes talk to each other). */
+  address: string;
+  user?: string | undefined;
+  port?: number | undefined;
+  /** What the host offers rayfleet's nodes; unset, asked of the host (nproc, MemTotal, nvidia-smi). */
+  cpus?: number | undefined;
+  gpus?: number | undefined;
+  memoryBytes?: number | undefined;
+}
 
 /** Every backend a spec can name, for `--provider`'s choices and the check that no code outside providers/ branches on one. */
-export const PROVIDER_TYPES = ['local', 'docker', 'cai'] as const satisfies readonly ProviderSpec['type'][];
+export const PROVIDER_TYPES = ['local', 'docker', 'cai', 'ssh'] as const satisfies readonly ProviderSpec['type'][];
 /** A backend added to ProviderSpec and not to PROVIDER_TYPES does not compile. */
 true satisfies ProviderSpec['type'] extends (typeof PROVIDER_TYPES)[number] ? true : false;
 
@@ -205,9 +239,47 @@ const providerSchema = z
       projectId: z.string().optional().describe('the CML project the applications run in'),
       runtimeIdentifier: z.string().min(1).optional().describe('the CML runtime of the applications: an image_identifier from `rayfleet cai runtimes`'),
       venv: z.string().min(1).optional().describe("the venv with Ray that `rayfleet cai setup` builds in the project (default /home/cdsw/.venv)"),
+      frontDoor: z
+        .enum(FRONT_DOOR_MODES)
+        .optional()
+        .describe("how commands outside CML's network reach the head application: auto (default) | api-key | public | off"),
+      frontDoorBodyLimit: size("the largest request the workspace's ingress takes (default 100MiB): a bigger package fails before upload").optional(),
     }),
+    z
+      .strictObject({
+        type: z.literal('ssh').describe('machines reached over SSH, one `ray start` per node on a host with room for it'),
+        hosts: z
+          .array(
+            z
+              .strictObject({
+                address: z.string().min(1).describe('a name or address ssh reaches, and the other hosts reach it by'),
+                user: z.string().min(1).optional().describe('the login on this host'),
+                port: z.number().int().min(1).max(65535).optional().describe("the host's SSH port"),
+                cpus: z.number().min(0).optional().describe("CPUs rayfleet's nodes may take here (default: the host's nproc)"),
+                gpus: z.number().int().min(0).optional().describe('GPUs rayfleet\'s nodes may take here (default: nvidia-smi -L)'),
+                memory: size("memory rayfleet's nodes may take here (default: the host's MemTotal)").optional(),
+              })
+              .transform(({ memory, ...host }): SshHostSpec => ({ ...host, ...(memory === undefined ? {} : { memoryBytes: memory }) })),
+          )
+          .min(1, 'at least one host is needed')
+          .describe('the machines of the pool; the head runs on the first unless headHost names another'),
+        user: z.string().min(1).optional().describe('the login of every host that names none (default: as ssh decides)'),
+        identityFile: z.string().min(1).optional().describe('a private key (default: the agent and ~/.ssh/config, as ssh does)'),
+        sshConfig: z.string().min(1).optional().describe('an ssh_config file of its own (ssh -F), instead of ~/.ssh/config'),
+        python: z.string().min(1).optional().describe("an interpreter with Ray on every host (default: rayfleet installs its runtime on each from wheels it sends)"),
+        headHost: z.string().min(1).optional().describe("the address of the host the head runs on (default: the first host's)"),
+        insecureHostKeys: z.boolean().optional().describe('accept any host key and remember none: for throwaway test hosts only'),
+      })
+      .superRefine((pool, context) => {
+        const seen = new Set<string>();
+        pool.hosts.forEach((host, index) => {
+          if (seen.has(host.address)) context.addIssue({ code: 'custom', message: `host ${host.address} is listed twice`, path: ['hosts', index, 'address'] });
+          seen.add(host.address);
+        });
+        if (pool.headHost !== undefined && !seen.has(pool.headHost)) context.addIssue({ code: 'custom', message: `${pool.headHost} is not one of the hosts`, path: ['headHost'] });
+      }),
   ])
-  .describe('where the nodes run: local | docker | cai');
+  .describe('where the nodes run: local | docker | cai | ssh');
 
 /** The settings the provider of a type takes (`image` for one, not another): the schema says, so no caller names a backend. */
 const PROVIDER_SETTINGS = new Map<string, ReadonlySet<string>>(providerSchema.options.map((option) => [option.shape.type.value, new Set(Object.keys(option.shape))]));

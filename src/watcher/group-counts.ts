@@ -4,6 +4,9 @@ import type { WorkerPhase, WorkerView } from './observation.js';
 
 export type PhaseCounts = Record<WorkerPhase, number>;
 
+/** Every phase, in the order counts are shown. */
+export const WORKER_PHASES: readonly WorkerPhase[] = ['registered', 'launching', 'draining', 'dead', 'unknown'];
+
 /** One worker group of the spec with its workers by phase. */
 export interface GroupCount extends PhaseCounts {
   name: string;
@@ -29,5 +32,5 @@ export function countGroups(groups: readonly WorkerGroupSpec[], workers: Iterabl
 }
 
 function noWorkers(): PhaseCounts {
-  return { registered: 0, launching: 0, draining: 0, dead: 0 };
+  return { registered: 0, launching: 0, draining: 0, dead: 0, unknown: 0 };
 }

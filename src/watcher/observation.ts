@@ -36,7 +36,12 @@ export type WorkerPhase =
   /** Draining in Ray: leaving, no longer capacity. */
   | 'draining'
   /** The provider says it ended, or it failed. */
-  | 'dead';
+  | 'dead'
+  /**
+   * The provider cannot read it (its SSH host does not answer) and Ray does not show it alive: it holds its name and
+   * its place toward max, is no capacity, and is neither cleaned up nor replaced under its name.
+   */
+  | 'unknown';
 
 export interface WorkerView {
   name: string;

@@ -4,6 +4,7 @@ import type { ClusterResourceState, GangRequest, RayNodeState, ResourceShape } f
 import type { DashboardClient } from '../ray/dashboard-client.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { Instance, NodeProvider } from '../providers/node-provider.js';
+import { listAccountingForAll } from '../providers/partial-list-error.js';
 import type { WorkerGroupSpec } from '../spec/schema.js';
 import type { Demand, DemandSource, GangDemand, Observation, WorkerPhase, WorkerView } from './observation.js';
 import { groupCapacity } from './resource-shapes.js';
@@ -26,7 +27,10 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
   let instances: Instance[] = [];
   let providerOk = true;
   try {
-    instances = await deps.provider.list(signal);
+    const listed = await listAccountingForAll(() => deps.provider.list(signal));
+    instances = listed.instances;
+    // Nodes it could not read but accounts for (an SSH host that does not answer): the tick goes on around them.
+    if (listed.partial !== undefined) problems.push(`provider: ${listed.partial.unreadable.map((node) => `${node.name}: ${node.reason}`).join('; ')}`);
   } catch (error) {
     providerOk = false;
     problems.push(`provider: ${messageOf(error)}`);
@@ -84,6 +88,7 @@ function joinWorker(instance: Instance, alive: Map<string, RayNodeState>, rayKno
   let ray: WorkerView['ray'];
   if (node === undefined) {
     if (ended !== undefined) phase = 'dead';
+    else if (instance.state === 'unknown') phase = 'unknown';
     // Without Ray's view a running node may well be registered; calling it launching keeps it counted, never cleaned.
     else if (!rayKnown) phase = 'registered';
     else if (deadIds.has(instance.name)) leftRay = true;

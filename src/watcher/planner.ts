@@ -109,7 +109,8 @@ export function planScaling(observation: Observation, config: PlannerConfig, his
     counts.set(worker.group, group);
     group.live += 1;
     if (isLeaving(worker)) group.leaving += 1;
-    else if (worker.phase !== 'draining') group.staying += 1;
+    // An unknown node (its host does not answer) holds its place toward max but is no capacity: a min is met without it.
+    else if (worker.phase !== 'draining' && worker.phase !== 'unknown') group.staying += 1;
     if (worker.phase === 'launching') group.inFlight += 1;
   }
   const demandNames = keyNames(units);

@@ -11,8 +11,8 @@ const EARLIER_CLUSTER_RAN_MS = 20 * MINUTE_MS;
 const POINT_EVERY_MS = 5000;
 /** The cluster's groups with their workers by phase, as status and the watcher count them. */
 const GROUPS = [
-  { name: 'worker', min: 1, max: 5, registered: 2, launching: 0, draining: 0, dead: 0 },
-  { name: 'gpu', min: 0, max: 2, registered: 0, launching: 0, draining: 0, dead: 0 },
+  { name: 'worker', min: 1, max: 5, registered: 2, launching: 0, draining: 0, dead: 0, unknown: 0 },
+  { name: 'gpu', min: 0, max: 2, registered: 0, launching: 0, draining: 0, dead: 0, unknown: 0 },
 ];
 
 function worker(name: string, index: number, idleMs: number, cpuUsed: number, createdAt: string): NodeStatus {

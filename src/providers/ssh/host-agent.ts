@@ -161,6 +161,7 @@ export class SshHostAgent implements HostAgent {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         session.pending.delete(id);
+        if (session.pending.size === 0) holdProcessOpen(session, false);
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -183,6 +184,7 @@ export class SshHostAgent implements HostAgent {
           reject(error);
         },
       });
+      holdProcessOpen(session, true);
       session.child.stdin.write(`${JSON.stringify({ id, op, ...body })}\n`);
     });
   }
@@ -235,6 +237,7 @@ export class SshHostAgent implements HostAgent {
       else pending.reject(this.agentError(answer.error));
     });
     child.stdin.write(`${agentSource.length}\n${agentSource}`);
+    holdProcessOpen(session, false);
     return session;
   }
 
@@ -257,6 +260,18 @@ export class SshHostAgent implements HostAgent {
   private agentError(error: { code?: string; message?: string } | undefined): RayfleetError {
     const code = AGENT_CODES.find((known) => known === error?.code) ?? 'PROVIDER_FAILED';
     return new RayfleetError(code, `${this.where}: ${error?.message ?? 'the agent failed'}`);
+  }
+}
+
+/**
+ * An idle session does not keep this process alive: a command that is done exits, its ssh client sees its stdin close
+ * and the agent ends. A session with a request on its way does, so the answer is waited for.
+ */
+function holdProcessOpen(session: Session, hold: boolean): void {
+  const handles = [session.child, session.child.stdin, session.child.stdout, session.child.stderr] as { ref?: () => void; unref?: () => void }[];
+  for (const handle of handles) {
+    if (hold) handle.ref?.();
+    else handle.unref?.();
   }
 }
 

@@ -32,6 +32,8 @@ export interface SshProviderOptions {
   agentFor: (host: SshHostSettings) => HostAgent;
   /** Makes Ray ready on a host (checks the given Python, or installs the managed runtime) and says where it is. */
   prepareRuntime: (host: SshHostSettings, agent: HostAgent, facts: HostFacts, signal?: AbortSignal) => Promise<HostRuntime>;
+  /** A host stopped answering: what was learnt of it (its runtime) is asked again when it answers. */
+  onHostDown?: (host: SshHostSettings) => void;
   stopGraceMs?: number;
   /** After a host did not answer, launches avoid it this long at first, doubling to at most BACKOFF_MAX_MS. */
   backoffMs?: number;
@@ -366,6 +368,7 @@ export class SshProvider implements NodeProvider {
     const waitMs = Math.min(BACKOFF_MAX_MS, (this.options.backoffMs ?? DEFAULT_BACKOFF_MS) * 2 ** (failures - 1));
     this.health.set(host.address, { failures, untilMs: this.now() + waitMs, why: messageOf(error) });
     // Its session is gone; what it said of itself is asked again when it answers.
+    this.options.onHostDown?.(host);
     this.facts.delete(host.address);
     this.runtimes.delete(host.address);
     this.tokens.delete(host.address);
