@@ -3,9 +3,10 @@
 import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import type { NewEvent } from '../journal/event.js';
 import { HEAD_GROUP, headName, nextFreeIndices, workerName } from '../providers/node-names.js';
-import type { Instance, LaunchRequest, NodeProvider, NodeResources } from '../providers/node-provider.js';
+import type { Instance, LaunchRequest, NodeProvider } from '../providers/node-provider.js';
+import { nodeResourcesOf } from '../providers/node-resources.js';
 import { listAccountingForAll } from '../providers/partial-list-error.js';
-import type { ClusterSpec, NodeShape } from '../spec/schema.js';
+import type { ClusterSpec } from '../spec/schema.js';
 import { groupNamed } from '../spec/worker-groups.js';
 
 export interface NodeLauncherContext {
@@ -36,7 +37,7 @@ export class NodeLauncher {
   async launchHead(reason: string, signal?: AbortSignal): Promise<Instance> {
     const spec = await this.context.spec();
     const name = headName(this.context.cluster);
-    const request: LaunchRequest = { name, role: 'head', group: HEAD_GROUP, index: 0, resources: toResources(spec.head), env: await this.nodeEnv(name, HEAD_GROUP) };
+    const request: LaunchRequest = { name, role: 'head', group: HEAD_GROUP, index: 0, resources: nodeResourcesOf(spec.head), env: await this.nodeEnv(name, HEAD_GROUP) };
     return this.launch(request, reason, signal);
   }
 
@@ -72,7 +73,7 @@ export class NodeLauncher {
         indices.map((index) => {
           const name = workerName(this.context.cluster, group.name, index);
           started.push(name);
-          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: toResources(group), env: nodeEnv(name, group.name, authEnv) };
+          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: nodeResourcesOf(group), env: nodeEnv(name, group.name, authEnv) };
           return this.launch(request, reason, signal);
         }),
       );
@@ -110,6 +111,3 @@ function nodeEnv(name: string, group: string, authEnv: Record<string, string>): 
   };
 }
 
-function toResources(shape: NodeShape): NodeResources {
-  return { cpus: shape.cpus, gpus: shape.gpus, memoryBytes: shape.memoryBytes, objectStoreMemoryBytes: shape.objectStoreMemoryBytes, custom: shape.resources };
-}

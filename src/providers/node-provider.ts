@@ -141,6 +141,11 @@ export interface NodeProvider {
    * API reads another node's file instead (local nodes share a host, and Ray's agent reads the head's session).
    */
   driverLogFile?(instanceName: string, submissionId: string): string;
+  /**
+   * How many more nodes of this shape the provider's machines can hold now, at most `limit`, where they are few and fixed
+   * (an SSH pool): the watcher launches no more than that, and reports the rest as infeasible capacity.
+   */
+  roomFor?(resources: NodeResources, limit: number, signal?: AbortSignal): Promise<number>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

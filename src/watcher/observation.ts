@@ -86,4 +86,6 @@ export interface Observation {
   rayOk: boolean;
   /** Why a view is missing, for status and events. */
   problems: string[];
+  /** Per group, how many more of its nodes the provider's machines can hold, where it says (NodeProvider.roomFor). */
+  providerRoom?: Record<string, number>;
 }

@@ -4,6 +4,7 @@ import type { ClusterResourceState, GangRequest, RayNodeState, ResourceShape } f
 import type { DashboardClient } from '../ray/dashboard-client.js';
 import type { GcsClient } from '../ray/gcs-client.js';
 import type { Instance, NodeProvider } from '../providers/node-provider.js';
+import { nodeResourcesOf } from '../providers/node-resources.js';
 import { listAccountingForAll } from '../providers/partial-list-error.js';
 import type { WorkerGroupSpec } from '../spec/schema.js';
 import type { Demand, DemandSource, GangDemand, Observation, WorkerPhase, WorkerView } from './observation.js';
@@ -16,6 +17,8 @@ export interface ObserveDeps {
   headName: string;
   /** The group the CPU heuristic asks one more node of. */
   defaultGroup: WorkerGroupSpec;
+  /** The groups whose room on the provider's machines is asked, where the provider says it. */
+  groups?: readonly WorkerGroupSpec[];
   now?: () => number;
 }
 
@@ -52,6 +55,7 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     if (fallback.problem !== undefined) problems.push(fallback.problem);
   }
   const head = state?.nodeStates.find((node) => node.instanceId === deps.headName && node.status !== 'DEAD');
+  const providerRoom = providerOk ? await roomOnProvider(deps, problems, signal) : undefined;
   return {
     atMs: (deps.now ?? Date.now)(),
     source,
@@ -62,7 +66,22 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     providerOk,
     rayOk: state !== undefined,
     problems,
+    ...(providerRoom === undefined ? {} : { providerRoom }),
   };
+}
+
+/** Each group's room on a provider whose machines are few and fixed; undefined for a provider that does not say. */
+async function roomOnProvider(deps: ObserveDeps, problems: string[], signal: AbortSignal | undefined): Promise<Record<string, number> | undefined> {
+  const { provider, groups } = deps;
+  if (provider.roomFor === undefined || groups === undefined) return undefined;
+  try {
+    const room: Record<string, number> = {};
+    for (const group of groups) room[group.name] = await provider.roomFor(nodeResourcesOf(group), group.max, signal);
+    return room;
+  } catch (error) {
+    problems.push(`provider's room: ${messageOf(error)}`);
+    return undefined;
+  }
 }
 
 /** The workers as the provider lists them, each joined with Ray's view of it (`undefined` when Ray could not be asked). */

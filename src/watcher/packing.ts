@@ -18,6 +18,8 @@ export interface PackingLimits {
   now: number;
   maxWorkers: number;
   backoffUntilMs: Record<string, number>;
+  /** Per group, how many more nodes the provider's machines hold (absent: as many as max allows). */
+  providerRoom?: Record<string, number> | undefined;
 }
 
 export interface Unplaced {
@@ -69,6 +71,11 @@ export class Packer {
     }
     if (slot.live + slot.planned >= slot.spec.max) {
       why.push(`group ${slot.spec.name} is at its max ${slot.spec.max}`);
+      return false;
+    }
+    const room = this.limits.providerRoom?.[slot.spec.name];
+    if (room !== undefined && slot.planned >= room) {
+      why.push(`group ${slot.spec.name}: the hosts have no room for more of its nodes`);
       return false;
     }
     if (this.liveWorkers + this.plannedTotal() >= this.limits.maxWorkers) {

@@ -527,3 +527,27 @@ describe('planScaling: invariants (property tests)', () => {
     );
   });
 });
+
+describe('planScaling: a pool of machines (SSH hosts)', () => {
+  const unknown = (name: string, index: number): WorkerView => ({ name, group: 'worker', index, phase: 'unknown', createdAtMs: NOW - 600_000 });
+
+  it('launches no more than the hosts have room for, and says why', () => {
+    const plan = planScaling(observe([], { shapes: [{ shape: { CPU: 1 }, count: 8 }] }, { providerRoom: { worker: 3 } }), config([group('worker', 1, 0, 8)]), noHistory);
+    expect(launched(plan)).toEqual({ worker: 3 });
+    expect(plan.withheld).toContain('group worker: the hosts have no room for more of its nodes');
+  });
+
+  it('keeps an unknown node (its host does not answer) toward max, neither cleaned up nor capacity: the min is met beside it', () => {
+    const plan = planScaling(observe([unknown('ray-worker-1', 1), registered('ray-worker-2', 'worker', 2)]), config([group('worker', 1, 2, 3)]), noHistory);
+    expect(plan.cleanups).toEqual([]);
+    expect(launched(plan)).toEqual({ worker: 1 });
+    // At max with it, nothing more is launched even for demand: it still holds its place.
+    const atMax = planScaling(
+      observe([unknown('ray-worker-1', 1), registered('ray-worker-2', 'worker', 2, { available: {} }), registered('ray-worker-3', 'worker', 3, { available: {} })], { shapes: [{ shape: { CPU: 1 }, count: 2 }] }),
+      config([group('worker', 1, 2, 3)]),
+      noHistory,
+    );
+    expect(atMax.launches).toEqual([]);
+    expect(atMax.withheld).toContain('group worker is at its max 3');
+  });
+});

@@ -229,6 +229,17 @@ interface Round {
   infeasible: ResourceShape[];
 }
 
+/** The provider's room per group less what earlier rounds planned, which this round counts as launches in flight. */
+function roomLeft(providerRoom: Record<string, number> | undefined, added: Map<string, Record<Cause, number>>): Record<string, number> | undefined {
+  if (providerRoom === undefined) return undefined;
+  const left: Record<string, number> = {};
+  for (const [group, room] of Object.entries(providerRoom)) {
+    const byCause = added.get(group);
+    left[group] = Math.max(0, room - (byCause === undefined ? 0 : byCause.demand + byCause.constraint + byCause.min));
+  }
+  return left;
+}
+
 /** One packing of all demand, constraints and mins, with the nodes earlier rounds planned counted as launches in flight. */
 function packRound(context: RoundContext, added: Map<string, Record<Cause, number>>): Round {
   const { observation, config, history } = context;
@@ -266,7 +277,7 @@ function packRound(context: RoundContext, added: Map<string, Record<Cause, numbe
       }
     }
   };
-  const limits = { now: observation.atMs, maxWorkers: config.watcher.maxWorkers, backoffUntilMs: history.backoffUntilMs };
+  const limits = { now: observation.atMs, maxWorkers: config.watcher.maxWorkers, backoffUntilMs: history.backoffUntilMs, providerRoom: roomLeft(observation.providerRoom, added) };
   const withheld: string[] = [];
   const infeasible: ResourceShape[] = [];
   const record = (failure: Unplaced, shape: ResourceShape, times: number): void => {

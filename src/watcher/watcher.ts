@@ -101,7 +101,7 @@ export class Watcher {
     const provider = await this.cluster.provider();
     const observation = await observeCluster(
       // The dashboard only when the GCS fails: making its client reads the auth token file, which an idle tick should not.
-      { provider, gcs: await this.cluster.gcs(), dashboard: { clusterStatus: async (signal) => (await this.cluster.dashboard()).clusterStatus(signal) }, headName: headName(this.cluster.name), defaultGroup: defaultGroup(spec), now: () => this.clock.now() },
+      { provider, gcs: await this.cluster.gcs(), dashboard: { clusterStatus: async (signal) => (await this.cluster.dashboard()).clusterStatus(signal) }, headName: headName(this.cluster.name), defaultGroup: defaultGroup(spec), groups: spec.workerGroups, now: () => this.clock.now() },
       signal,
     );
     // Stopping mid-tick: a look cut short by the abort is not a view to act on.
