@@ -23,8 +23,14 @@ Environment (set by rayfleet on the application):
                           (default 1, at least 0.1; doubles up to 300)
 
 The head's CDSW_APP_PORT is the cluster's front door (https://<subdomain>.<workspace domain>): `/rayfleet/*` is this
-launcher's own (health, head address), `/ray/*` is Ray's dashboard with the prefix stripped, and everything else is
-rayfleet's dashboard for this cluster (`node rayfleet.mjs dashboard`, supervised like the watcher), streamed through.
+launcher's own (the door's probe, head address), `/ray/*` is Ray's dashboard with the prefix stripped, `/serve/*` Ray
+Serve's proxy, and everything else is rayfleet's dashboard for this cluster (`node rayfleet.mjs dashboard`, supervised
+like the watcher), streamed through. Every path but the page shells (rayfleet's, and Ray's page and its static files)
+needs the cluster's credential, its Ray token, as `Bearer <token>` in X-Ray-Authorization (Authorization belongs to
+CML's ingress, which may take the API key there), or in Ray's own `ray-authentication-token` cookie or in Authorization
+(a browser after Ray's login); rayfleet's dashboard API also takes its own token in Authorization (its page sends it).
+Authorization, cookies and X-Ray-Authorization never go further: the door adds Ray's token toward Ray and the dashboard's
+toward the dashboard itself. Every answer of the door carries `x-rayfleet-door: 1`, so a client tells it from the ingress's.
 The dashboard's RAYFLEET_HOME is .rayfleet/clusters/<name>/control-plane (its cluster linked in), so its token is
 .rayfleet/clusters/<name>/control-plane/dashboard/token (0600), which `rayfleet dashboard --token -c <name>` reads.
 
@@ -64,6 +70,12 @@ WATCHER_RESTART_MAX_S = 300.0
 HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade"}
 # Paths of the dashboard's page shell: public, holding no data (the dashboard's own request guard has the same list).
 SHELL_PATHS = ("/clusters/", "/assets/")
+# Ray's page and what it loads before its login (its own middleware lets these through too): no data either.
+RAY_SHELL_PATHS = ("/ray/", "/ray/favicon.ico", "/ray/api/authentication_mode")
+# Credentials that stop at the door: the ingress's, the cluster's, a browser's cookies (CML's session among them).
+CREDENTIAL_HEADERS = {"authorization", "cookie", "x-ray-authorization"}
+DOOR_HEADER = ("x-rayfleet-door", "1")
+RAY_COOKIE = "ray-authentication-token"
 STREAM_CHUNK = 65536
 # The node's log in the project, where `rayfleet logs` reads it (CML's API serves no application logs).
 _log_file = None
@@ -115,6 +127,27 @@ def ensure_head_ports_free(ports, app_port):
             except OSError as error:
                 fail(f"port {port} ({purpose}, head.{field}) is already in use on this host ({error.strerror}): the head's Ray"
                      " could not listen on it. Free it, or give the head another in the spec")
+
+
+def read_secret(path):
+    try:
+        with open(path) as source:
+            return source.read().strip() or None
+    except OSError:
+        return None
+
+
+def bearer_of(header):
+    header = (header or "").strip()
+    return header[len("bearer "):].strip() if header.lower().startswith("bearer ") else ""
+
+
+def matches_any(offered, secret):
+    """Whether any offered token is the secret, each compared in constant time."""
+    if not secret:
+        return False
+    expected = secret.encode()
+    return any([hmac.compare_digest(token.encode(), expected) for token in offered])
 
 
 def write_atomically(path, text):
@@ -315,11 +348,12 @@ class Node:
         return self.dashboard_port_of[process.pid]
 
     def dashboard_token(self):
-        try:
-            with open(os.path.join(self.control_home, "dashboard", "token")) as source:
-                return source.read().strip() or None
-        except OSError:
-            return None
+        return read_secret(os.path.join(self.control_home, "dashboard", "token"))
+
+    def ray_token(self):
+        """The cluster's credential: Ray's token, the file every node of the cluster is given."""
+        path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+        return read_secret(path if os.path.isabs(path) else os.path.join(self.home, path)) if path else None
 
     def supervise(self, what, command, env):
         """Keeps the watcher (or the dashboard) running: each time it exits it is started again, after a delay that doubles up to 5 min."""
@@ -374,6 +408,7 @@ class Node:
         class Handler(http.server.BaseHTTPRequestHandler):
             def answer(self, status, body, kind="application/json", headers=()):
                 self.send_response(status)
+                self.send_header(*DOOR_HEADER)
                 self.send_header("content-type", kind)
                 self.send_header("content-length", str(len(body)))
                 for name, value in headers:
@@ -384,20 +419,62 @@ class Node:
 
             def handle_any(self):
                 path = self.path
-                if path.startswith("/rayfleet/head-address") and node.role == "head":
-                    self.answer(200, node.address.encode(), "text/plain")
-                elif path.startswith("/rayfleet/") or node.role != "head":
-                    health = {"node": node.name, "role": node.role, "cluster": node.cluster, "address": node.ip, "ray": "running"}
+                bare = path.split("?")[0]
+                if node.role != "head":
+                    health = {"node": node.name, "role": node.role, "cluster": node.cluster, "ray": "running"}
                     self.answer(200, json.dumps(health).encode())
-                elif path == "/ray" or path.startswith("/ray?"):
+                elif bare == "/ray":
                     # Ray's page loads its assets relative to itself: it must be opened with the slash.
                     self.answer(308, b"", "text/plain", [("location", "/ray/" + path[len("/ray"):])])
-                elif path.startswith("/ray/"):
+                elif bare in RAY_SHELL_PATHS or bare.startswith("/ray/static/"):
                     self.proxy(node.head_ports["dashboardPort"], path[len("/ray"):], prefix="/ray")
+                elif self.is_shell(bare):
+                    self.to_dashboard(path, None)
+                elif not self.has_cluster_credential() and not (self.is_dashboard_api(bare) and self.has_dashboard_token()):
+                    self.refuse()
+                elif bare == "/rayfleet/door":
+                    self.answer(200, json.dumps({"door": "rayfleet", "cluster": node.cluster, "node": node.name}).encode())
+                elif bare == "/rayfleet/head-address":
+                    self.answer(200, node.address.encode(), "text/plain")
+                elif path.startswith("/rayfleet/"):
+                    self.answer(404, json.dumps({"code": "ROUTE_NOT_FOUND", "message": f"the door has no {bare}"}).encode())
+                elif path.startswith("/ray/"):
+                    self.proxy(node.head_ports["dashboardPort"], path[len("/ray"):], prefix="/ray", token=node.ray_token())
+                elif bare == "/serve" or path.startswith("/serve/") or path.startswith("/serve?"):
+                    serve_port = node.head_ports.get("servePort", 8000)
+                    self.proxy(serve_port, path[len("/serve"):] or "/", prefix="/serve")
                 else:
-                    self.to_dashboard(path)
+                    self.to_dashboard(path, node.dashboard_token())
 
-            def to_dashboard(self, path):
+            def is_shell(self, bare):
+                return bare in ("/", "/favicon.ico") or bare.startswith(SHELL_PATHS)
+
+            def is_dashboard_api(self, bare):
+                return not bare.startswith(("/rayfleet/", "/ray/", "/serve"))
+
+            def refuse(self):
+                error = {"code": "UNAUTHORIZED", "message": f"every request through the front door of {node.cluster} needs the cluster's credential",
+                         "details": "Send `X-Ray-Authorization: Bearer <the cluster's Ray token>` (rayfleet does: run the command with the cluster's"
+                                    " RAYFLEET_HOME); the dashboard's API also takes `rayfleet dashboard --token -c <name>` in Authorization."}
+                self.answer(401, json.dumps(error).encode(), headers=[("www-authenticate", 'Bearer realm="rayfleet"')])
+
+            def presented(self):
+                """Every token the request offers: X-Ray-Authorization, Authorization (a browser after Ray's login), Ray's cookie."""
+                offered = [bearer_of(self.headers.get("x-ray-authorization")), bearer_of(self.headers.get("authorization"))]
+                for cookie in self.headers.get_all("cookie") or []:
+                    for part in cookie.split(";"):
+                        name, _, value = part.strip().partition("=")
+                        if name == RAY_COOKIE:
+                            offered.append(value.strip())
+                return [token for token in offered if token]
+
+            def has_cluster_credential(self):
+                return matches_any(self.presented(), node.ray_token())
+
+            def has_dashboard_token(self):
+                return matches_any([bearer_of(self.headers.get("authorization"))], node.dashboard_token())
+
+            def to_dashboard(self, path, token):
                 port = node.dashboard_port()
                 if port is None:
                     if path.split("?")[0] == "/":
@@ -408,29 +485,21 @@ class Node:
                         error = {"code": "DASHBOARD_STARTING", "message": f"rayfleet's dashboard in {node.name} is not serving yet", "details": "Try again in a moment."}
                         self.answer(503, json.dumps(error).encode(), headers=[("retry-after", "1")])
                     return
-                # Through this door the dashboard is not on loopback any more: every request but the page's shell needs its token.
-                shell = path.split("?")[0] in ("/", "/favicon.ico") or path.startswith(SHELL_PATHS)
-                if not shell and not self.has_dashboard_token():
-                    error = {"code": "UNAUTHORIZED", "message": "every request through the head application needs the dashboard token",
-                             "details": f"Send `Authorization: Bearer <token>`; `rayfleet dashboard --token -c {node.cluster}` prints it."}
-                    self.answer(401, json.dumps(error).encode(), headers=[("www-authenticate", 'Bearer realm="rayfleet"')])
-                    return
-                # The dashboard's guard accepts its own loopback address as Host, not the application's.
-                self.proxy(port, path, host=f"127.0.0.1:{port}")
+                # The dashboard's guard accepts its own loopback address as Host, not the application's; off loopback it
+                # needs its token, which the door adds once the request has shown a credential (the shell needs none).
+                self.proxy(port, path, host=f"127.0.0.1:{port}", token=token)
 
-            def has_dashboard_token(self):
-                token = node.dashboard_token()
-                header = self.headers.get("authorization") or ""
-                presented = header[len("bearer "):].strip() if header.lower().startswith("bearer ") else ""
-                return token is not None and presented != "" and hmac.compare_digest(presented.encode(), token.encode())
-
-            def proxy(self, port, path, host=None, prefix=""):
-                """Sends the request on and streams the answer back as it comes: status, headers, then each chunk (SSE never ends)."""
+            def proxy(self, port, path, host=None, prefix="", token=None):
+                """Sends the request on, without any credential but `token` (the upstream's own), and streams the answer
+                back as it comes: status, headers, then each chunk (SSE never ends)."""
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length > 0 else None
-                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_HEADERS and name.lower() not in ("host", "content-length")}
+                dropped = HOP_HEADERS | CREDENTIAL_HEADERS | {"host", "content-length"}
+                headers = {name: value for name, value in self.headers.items() if name.lower() not in dropped}
                 if host is not None:
                     headers["Host"] = host
+                if token is not None:
+                    headers["Authorization"] = f"Bearer {token}"
                 upstream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 try:
                     upstream.request(self.command, path, body=body, headers=headers)
@@ -444,6 +513,7 @@ class Node:
                     if upstream.sock is not None:
                         upstream.sock.settimeout(None)
                     self.send_response_only(response.status, response.reason)
+                    self.send_header(*DOOR_HEADER)
                     for name, value in response.getheaders():
                         lowered = name.lower()
                         if lowered in HOP_HEADERS:

@@ -32,6 +32,8 @@ export const ENVIRONMENT_VARIABLES = {
   CDSW_DOMAIN: "the workspace's domain, when neither of those is set",
   CML_PROJECT_ID: 'the CML project, where the spec names none',
   CDSW_PROJECT_ID: 'the project CML sets inside its workloads',
+  CDSW_ENGINE_ID: "set by CML inside every workload: rayfleet is inside CML's network there and reaches a head at its pod address",
+  RAYFLEET_CAI_INGRESS: "host:port where the workspace's applications are reached when their names do not resolve here (a tunnel to the ingress)",
   // Other tools' conventions.
   DOCKER_HOST: 'the Docker Engine (unix:///var/run/docker.sock by default)',
   CI: '`true`: no progress lines on stderr',

@@ -1,3 +1,4 @@
+import { DashboardClient } from '../ray/dashboard-client.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +18,7 @@ function jobs(): FleetJobs {
   return new FleetJobs(
     {
       cluster: 'ray',
-      dashboardUrl: async () => baseUrl,
-      authToken: async () => STAND_IN_TOKEN,
+      dashboard: async () => new DashboardClient({ baseUrl, authToken: STAND_IN_TOKEN }),
       record: async (event) => void events.push(event),
     },
     { pollIntervalMs: 5, unreachableForMs: 300 },
@@ -125,8 +125,7 @@ describe('FleetJobs.follow', () => {
     const local = new FleetJobs(
       {
         cluster: 'ray',
-        dashboardUrl: async () => baseUrl,
-        authToken: async () => STAND_IN_TOKEN,
+        dashboard: async () => new DashboardClient({ baseUrl, authToken: STAND_IN_TOKEN }),
         record: async () => undefined,
         driverLogFile: async (node, submission) => {
           asked.push(`${node} ${submission}`);
@@ -231,7 +230,7 @@ describe('FleetJobs.submit', () => {
 
   it('refuses a working dir that is not there before anything is sent', async () => {
     const error = await rayfleetErrorOf(() =>
-      new FleetJobs({ cluster: 'ray', dashboardUrl: async () => baseUrl, authToken: async () => STAND_IN_TOKEN, record: async () => undefined }).submit({
+      new FleetJobs({ cluster: 'ray', dashboard: async () => new DashboardClient({ baseUrl, authToken: STAND_IN_TOKEN }), record: async () => undefined }).submit({
         entrypoint: 'python x.py',
         runtimeEnv: { working_dir: path.join(dir, 'missing') },
       }),

@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, isRayfleetError } from '../errors.js';
-import { DashboardClient } from '../ray/dashboard-client.js';
 import { DashboardHttpError } from '../ray/dashboard-http-error.js';
 import { isTerminal, JobsClient, type JobDetails, type JobSubmitRequest } from '../ray/jobs-client.js';
 import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/runtime-env.js';
@@ -221,7 +220,7 @@ export class FleetJobs {
   }
 
   private async client(signal?: AbortSignal): Promise<JobsClient> {
-    this.clientInstance ??= new JobsClient(new DashboardClient({ baseUrl: await this.context.dashboardUrl(signal), authToken: await this.context.authToken() }));
+    this.clientInstance ??= new JobsClient(await this.context.dashboard(signal));
     return this.clientInstance;
   }
 }

@@ -1,3 +1,4 @@
+import { DashboardClient } from '../ray/dashboard-client.js';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,8 +20,7 @@ function serve(overrides: Partial<ServeContext> = {}): FleetServe {
     {
       cluster: 'ray',
       serveHost: backendOf({ type: 'local' }).serveHost,
-      dashboardUrl: async () => baseUrl,
-      authToken: async () => STAND_IN_TOKEN,
+      dashboard: async () => new DashboardClient({ baseUrl, authToken: STAND_IN_TOKEN }),
       record: async (event) => void events.push(event),
       serveUrl: async () => 'http://127.0.0.1:18000',
       servePort: async () => 18000,

@@ -1,7 +1,6 @@
 // Serve on one cluster, per application: deploy merges into what runs (others kept, a concurrent change retried), delete one, status, shutdown.
 import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, isRayfleetError } from '../errors.js';
-import { DashboardClient } from '../ray/dashboard-client.js';
 import { JobsClient } from '../ray/jobs-client.js';
 import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/runtime-env.js';
 import { ServeClient, type ApplicationDetails, type ApplicationStatus, type ServeApplicationConfig, type ServeDeployConfig, type ServeInstanceDetails } from '../ray/serve-client.js';
@@ -230,7 +229,7 @@ export class FleetServe {
 
   private async client(signal: AbortSignal | undefined): Promise<{ serve: ServeClient; jobs: JobsClient }> {
     if (this.clients === undefined) {
-      const dashboard = new DashboardClient({ baseUrl: await this.context.dashboardUrl(signal), authToken: await this.context.authToken() });
+      const dashboard = await this.context.dashboard(signal);
       this.clients = { serve: new ServeClient(dashboard), jobs: new JobsClient(dashboard) };
     }
     return this.clients;

@@ -1,6 +1,7 @@
 // Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head,
 // the address a Cloudera AI head published for itself.
 import type { DriverConnection } from '../providers/backend.js';
+import type { FrontDoorAccess } from '../providers/node-provider.js';
 import type { ClusterPorts } from './cluster-record.js';
 
 export interface HeadEndpoints {
@@ -13,6 +14,8 @@ export interface HeadEndpoints {
   serveUrl: string;
   /** Every port the head listens on here, for `up`, `status` and `env` to print. */
   ports: ClusterPorts;
+  /** The front door this machine reaches the dashboard and Serve through, where it does not reach the head itself. */
+  door?: FrontDoorAccess;
 }
 
 /** `publishedHost` is the head's own address where only the head knows it (a CML application's pod). */

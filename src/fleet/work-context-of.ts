@@ -10,13 +10,12 @@ export function workContextOf(cluster: () => ClusterHandle, requireUp: () => Pro
   return {
     cluster: cluster().name,
     serveHost: cluster().backend.serveHost,
-    dashboardUrl: async (signal) => (await endpoints(signal)).dashboardUrl,
+    dashboard: async (signal) => {
+      await requireUp();
+      return cluster().connection.dashboard(undefined, signal);
+    },
     serveUrl: async (signal) => (await endpoints(signal)).serveUrl,
     servePort: async (signal) => (await endpoints(signal)).ports.servePort,
-    authToken: async () => {
-      await requireUp();
-      return cluster().connection.authToken();
-    },
     record: (event) => cluster().record(event),
     driverLogFile: (nodeId, submissionId, signal) => driverLogFile(cluster(), nodeId, submissionId, signal),
   };

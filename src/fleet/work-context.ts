@@ -1,14 +1,14 @@
 // What jobs and Serve need of a cluster: where its dashboard and Serve proxy are, its token, its journal; not the whole Fleet.
 import type { NewEvent } from '../journal/event.js';
+import type { DashboardClient } from '../ray/dashboard-client.js';
 
 /** The journal events work writes: a job submitted or ended, applications deployed or deleted. */
 export type WorkEvent = Extract<NewEvent, { type: 'job-submitted' | 'job-ended' | 'serve-deployed' | 'serve-deleted' }>;
 
 export interface WorkContext {
   cluster: string;
-  /** Ray's dashboard as this machine reaches it: the Jobs, packages and Serve REST APIs. */
-  dashboardUrl(signal?: AbortSignal): Promise<string>;
-  authToken(): Promise<string>;
+  /** Ray's dashboard as this machine reaches it (directly, or through a front door), with the cluster's token: the Jobs, packages and Serve REST APIs. */
+  dashboard(signal?: AbortSignal): Promise<DashboardClient>;
   /** Appends to the cluster's journal; never fails what already happened. */
   record(event: WorkEvent): Promise<void>;
   /**

@@ -7,8 +7,18 @@ import { pollUntil } from '../wait/poll-until.js';
 export interface DashboardClientOptions {
   /** e.g. http://127.0.0.1:8265 */
   baseUrl: string;
-  /** Sent as `Authorization: Bearer …`; with token auth on, Ray answers 401 without it and 403 to a wrong one. */
+  /** Sent as `Authorization: Bearer …` (or in `authHeader`); with token auth on, Ray answers 401 without it and 403 to a wrong one. */
   authToken?: string | undefined;
+  /** The header the token travels in: `authorization` unless a proxy in between takes that one (a front door: `x-ray-authorization`). */
+  authHeader?: string | undefined;
+  /** Headers every request carries besides the token (a proxy's own credential). */
+  headers?: Record<string, string> | undefined;
+  /** host:port to connect to for the base URL's host, where its name does not resolve here. */
+  connectTo?: string | undefined;
+  /** The largest body the way to the dashboard takes (an ingress's limit): a package over it fails before it is sent. */
+  maxBodyBytes?: number | undefined;
+  /** Throws when an answer did not come from the dashboard's side (an ingress's login page): checked before the status is read. */
+  checkAnswer?: ((answer: DashboardAnswer) => void) | undefined;
   /** How long one request may take; 5 s when absent. */
   requestTimeoutMs?: number | undefined;
 }
@@ -37,6 +47,7 @@ export interface DashboardRequest {
 export interface DashboardAnswer {
   status: number;
   text: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
@@ -45,12 +56,10 @@ const BODY_EXCERPT_CHARS = 300;
 
 export class DashboardClient {
   readonly baseUrl: string;
-  private readonly authToken: string | undefined;
   private readonly requestTimeoutMs: number;
 
-  constructor(options: DashboardClientOptions) {
+  constructor(private readonly options: DashboardClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.authToken = options.authToken;
     this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
@@ -94,9 +103,15 @@ export class DashboardClient {
   /** One request: any HTTP answer comes back; no answer is RAY_UNREACHABLE, and the caller's abort its own reason. */
   async send(path: string, request: DashboardRequest = {}): Promise<DashboardAnswer> {
     const method = request.method ?? 'GET';
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.authToken !== undefined) headers.authorization = `Bearer ${this.authToken}`;
+    const headers: Record<string, string> = { ...this.options.headers, accept: 'application/json' };
+    if (this.options.authToken !== undefined) headers[this.options.authHeader ?? 'authorization'] = `Bearer ${this.options.authToken}`;
     let body: string | Uint8Array | undefined;
+    const { maxBodyBytes } = this.options;
+    if (request.bytes !== undefined && maxBodyBytes !== undefined && request.bytes.byteLength > maxBodyBytes) {
+      throw new RayfleetError('JOB_PACKAGE_TOO_LARGE', `${method} ${path} would send ${mebibytes(request.bytes.byteLength)} MiB, over the ${mebibytes(maxBodyBytes)} MiB that the way to ${this.baseUrl} takes; nothing was uploaded`, {
+        details: 'Put it where the cluster can fetch it (an https:// or s3:// URI) and name that URI instead, or raise the limit where the ingress allows more (provider.frontDoorBodyLimit).',
+      });
+    }
     if (request.bytes !== undefined) {
       headers['content-type'] = 'application/octet-stream';
       body = request.bytes;
@@ -107,13 +122,16 @@ export class DashboardClient {
     const timeoutMs = request.timeoutMs ?? this.requestTimeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const { signal } = request;
+    let answer: DashboardAnswer;
     try {
-      return await httpRequest(`${this.baseUrl}${path}`, { method, headers, body, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
+      answer = await httpRequest(`${this.baseUrl}${path}`, { method, headers, body, connectTo: this.options.connectTo, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
     } catch (error) {
       if (signal?.aborted === true) throw signal.reason;
       const why = timeout.aborted ? `no answer within ${timeoutMs} ms` : messageOf((error as Error).cause ?? error);
       throw new RayfleetError('RAY_UNREACHABLE', `cannot reach Ray's dashboard at ${this.baseUrl} (${method} ${path}): ${why}`, { cause: error });
     }
+    this.options.checkAnswer?.(answer);
+    return answer;
   }
 
   /** An answer's JSON, when it is a 2xx with JSON; anything else is RAY_REQUEST_FAILED with Ray's message. */
@@ -156,6 +174,10 @@ export function rayMessageIn(text: string): string {
     if (last !== undefined && last !== '') return excerpt(last);
   }
   return excerpt(text);
+}
+
+function mebibytes(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1).replace(/\.0$/, '');
 }
 
 function excerpt(text: string): string {

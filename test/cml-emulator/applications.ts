@@ -54,6 +54,7 @@ export function applicationHandlers(world: World): Record<string, Handler> {
       const name = requireText(body, 'name', 'application name');
       const script = requireText(body, 'script', 'application script');
       const subdomain = checkSubdomain(world, body.subdomain, undefined);
+      checkBypass(world, body);
       checkRuntime(project, body);
       checkResources(body);
       const id = newId();
@@ -97,6 +98,7 @@ export function applicationHandlers(world: World): Record<string, Handler> {
         else if (field === 'subdomain') application.subdomain = checkSubdomain(world, value, application.id);
         else if (field === 'name') application.name = requireText(body, 'name', 'application name');
         else if (field === 'script') application.script = requireText(body, 'script', 'application script');
+        else if (field === 'bypass_authentication') application.fields[field] = checkBypass(world, body);
         else application.fields[field] = value;
       }
       checkResources(application.fields);
@@ -211,6 +213,19 @@ function checkSubdomain(world: World, value: unknown, ownId: string | undefined)
   const taken = [...world.store.applications.values()].some((application) => application.subdomain === value && application.id !== ownId);
   if (taken) throw new ApiError(GrpcCode.alreadyExists, `subdomain ${JSON.stringify(value)} is already in use`);
   return value;
+}
+
+/**
+ * `bypass_authentication: true` where the administrator has not allowed unauthenticated applications: refused, stored
+ * false, or stored true (and not honoured by the ingress), as the emulator's ingress settings say. Mutates the body's field.
+ */
+function checkBypass(world: World, body: Record<string, unknown>): boolean {
+  const asked = body.bypass_authentication === true;
+  const settings = world.ingress();
+  if (!asked || settings.allowUnauthenticatedApps) return asked;
+  if (settings.refusedBypass === 'reject') throw new ApiError(GrpcCode.permissionDenied, 'unauthenticated access to applications is not allowed in this workspace');
+  if (settings.refusedBypass === 'store-false') body.bypass_authentication = false;
+  return body.bypass_authentication === true;
 }
 
 function checkResources(fields: Record<string, unknown>): void {

@@ -1,5 +1,6 @@
 // An in-process emulator of the CML API v2 for tests: the swagger decides which requests are valid, the handlers
 // keep a small workspace in memory, and applications and job runs are real local processes.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { systemClock, type Clock } from '../../src/time/clock.js';
 import { ApiError, GrpcCode, grpcCodeForStatus } from './api-error.js';
 import { applicationHandlers, stopApplication } from './applications.js';
 import { Faults, type FaultRule, type FaultSettings } from './faults.js';
+import { DEFAULT_INGRESS, serveThroughIngress, subdomainOf, type IngressContext, type IngressSettings } from './ingress.js';
 import { jobHandlers, stopJobRun } from './jobs.js';
 import { projectFileHandlers } from './project-files.js';
 import { projectHandlers } from './projects.js';
@@ -20,6 +22,7 @@ import { SwaggerValidator } from './swagger-validator.js';
 import type { Handler, World } from './world.js';
 
 export type { FaultRule, FaultSettings, RequestMatch } from './faults.js';
+export type { IngressSettings } from './ingress.js';
 
 export interface CmlEmulatorOptions {
   /** The only key the emulator accepts as `Authorization: Bearer <key>`. */
@@ -33,6 +36,8 @@ export interface CmlEmulatorOptions {
   stopGraceMs?: number;
   /** What the API's timestamps read; the system's clock when absent (a test moves a virtual one to age applications). */
   clock?: Clock;
+  /** The ingress in front of the applications, over DEFAULT_INGRESS (ingress.md). */
+  ingress?: Partial<IngressSettings>;
 }
 
 /** One request as the emulator saw it. */
@@ -66,6 +71,12 @@ export interface CmlEmulator {
   readonly url: string;
   /** 127.0.0.1:port — what CDSW_DOMAIN holds inside workloads. */
   readonly domain: string;
+  /** Where the applications' ingress is reached (host:port): the API's port, routed by Host. RAYFLEET_CAI_INGRESS for clients. */
+  readonly ingressAddress: string;
+  /** The one value of the session cookie (ingress.ts SESSION_COOKIE) that passes as a browser logged in to CML. */
+  readonly sessionCookie: string;
+  /** Changes the ingress's switches from now on. */
+  setIngress(settings: Partial<IngressSettings>): void;
   readonly apiKey: string;
   readonly projectsRoot: string;
   /** The workspace's projects, applications, jobs and runs, for tests to inspect. */
@@ -103,6 +114,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  let ingressSettings: IngressSettings = { ...DEFAULT_INGRESS, ...options.ingress };
   const world: World = {
     document,
     store,
@@ -116,6 +128,15 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     stopGraceMs: options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
     clock: options.clock ?? systemClock,
     closing: closing.signal,
+    ingress: () => ingressSettings,
+  };
+  const ingress: IngressContext = {
+    store,
+    settings: () => ingressSettings,
+    domain: world.domain,
+    url: world.url,
+    apiKey: options.apiKey,
+    sessionCookie: randomBytes(16).toString('hex'),
   };
   const handlers: Record<string, Handler> = {
     ...projectHandlers(world),
@@ -216,7 +237,11 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
   }
 
   // A client that goes away mid-request leaves nothing to answer.
-  server.on('request', (request, response) => void handle(request, response).catch(() => response.destroy()));
+  server.on('request', (request, response) => {
+    const subdomain = subdomainOf(request.headers.host, world.domain);
+    if (subdomain !== undefined) serveThroughIngress(ingress, subdomain, request, response);
+    else void handle(request, response).catch(() => response.destroy());
+  });
 
   function engineOf(id: string): { workload: { pid: number } | undefined; engineId: string | undefined; logPath: string; port?: number | undefined } | undefined {
     return store.applications.get(id) ?? store.runs.get(id);
@@ -225,6 +250,11 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
   return {
     url: world.url,
     domain: world.domain,
+    ingressAddress: world.domain,
+    sessionCookie: ingress.sessionCookie,
+    setIngress: (settings) => {
+      ingressSettings = { ...ingressSettings, ...settings };
+    },
     apiKey: options.apiKey,
     projectsRoot,
     store,

@@ -3,6 +3,7 @@ import { appendFileSync } from 'node:fs';
 import type { Clock } from '../../src/time/clock.js';
 import { ApiError, GrpcCode } from './api-error.js';
 import type { Faults } from './faults.js';
+import type { IngressSettings } from './ingress.js';
 import { renderDefinition } from './render.js';
 import type { Engine, Store, StoredProject } from './store.js';
 import type { SwaggerDocument, SwaggerOperation } from './swagger.js';
@@ -25,6 +26,8 @@ export interface World {
   clock: Clock;
   /** Aborted by close(): ends every wait of the emulator's own. */
   closing: AbortSignal;
+  /** The ingress's switches as they are now (the API reads what its administrator allows). */
+  ingress: () => IngressSettings;
 }
 
 export interface HandlerContext {

@@ -7,7 +7,7 @@ const context: ApplicationContext = {
   cluster: 'ray',
   projectId: 'a1b2-c3d4-e5f6-g7h8',
   runtimeIdentifier: 'docker.repository.cloudera.com/cloudera/cdsw/ml-runtime-pbj-jupyterlab-python3.11-standard:2025.09.1-b5',
-  head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
+  head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 },
   watcherNodeFlags: WATCHER_NODE_FLAGS,
 };
 
@@ -56,9 +56,17 @@ describe('applicationRequest', () => {
     const head = applicationRequest(request({ name: 'ray-head', role: 'head', group: 'head', index: 0, resources: { cpus: 0, gpus: 0, custom: {} } }), { ...context, venv: '/home/cdsw/.venv-ray' });
     expect(head.cpu).toBe(1);
     expect(head.environment).toMatchObject({ RAYFLEET_ROLE: 'head', RAYFLEET_WATCHER: '1', RAYFLEET_VENV: '/home/cdsw/.venv-ray', RAYFLEET_WATCHER_NODE_FLAGS: WATCHER_NODE_FLAGS.join(' ') });
-    expect(JSON.parse(head.environment?.RAYFLEET_HEAD_PORTS ?? '{}')).toEqual({ gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 });
+    expect(JSON.parse(head.environment?.RAYFLEET_HEAD_PORTS ?? '{}')).toEqual({ gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 });
     expect(head.environment?.RAY_HEAD_ADDRESS).toBeUndefined();
     const gpu = applicationRequest(request({ resources: { cpus: 4, gpus: 1, memoryBytes: 8 * 2 ** 30, custom: {} } }), context);
     expect(gpu).toMatchObject({ cpu: 4, memory: 8, nvidia_gpu: 1 });
+  });
+
+  it('keeps every application behind CML\'s login but a head the user made public', () => {
+    const head = request({ name: 'ray-head', role: 'head', group: 'head', index: 0 });
+    expect(applicationRequest(head, context).bypass_authentication).toBe(false);
+    expect(applicationRequest(request(), context).bypass_authentication).toBe(false);
+    expect(applicationRequest(request(), { ...context, publicHead: true }).bypass_authentication).toBe(false);
+    expect(applicationRequest(head, { ...context, publicHead: true }).bypass_authentication).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 // What a node's CML application is: the CreateApplication body, from the launch request and the cluster's CML settings.
 import { createHash } from 'node:crypto';
 import type { LaunchRequest } from '../node-provider.js';
-import { resourceArgs, type HeadPorts } from '../ray-start-args.js';
+import type { HeadPorts } from '../../spec/schema.js';
+import { resourceArgs } from '../ray-start-args.js';
 import type { CreateApplicationRequest } from './cml/cml-types.js';
 import { LAUNCHER_SCRIPT, projectTokenFile } from './project-layout.js';
 
@@ -17,6 +18,8 @@ export interface ApplicationContext {
   venv?: string | undefined;
   /** The Node flags of the watcher the head runs inside the cluster; undefined when it runs none. */
   watcherNodeFlags: readonly string[] | undefined;
+  /** The head application alone may be public (provider.frontDoor: public); every other stays behind CML's login. */
+  publicHead?: boolean;
 }
 
 /** How the watcher's Node flags reach the head's launcher (launchers/ray_launcher.py), which starts the watcher with the venv's Node. */
@@ -41,7 +44,7 @@ export function applicationRequest(request: LaunchRequest, context: ApplicationC
     RAYFLEET_CLUSTER: context.cluster,
     RAYFLEET_NODE: request.name,
     RAYFLEET_RAY_ARGS: JSON.stringify(resourceArgs(resources)),
-    RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort: context.head.gcsPort, dashboardPort: context.head.dashboardPort, clientPort: context.head.clientPort }),
+    RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort: context.head.gcsPort, dashboardPort: context.head.dashboardPort, clientPort: context.head.clientPort, servePort: context.head.servePort }),
   };
   // The token travels as the project's copy of the file (relative to $HOME), never as a value in the application.
   if (environment.RAY_AUTH_TOKEN_PATH !== undefined) environment.RAY_AUTH_TOKEN_PATH = projectTokenFile(context.cluster);
@@ -63,5 +66,7 @@ export function applicationRequest(request: LaunchRequest, context: ApplicationC
     nvidia_gpu: Math.ceil(resources.gpus),
     environment,
     runtime_identifier: context.runtimeIdentifier,
+    // Said every time rather than left to the workspace's default: only a head the user made public is public.
+    bypass_authentication: request.role === 'head' && context.publicHead === true,
   };
 }

@@ -1,7 +1,7 @@
 // The Cloudera AI backend: a CML application per node, each head in a pod of its own, reached at the address it publishes.
 import { RayfleetError } from '../../errors.js';
 import { readEnv } from '../../environment.js';
-import type { ProviderSpec } from '../../spec/schema.js';
+import type { FrontDoorMode, ProviderSpec } from '../../spec/schema.js';
 import type { Backend } from '../backend.js';
 import { CAI_LAUNCH_TIMEOUT_MS, CaiProvider } from './cai-provider.js';
 import { connectToCml } from './cml/cml-connection.js';
@@ -11,6 +11,8 @@ export interface CaiProviderSettings {
   projectId?: string | undefined;
   runtimeIdentifier?: string | undefined;
   venv?: string | undefined;
+  frontDoor?: FrontDoorMode | undefined;
+  frontDoorBodyLimit?: number | undefined;
 }
 
 /** The spec's Cloudera AI settings, when its provider is Cloudera AI: for the backend's own commands (`rayfleet cai …`). */
@@ -40,7 +42,7 @@ export function caiBackend(provider: CaiProviderSettings): Backend {
       "Jobs and Serve talk to the head's dashboard at its pod address, inside CML's network: run this command in a session, job or application of the project.",
     simulation: SIMULATION,
     createProvider: ({ spec, head, clusterFile, watcherNodeFlags }) => {
-      const { client, projectId, workspaceUrl } = connectToCml(process.env, provider);
+      const { client, projectId, workspaceUrl, apiKey } = connectToCml(process.env, provider);
       if (projectId === undefined) {
         throw new RayfleetError('USAGE', 'no CML project: set provider.projectId in rayfleet.yaml, or CML_PROJECT_ID', {
           details: '`rayfleet cai setup` creates or finds the project and prints its id.',
@@ -58,6 +60,11 @@ export function caiBackend(provider: CaiProviderSettings): Backend {
         knownHeadAddress: readEnv('RAYFLEET_CAI_HEAD_ADDRESS'),
         clusterRecordPath: clusterFile,
         workspaceUrl,
+        frontDoor: provider.frontDoor,
+        apiKey,
+        ingress: readEnv('RAYFLEET_CAI_INGRESS'),
+        frontDoorBodyLimit: provider.frontDoorBodyLimit,
+        insideCml: readEnv('CDSW_ENGINE_ID') !== undefined,
       });
     },
   };

@@ -154,7 +154,7 @@ function providerOptions(): ConstructorParameters<typeof CaiProvider>[0] {
     cluster: CLUSTER,
     runtimeIdentifier: PYTHON_RUNTIME,
     groupRuntimes: {},
-    head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
+    head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 },
     watcherNodeFlags: undefined,
     workspaceUrl: 'https://ml.example.com',
     deleteTimeoutMs: 10_000,

@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { RayfleetError, isRayfleetError } from '../../errors.js';
 import { pollUntil } from '../../wait/poll-until.js';
 import { HEAD_GROUP, headName } from '../node-names.js';
-import { byRoleGroupIndex, type FrontDoor, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { byRoleGroupIndex, type FrontDoor, type FrontDoorAccess, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
 import { PartialListError } from '../partial-list-error.js';
-import type { HeadPorts } from '../ray-start-args.js';
+import type { FrontDoorMode, HeadPorts } from '../../spec/schema.js';
 import { applicationRequest } from './application-spec.js';
 import type { CmlClient } from './cml/cml-client.js';
 import type { Application, ApplicationStatus } from './cml/cml-types.js';
+import { answeredByDoor, DEFAULT_DOOR_BODY_LIMIT_BYTES, frontDoorAccess, ingressAnswer, probeDoor, publicRefused } from './front-door-access.js';
 import { headApplicationUrl, readHeadDashboardToken } from './head-application.js';
 import { headAddressFile, headDashboardTokenFile, nodeLogFile, projectRecordFile, projectStateDir, projectTokenFile } from './project-layout.js';
 
@@ -26,6 +27,16 @@ export interface CaiProviderOptions {
   watcherNodeFlags?: readonly string[] | undefined;
   /** The workspace's URL, under which the head application is served. */
   workspaceUrl: string;
+  /** How commands outside CML's network reach the head (provider.frontDoor); `auto` when absent. */
+  frontDoor?: FrontDoorMode | undefined;
+  /** The API key, for an ingress that takes it in front of the head application. */
+  apiKey?: string | undefined;
+  /** host:port where the workspace's applications are reached, where their names do not resolve here (RAYFLEET_CAI_INGRESS). */
+  ingress?: string | undefined;
+  /** The largest request the ingress takes (provider.frontDoorBodyLimit). */
+  frontDoorBodyLimit?: number | undefined;
+  /** This rayfleet runs in a CML workload (CDSW_ENGINE_ID), inside the network where pod addresses are reached. */
+  insideCml?: boolean;
   /**
    * Inside the cluster the head's address is known without asking the project (RAYFLEET_CAI_HEAD_ADDRESS, set by
    * the head's launcher for its watcher); so it also says this rayfleet runs inside the cluster.
@@ -77,6 +88,7 @@ export class CaiProvider implements NodeProvider {
     }
     if (request.role === 'head') await this.prepareHead(request, signal);
     const headAddress = request.role === 'worker' ? await this.headAddress(signal) : undefined;
+    const publicHead = request.role === 'head' && this.options.frontDoor === 'public';
     const body = applicationRequest(request, {
       cluster,
       projectId,
@@ -85,8 +97,38 @@ export class CaiProvider implements NodeProvider {
       headAddress,
       venv: this.options.venv,
       watcherNodeFlags: this.options.watcherNodeFlags,
+      publicHead,
     });
-    return this.toInstance(await client.createApplication(projectId, body, signal));
+    if (!publicHead) return this.toInstance(await client.createApplication(projectId, body, signal));
+    const created = await client.createApplication(projectId, body, signal).catch((error: unknown) => {
+      // What CML answers when its administrator has not allowed public applications is not documented: a 4xx is one way.
+      if (isRayfleetError(error, 'CAI_FAILED') || isRayfleetError(error, 'CAI_AUTH')) throw publicRefused(cluster, `the API refused bypass_authentication: true (${error.message})`, error);
+      throw error;
+    });
+    await this.confirmPublic(created, signal);
+    return this.toInstance((await this.find(request.name, signal)) ?? created);
+  }
+
+  /**
+   * The other two undocumented ways: the field stored false, or stored true and not honoured, which only a request
+   * without any credential shows (once the head serves): the door must answer it, not the ingress's login.
+   */
+  private async confirmPublic(created: Application, signal: AbortSignal | undefined): Promise<void> {
+    const { cluster } = this.options;
+    if (created.bypass_authentication !== true) throw publicRefused(cluster, 'the API stored bypass_authentication: false');
+    const name = created.name ?? headName(cluster);
+    await pollUntil(
+      async () => {
+        const status = (await this.find(name, signal))?.status;
+        if (status === 'APPLICATION_FAILED' || status === 'APPLICATION_STOPPED' || status === undefined) {
+          throw new RayfleetError('NODE_START_FAILED', `${name} ended before it served (${status ?? 'gone'})`, { details: `\`rayfleet logs ${name}\` shows its log.` });
+        }
+        return status === 'APPLICATION_RUNNING' ? true : undefined;
+      },
+      { timeoutMs: CAI_LAUNCH_TIMEOUT_MS, intervalMs: 1000, signal, describe: () => `${name} to run`, isFatal: (error) => isRayfleetError(error, 'NODE_START_FAILED') },
+    );
+    const answer = await probeDoor({ ...this.doorSettings(), cluster }, false, signal);
+    if (!answeredByDoor(answer.headers)) throw publicRefused(cluster, `it stored bypass_authentication: true, but its ingress still answers a request without a login with ${ingressAnswer(answer)}`);
   }
 
   async terminate(name: string, signal?: AbortSignal): Promise<void> {
@@ -131,6 +173,18 @@ export class CaiProvider implements NodeProvider {
   async frontDoor(): Promise<FrontDoor> {
     const url = headApplicationUrl(this.options.cluster, this.options.projectId, this.options.workspaceUrl);
     return { name: 'head application', url, rayDashboardUrl: `${url}/ray/` };
+  }
+
+  /** Through the head application, unless this machine is inside CML's network (the pod address then) or the door is off. */
+  async frontDoorAccess(signal?: AbortSignal): Promise<FrontDoorAccess | undefined> {
+    const mode = this.options.frontDoor ?? 'auto';
+    if (mode === 'off' || this.options.insideCml === true || this.options.knownHeadAddress !== undefined) return undefined;
+    return frontDoorAccess({ ...this.doorSettings(), mode, cluster: this.options.cluster, maxBodyBytes: this.options.frontDoorBodyLimit ?? DEFAULT_DOOR_BODY_LIMIT_BYTES }, signal);
+  }
+
+  private doorSettings(): { url: string; apiKey: string; connectTo: string | undefined } {
+    const { cluster, projectId, workspaceUrl } = this.options;
+    return { url: headApplicationUrl(cluster, projectId, workspaceUrl), apiKey: this.options.apiKey ?? '', connectTo: this.options.ingress };
   }
 
   /** The dashboard of this cluster runs in its head, which keeps its token in the project. */

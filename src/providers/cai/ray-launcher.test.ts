@@ -1,6 +1,7 @@
 // The node launcher (launchers/ray_launcher.py) as a CML application of the emulator, with a stand-in venv: what Ray
 // is given of the application's environment, and how the watcher beside it is kept running.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -16,6 +17,8 @@ import { LAUNCHER_SCRIPT, PROJECT_HOME } from './project-layout.js';
 const CLUSTER = 'rl';
 const PROJECT_SECRET = 'db-password-31f7a9';
 const DASHBOARD_TOKEN = 'dashboard-token-5c2e81d0';
+/** The cluster's credential: its Ray token, in the file every node's RAY_AUTH_TOKEN_PATH names. */
+const RAY_TOKEN = 'ray-token-9a41c7e2b3';
 
 /** `ray start --block` as far as the launcher can tell: it records its environment, says Ray is up, and serves a dashboard that echoes. */
 const FAKE_RAY = `#!/usr/bin/env python3
@@ -38,7 +41,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/moved":
             self.send_response(302); self.send_header("location", "/elsewhere"); self.send_header("content-length", "0"); self.end_headers(); return
-        body = json.dumps({"ray": True, "path": self.path}).encode()
+        body = json.dumps({"ray": True, "path": self.path, "authorization": self.headers.get("authorization"),
+                           "xRay": self.headers.get("x-ray-authorization"), "cookie": self.headers.get("cookie")}).encode()
         self.send_response(200); self.send_header("content-type", "application/json"); self.send_header("content-length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *_):
@@ -73,6 +77,7 @@ class Dashboard(http.server.BaseHTTPRequestHandler):
             time.sleep(60)
             return
         seen = {"path": self.path, "host": self.headers.get("host"), "authorization": self.headers.get("authorization"),
+                "xRay": self.headers.get("x-ray-authorization"), "cookie": self.headers.get("cookie"),
                 "clusters": sorted(os.listdir(os.path.join(home, "clusters"))), "headAddress": os.environ.get("RAYFLEET_CAI_HEAD_ADDRESS")}
         body = json.dumps(seen).encode()
         self.send_response(200); self.send_header("content-type", "application/json"); self.send_header("content-length", str(len(body))); self.end_headers()
@@ -92,6 +97,8 @@ let projectDirectory: string;
 let applicationId: string;
 let front: string;
 let gcsPort: number;
+/** Serve's proxy as the door sees it: it echoes what reached it. */
+let serveProxy: Server;
 const journalPath = (): string => join(projectDirectory, PROJECT_HOME, 'clusters', CLUSTER, 'journal.jsonl');
 
 beforeAll(async () => {
@@ -110,6 +117,11 @@ beforeAll(async () => {
   writeFileSync(join(projectDirectory, PROJECT_HOME, 'clusters', CLUSTER, 'cluster.json'), '{}');
   // A line another writer tore: the launcher's first event must not be glued onto it.
   writeFileSync(journalPath(), '{"v":1,"time":"2026-01-01T00:00:00.000Z","ty');
+  writeFileSync(join(projectDirectory, PROJECT_HOME, 'clusters', CLUSTER, 'auth_token'), `${RAY_TOKEN}\n`, { mode: 0o600 });
+  serveProxy = createHttpServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ serve: true, path: request.url, authorization: request.headers.authorization ?? null }));
+  });
+  await new Promise<void>((resolve) => serveProxy.listen(0, '127.0.0.1', resolve));
   gcsPort = await findFreePort();
   const created = await client.createApplication(project.id, {
     name: `${CLUSTER}-head`,
@@ -127,7 +139,7 @@ beforeAll(async () => {
       RAY_CLOUD_INSTANCE_ID: `${CLUSTER}-head`,
       RAY_NODE_TYPE_NAME: 'head',
       RAY_AUTH_TOKEN_PATH: `${PROJECT_HOME}/clusters/${CLUSTER}/auth_token`,
-      RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort, dashboardPort: await findFreePort(), clientPort: await findFreePort() }),
+      RAYFLEET_HEAD_PORTS: JSON.stringify({ gcsPort, dashboardPort: await findFreePort(), clientPort: await findFreePort(), servePort: (serveProxy.address() as AddressInfo).port }),
     },
   });
   applicationId = created.id;
@@ -141,6 +153,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await workspace.close();
+  serveProxy.close();
 });
 
 describe('the launcher of a node application', () => {
@@ -197,9 +210,10 @@ describe('the launcher of a node application', () => {
   });
 
   describe("the head's front door on CDSW_APP_PORT", () => {
-    const withToken = { authorization: `Bearer ${DASHBOARD_TOKEN}` };
+    /** The cluster's credential where rayfleet sends it, beside what CML's ingress takes (the API key, a session cookie). */
+    const withCredential = { 'x-ray-authorization': `Bearer ${RAY_TOKEN}`, authorization: `Bearer ${TEST_API_KEY}`, cookie: 'cml_session=abc' };
     /** What the dashboard saw of a request, once it serves (503 until then). */
-    async function throughDoor(path: string, headers: Record<string, string> = withToken): Promise<Record<string, unknown>> {
+    async function throughDoor(path: string, headers: Record<string, string> = withCredential): Promise<Record<string, unknown>> {
       return pollUntil(
         async () => {
           const answer = await fetch(`${front}${path}`, { headers });
@@ -209,44 +223,61 @@ describe('the launcher of a node application', () => {
       );
     }
 
-    it("sends everything else to rayfleet's dashboard for this cluster, under the Host its guard accepts, token passed on", async () => {
+    it("sends everything else to rayfleet's dashboard for this cluster, under the Host its guard accepts, with its token and none of the caller's credentials", async () => {
       const seen = await throughDoor('/api/v1/clusters/rl?x=1');
-      expect(seen).toMatchObject({ path: '/api/v1/clusters/rl?x=1', authorization: `Bearer ${DASHBOARD_TOKEN}`, clusters: [CLUSTER], headAddress: `127.0.0.1:${gcsPort}` });
+      expect(seen).toMatchObject({ path: '/api/v1/clusters/rl?x=1', authorization: `Bearer ${DASHBOARD_TOKEN}`, xRay: null, cookie: null, clusters: [CLUSTER], headAddress: `127.0.0.1:${gcsPort}` });
       expect(seen.host).toMatch(/^127\.0\.0\.1:\d+$/);
       expect(seen.host).not.toBe(new URL(front).host);
-      // The page's shell is public: it holds no data.
+      // The page sends the dashboard's own token: it opens the dashboard's API, and nothing else.
+      expect(await throughDoor('/api/v1/clusters', { authorization: `Bearer ${DASHBOARD_TOKEN}` })).toMatchObject({ authorization: `Bearer ${DASHBOARD_TOKEN}` });
+      expect((await fetch(`${front}/ray/api/version`, { headers: { authorization: `Bearer ${DASHBOARD_TOKEN}` } })).status).toBe(401);
+      // The page's shell is public: it holds no data, and gets no token.
       expect(await throughDoor('/clusters/rl', {})).toMatchObject({ path: '/clusters/rl', authorization: null });
     });
 
-    it('refuses the API without the dashboard token, or with another', async () => {
+    it('refuses every path but the shells without the cluster\'s credential, or with another, and says so as the door', async () => {
       await throughDoor('/');
-      for (const headers of [{}, { authorization: 'Bearer not-the-token' }, { authorization: DASHBOARD_TOKEN }] as Array<Record<string, string>>) {
-        const answer = await fetch(`${front}/api/v1/clusters`, { headers });
-        expect(answer.status).toBe(401);
-        expect(((await answer.json()) as { code: string }).code).toBe('UNAUTHORIZED');
+      const refusals = [{}, { 'x-ray-authorization': 'Bearer not-the-token' }, { 'x-ray-authorization': RAY_TOKEN }, { authorization: `Bearer ${TEST_API_KEY}` }, { cookie: 'ray-authentication-token=nope' }];
+      for (const path of ['/api/v1/clusters', '/ray/api/version', '/rayfleet/head-address', '/rayfleet/door', '/serve/hello']) {
+        for (const headers of refusals as Array<Record<string, string>>) {
+          const answer = await fetch(`${front}${path}`, { headers });
+          expect([path, answer.status, answer.headers.get('x-rayfleet-door')]).toEqual([path, 401, '1']);
+          expect(((await answer.json()) as { code: string }).code).toBe('UNAUTHORIZED');
+        }
       }
+      const probe = await fetch(`${front}/rayfleet/door`, { headers: withCredential });
+      expect([probe.status, probe.headers.get('content-type'), await probe.json()]).toEqual([200, 'application/json', { door: 'rayfleet', cluster: CLUSTER, node: `${CLUSTER}-head` }]);
+      expect(await (await fetch(`${front}/rayfleet/head-address`, { headers: withCredential })).text()).toBe(`127.0.0.1:${gcsPort}`);
     });
 
-    it("sends /ray/ to Ray's dashboard with the prefix taken off, and its redirects back under it", async () => {
-      expect(await (await fetch(`${front}/ray/api/version?q=1`)).json()).toEqual({ ray: true, path: '/api/version?q=1' });
-      expect(await (await fetch(`${front}/ray/`)).json()).toEqual({ ray: true, path: '/' });
+    it("sends /ray/ to Ray's dashboard with the prefix taken off and Ray's token instead of the caller's credentials, and its redirects back under it", async () => {
+      expect(await (await fetch(`${front}/ray/api/version?q=1`, { headers: withCredential })).json()).toEqual({ ray: true, path: '/api/version?q=1', authorization: `Bearer ${RAY_TOKEN}`, xRay: null, cookie: null });
+      // Ray's own login cookie opens it too (a browser on Ray's page), and goes no further.
+      expect(await (await fetch(`${front}/ray/api/version`, { headers: { cookie: `a=b; ray-authentication-token=${RAY_TOKEN}` } })).json()).toMatchObject({ authorization: `Bearer ${RAY_TOKEN}`, cookie: null });
+      // Ray's page loads before its login, without a token.
+      expect(await (await fetch(`${front}/ray/`)).json()).toEqual({ ray: true, path: '/', authorization: null, xRay: null, cookie: null });
       const bare = await fetch(`${front}/ray`, { redirect: 'manual' });
       expect([bare.status, bare.headers.get('location')]).toEqual([308, '/ray/']);
-      const moved = await fetch(`${front}/ray/moved`, { redirect: 'manual' });
+      const moved = await fetch(`${front}/ray/moved`, { headers: withCredential, redirect: 'manual' });
       expect([moved.status, moved.headers.get('location')]).toEqual([302, '/ray/elsewhere']);
+    });
+
+    it("sends /serve/ to Serve's proxy with the prefix taken off, without any credential", async () => {
+      expect(await (await fetch(`${front}/serve/hello?name=x`, { headers: withCredential })).json()).toEqual({ serve: true, path: '/hello?name=x', authorization: null });
+      expect(await (await fetch(`${front}/serve`, { headers: withCredential })).json()).toEqual({ serve: true, path: '/', authorization: null });
     });
 
     it('streams an answer that never ends: the first event arrives while the answer goes on', async () => {
       await throughDoor('/');
       const controller = new AbortController();
-      const answer = await fetch(`${front}/api/v1/stream`, { headers: withToken, signal: controller.signal });
+      const answer = await fetch(`${front}/api/v1/stream`, { headers: withCredential, signal: controller.signal });
       expect([answer.status, answer.headers.get('content-type')]).toEqual([200, 'text/event-stream']);
       const reader = (answer.body as ReadableStream<Uint8Array>).getReader();
       const first = await reader.read();
       expect(new TextDecoder().decode(first.value)).toBe('id: 1\ndata: first\n\n');
       controller.abort();
-      // The launcher's own health answers all the while.
-      expect(await (await fetch(`${front}/rayfleet/health`)).json()).toMatchObject({ node: `${CLUSTER}-head`, role: 'head', ray: 'running' });
+      // The door's own path answers all the while.
+      expect(await (await fetch(`${front}/rayfleet/door`, { headers: withCredential })).json()).toMatchObject({ node: `${CLUSTER}-head` });
     });
   });
 

@@ -61,8 +61,8 @@ describe('CmlClient against the emulator', () => {
     expect((await client.getProject(project.id)).creation_status).toBe('success');
     expect((await client.findProjectsByName('from-git')).map((found) => found.id)).toEqual([project.id]);
 
-    const application = await client.createApplication(projectId, applicationRequest({ name: 'head', subdomain: 'ray-head', cpu: 2, memory: 4, nvidia_gpu: 0, bypass_authentication: true }));
-    expect(application).toMatchObject({ name: 'head', subdomain: 'ray-head', status: 'APPLICATION_STARTING', cpu: 2, memory: 4, bypass_authentication: true, runtime_identifier: PYTHON_RUNTIME });
+    const application = await client.createApplication(projectId, applicationRequest({ name: 'head', subdomain: 'ray-head', cpu: 2, memory: 4, nvidia_gpu: 0, bypass_authentication: false }));
+    expect(application).toMatchObject({ name: 'head', subdomain: 'ray-head', status: 'APPLICATION_STARTING', cpu: 2, memory: 4, bypass_authentication: false, runtime_identifier: PYTHON_RUNTIME });
     expect((await client.getApplication(projectId, application.id)).id).toBe(application.id);
     const updated = await client.updateApplication(projectId, application.id, { description: 'the head', cpu: 3 });
     expect(updated).toMatchObject({ description: 'the head', cpu: 3, memory: 4 });

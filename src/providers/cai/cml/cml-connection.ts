@@ -8,9 +8,11 @@ export interface CmlConnection {
   projectId: string | undefined;
   /** The workspace's URL (provider.host, else CML_HOST / CDSW_API_URL's). */
   workspaceUrl: string;
+  /** For the ingress in front of an application, where it takes the key (provider.frontDoor: api-key). */
+  apiKey: string;
 }
 
 export function connectToCml(env: NodeJS.ProcessEnv, provider: { host?: string | undefined; projectId?: string | undefined } = {}): CmlConnection {
   const config = resolveCmlConfig(env, provider.host);
-  return { client: new CmlClient({ host: config.host, apiKey: config.apiKey, traceFile: env.RAYFLEET_HTTP_TRACE }), projectId: provider.projectId ?? config.projectId, workspaceUrl: config.host };
+  return { client: new CmlClient({ host: config.host, apiKey: config.apiKey, traceFile: env.RAYFLEET_HTTP_TRACE }), projectId: provider.projectId ?? config.projectId, workspaceUrl: config.host, apiKey: config.apiKey };
 }

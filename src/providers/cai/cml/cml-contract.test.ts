@@ -103,7 +103,7 @@ describe('the CML client against the swagger', () => {
       memory: 2,
       nvidia_gpu: 0,
       environment: { RAY_NODE_TYPE_NAME: 'worker' },
-      bypass_authentication: true,
+      bypass_authentication: false,
       runtime_identifier: runtime,
       runtime_addon_identifiers: [],
       accelerator_label_id: '0',
