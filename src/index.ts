@@ -15,7 +15,7 @@ export type { NodeProvider, Instance, InstanceState, LaunchRequest, LogOptions, 
 export { LocalProvider, type LocalProviderOptions } from './providers/local/local-provider.js';
 export { MemoryProvider, type MemoryProviderOptions } from './providers/memory/memory-provider.js';
 export { Watcher, type WatcherOptions } from './watcher/watcher.js';
-export type { WatcherCluster, WatcherGcs, WatcherDashboard, DrainTarget, DrainOutcome } from './watcher/watcher-cluster.js';
+export type { WatcherCluster, WatcherGcs, WatcherDashboard, DrainTarget, DrainRequest, DrainOutcome, DrainResult } from './watcher/watcher-cluster.js';
 export type { WatcherStatus } from './watcher/watcher-status.js';
 export type { GroupCount } from './watcher/group-counts.js';
 export { systemClock, type Clock } from './time/clock.js';

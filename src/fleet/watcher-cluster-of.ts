@@ -4,7 +4,7 @@ import { ObservationHistory, historyPointOf } from '../watcher/observation-histo
 import type { WatcherCluster } from '../watcher/watcher-cluster.js';
 import { watcherPaths } from '../watcher/watcher-status.js';
 import type { ClusterHandle } from './cluster-handle.js';
-import { drainThenStop } from './drain-and-stop.js';
+import { drainThenStopAll } from './drain-and-stop.js';
 
 /** How stale `watcher status`'s "as of the tick at" may be on a cluster where nothing changes. */
 export const STATUS_REFRESH_MS = 10_000;
@@ -22,7 +22,7 @@ export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
     gcs: () => cluster.connection.gcs(),
     dashboard: () => cluster.connection.dashboard(cluster.spec.watcher.dashboardMetricApi?.replace(/\/api\/?$/, '')),
     launchWorkers: (group, count, reason, signal) => cluster.launcher.launchWorkers(group, count, reason, { upToLimits: true, signal }),
-    drainThenStop: (target, reason, numbers, signal) => drainThenStop({ provider, record, gcs: () => cluster.connection.gcs() }, target, { reason, numbers, signal }),
+    drainThenStop: (requests, numbers, signal) => drainThenStopAll({ provider, record, gcs: () => cluster.connection.gcs() }, requests, { numbers, signal }),
     terminate: (name, reason, signal) => cluster.stop(name, reason, signal),
     record,
     journal: async () => (await cluster.journal.read()).events,

@@ -1,7 +1,7 @@
 // A cluster that exists only in memory, as the watcher sees one: the memory provider, the simulated Ray, a journal in memory,
 // and the fleet's own launcher and drain-then-stop, so the simulated watcher launches and drains by the same code as a real one.
 import { RayfleetError } from '../errors.js';
-import { drainThenStop, stopNode } from '../fleet/drain-and-stop.js';
+import { drainThenStopAll, stopNode } from '../fleet/drain-and-stop.js';
 import { NodeLauncher } from '../fleet/node-launcher.js';
 import { eventSchema, type JournalEvent, type NewEvent } from '../journal/event.js';
 import type { MemoryProvider } from '../providers/memory/memory-provider.js';
@@ -93,7 +93,7 @@ export function simulatedCluster(options: SimulatedClusterOptions): SimulatedClu
         }
       }
     },
-    drainThenStop: (target, reason, numbers, signal) => drainThenStop({ provider: providerOf, record, gcs: async () => ray }, target, { reason, numbers, signal }),
+    drainThenStop: (requests, numbers, signal) => drainThenStopAll({ provider: providerOf, record, gcs: async () => ray, clock }, requests, { numbers, signal }),
     terminate,
     record,
     journal: async () => events,

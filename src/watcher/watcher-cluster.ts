@@ -23,10 +23,18 @@ export interface DrainTarget {
   idleMs?: number | undefined;
 }
 
+/** A worker to take away, and why. */
+export interface DrainRequest extends DrainTarget {
+  reason: string;
+}
+
 export type DrainOutcome =
   | { stopped: true; drained: boolean }
   /** Ray refused the drain: the node has work, and it stays. */
   | { stopped: false; rejection: string };
+
+/** What became of one request: its outcome, or the error that left the node as it was (not stopped). */
+export type DrainResult = { name: string; outcome: DrainOutcome } | { name: string; error: unknown };
 
 export interface WatcherCluster {
   readonly name: string;
@@ -39,8 +47,11 @@ export interface WatcherCluster {
   dashboard(): Promise<WatcherDashboard>;
   /** Launches at the group's lowest free indices, under the cluster's launch lock, within its max and maxWorkers. */
   launchWorkers(group: string, count: number, reason: string, signal?: AbortSignal): Promise<Instance[]>;
-  /** Drains in Ray first and stops the node only once the drain is accepted. */
-  drainThenStop(target: DrainTarget, reason: string, numbers: Record<string, string | number | boolean>, signal?: AbortSignal): Promise<DrainOutcome>;
+  /**
+   * Drains in Ray, one call at a time, and stops each node once its drain is accepted and Ray has it DEAD (or a deadline
+   * passed): as Ray's own autoscaler does.
+   */
+  drainThenStop(requests: DrainRequest[], numbers: Record<string, string | number | boolean>, signal?: AbortSignal): Promise<DrainResult[]>;
   /** Stops a node that Ray does not have alive (dead, or never joined). */
   terminate(name: string, reason: string, signal?: AbortSignal): Promise<void>;
   record(event: NewEvent): Promise<void>;

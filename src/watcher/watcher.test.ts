@@ -10,10 +10,10 @@ import { VirtualClock } from '../time/virtual-clock.js';
 import { Watcher } from './watcher.js';
 
 /** The real watcher over a cluster that exists only in memory, on a clock the test moves. */
-function watched(watcher: Record<string, unknown> = {}, group: Record<string, unknown> = {}, faults: MemoryFaults = {}) {
+function watched(watcher: Record<string, unknown> = {}, group: Record<string, unknown> = {}, faults: MemoryFaults = {}, drainExitMs = 500) {
   const clock = new VirtualClock({ startMs: Date.parse('2026-01-01T00:00:00Z') });
   const provider = new MemoryProvider({ clock, launchLatency: 2_000, faults });
-  const ray = new SimulatedRay({ provider, clock, registrationDelay: 1_000, drainExitMs: 500 });
+  const ray = new SimulatedRay({ provider, clock, registrationDelay: 1_000, drainExitMs });
   const spec: ClusterSpec = clusterSpecSchema.parse({
     name: 'sim',
     workerGroups: [{ name: 'worker', cpus: 1, min: 0, max: 6, ...group }],
@@ -24,8 +24,14 @@ function watched(watcher: Record<string, unknown> = {}, group: Record<string, un
   /** Ticks every second of virtual time for `seconds`. */
   const run = async (seconds: number, tickSpec: ClusterSpec = spec) => {
     for (let second = 0; second < seconds; second += 1) {
-      await instance.tick(tickSpec);
+      // A tick may wait on the clock (drained nodes until Ray has them DEAD): time moves on while it does.
+      let ended = false;
+      const ticking = instance.tick(tickSpec).finally(() => {
+        ended = true;
+      });
       await clock.advance(1_000);
+      while (!ended) await clock.advance(250);
+      await ticking;
     }
   };
   /** A watcher process killed and started again: a new Watcher that knows only what the journal says. */
@@ -63,6 +69,48 @@ describe('Watcher', () => {
     expect(new Set(drains.map((event) => event.time)).size).toBe(1);
     expect(await provider.list()).toEqual([]);
     expect(clock.now()).toBeGreaterThan(0);
+  });
+
+  it("drains as Ray's autoscaler does: one DrainNode call at a time, and each node stopped only once Ray has it DEAD", async () => {
+    const { provider, ray, events, run } = watched();
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const drainNode = ray.drainNode.bind(ray);
+    ray.drainNode = async (...args) => {
+      inFlight += 1;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      // A real call takes a round trip: another caller would overlap it here.
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await drainNode(...args);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 4, durationMs: 1_000 });
+    await run(25);
+    expect(ray.drains.map((drain) => drain.accepted)).toEqual([true, true, true, true]);
+    expect(mostInFlight).toBe(1);
+    expect(new Set(ray.drains.map((drain) => drain.instanceId)).size).toBe(4);
+    const drainedAt = new Map(events.flatMap((event) => (event.type === 'drain' ? [[event.node, Date.parse(event.time)] as const] : [])));
+    const stops = events.filter((event) => event.type === 'terminate');
+    expect(stops).toHaveLength(4);
+    // The simulated raylet exits 500 ms after its drain: no stop comes before that.
+    for (const stop of stops) expect(Date.parse(stop.time) - (drainedAt.get(stop.type === 'terminate' ? stop.node : '') ?? Infinity)).toBeGreaterThanOrEqual(500);
+    expect(await provider.list()).toEqual([]);
+  });
+
+  it('stops a drained node that Ray never has DEAD once the deadline passes, and drains nothing twice meanwhile', async () => {
+    const { provider, ray, events, run } = watched({}, {}, {}, 3_600_000);
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 1, durationMs: 1_000 });
+    await run(40);
+    expect(ray.drains).toHaveLength(1);
+    const drain = events.find((event) => event.type === 'drain');
+    const stop = events.find((event) => event.type === 'terminate');
+    expect(stop?.type === 'terminate' && stop.reason).toMatch(/Ray does not have it DEAD 15 s after its drain/);
+    expect(Date.parse(stop?.time ?? '') - Date.parse(drain?.time ?? '')).toBeGreaterThanOrEqual(15_000);
+    expect(provider.calls.terminate).toBe(1);
+    expect(await provider.list()).toEqual([]);
   });
 
   it('paused: observes, journals what it would have done as withheld, and does nothing; resumed, it launches', async () => {

@@ -152,16 +152,17 @@ export class Watcher {
       if (cleanup.failedLaunch || diedYoung.has(cleanup.name)) await this.launchFailed(cleanup.group, cleanup.name, cleanup.reason, diedYoung.has(cleanup.name));
       await this.safely(`clean up ${cleanup.name}`, () => this.cluster.terminate(cleanup.name, cleanup.reason, signal));
     }
-    // Drains in parallel: idle → stopped for several nodes costs about one drain.
-    await Promise.all(
-      plan.drains.map((drain) =>
-        this.safely(`drain ${drain.name}`, async () => {
-          this.drainsAsked.add(drain.name);
-          const outcome = await this.cluster.drainThenStop({ name: drain.name, group: drain.group, nodeId: drain.nodeId, idleMs: drain.idleMs }, drain.reason, numbers, signal);
-          this.metrics?.drains.inc({ group: drain.group, accepted: String(outcome.stopped) });
-        }),
-      ),
-    );
+    // Drain calls one after another, then the waits for DEAD in parallel: idle → stopped for several nodes costs about
+    // one node's exit, and no drain races another in the GCS.
+    if (plan.drains.length > 0) {
+      for (const drain of plan.drains) this.drainsAsked.add(drain.name);
+      const requests = plan.drains.map((drain) => ({ name: drain.name, group: drain.group, nodeId: drain.nodeId, idleMs: drain.idleMs, reason: drain.reason }));
+      const groups = new Map(plan.drains.map((drain) => [drain.name, drain.group]));
+      for (const result of await this.cluster.drainThenStop(requests, numbers, signal)) {
+        if ('error' in result) await this.cluster.record({ type: 'failure', reason: `drain ${result.name}: ${messageOf(result.error)}` });
+        else this.metrics?.drains.inc({ group: groups.get(result.name) ?? '', accepted: String(result.outcome.stopped) });
+      }
+    }
     // One group after another: every group's launch holds the cluster's launch lock, so launches in parallel would only
     // wait for it in turn, each polling every 500 ms. A group's nodes still launch in parallel under the lock.
     for (const launch of plan.launches) {
