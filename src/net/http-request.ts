@@ -39,10 +39,11 @@ export async function httpRequest(url: string, request: HttpRequest): Promise<Ht
 }
 
 /** The socket goes to `hostPort`; the request still names the URL's host. */
-function connectionTo(hostPort: string, target: URL): { host: string; port: number; servername: string; setHost: false } {
+function connectionTo(hostPort: string, target: URL): { hostname: string; port: number; servername: string; setHost: false } {
   const separator = hostPort.lastIndexOf(':');
   const host = hostPort.slice(0, separator).replace(/^\[|\]$/g, '');
   const port = Number(hostPort.slice(separator + 1));
   if (separator <= 0 || !Number.isInteger(port) || port <= 0) throw new Error(`${hostPort} is not host:port`);
-  return { host, port, servername: target.hostname, setHost: false };
+  // `hostname`, not `host`: the URL's own hostname would win over a `host`.
+  return { hostname: host, port, servername: target.hostname, setHost: false };
 }

@@ -33,8 +33,8 @@ export const SESSION_COOKIE = 'cml_session';
 export interface IngressContext {
   store: Store;
   settings: () => IngressSettings;
-  /** host:port of the workspace: an application is `<subdomain>.<domain>`. */
-  domain: string;
+  /** host:port of the workspace as CDSW_DOMAIN has it, and as clients name it: an application is `<subdomain>.<either>`. */
+  domains: readonly string[];
   /** The workspace's URL, where the login page is. */
   url: string;
   apiKey: string;
@@ -42,9 +42,9 @@ export interface IngressContext {
 }
 
 /** The application the Host names, when it names one under the workspace's domain. */
-export function subdomainOf(host: string | undefined, domain: string): string | undefined {
-  if (host === undefined || !host.endsWith(`.${domain}`)) return undefined;
-  return host.slice(0, -domain.length - 1);
+export function subdomainOf(host: string | undefined, domains: readonly string[]): string | undefined {
+  const domain = domains.find((candidate) => host?.endsWith(`.${candidate}`) === true);
+  return host === undefined || domain === undefined ? undefined : host.slice(0, -domain.length - 1);
 }
 
 /** Whether the ingress lets this request through to the application: public, a session, or the key where accepted. */

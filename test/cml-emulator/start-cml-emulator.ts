@@ -71,6 +71,11 @@ export interface CmlEmulator {
   readonly url: string;
   /** 127.0.0.1:port — what CDSW_DOMAIN holds inside workloads. */
   readonly domain: string;
+  /**
+   * http://localhost:port — the workspace as a client outside it names it (CML_HOST): a name, so that an application's
+   * URL, http://<subdomain>.localhost:port, is one (a subdomain of 127.0.0.1 is no URL). Such names do not resolve here.
+   */
+  readonly workspaceUrl: string;
   /** Where the applications' ingress is reached (host:port): the API's port, routed by Host. RAYFLEET_CAI_INGRESS for clients. */
   readonly ingressAddress: string;
   /** The one value of the session cookie (ingress.ts SESSION_COOKIE) that passes as a browser logged in to CML. */
@@ -133,7 +138,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
   const ingress: IngressContext = {
     store,
     settings: () => ingressSettings,
-    domain: world.domain,
+    domains: [world.domain, `localhost:${port}`],
     url: world.url,
     apiKey: options.apiKey,
     sessionCookie: randomBytes(16).toString('hex'),
@@ -238,7 +243,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
 
   // A client that goes away mid-request leaves nothing to answer.
   server.on('request', (request, response) => {
-    const subdomain = subdomainOf(request.headers.host, world.domain);
+    const subdomain = subdomainOf(request.headers.host, ingress.domains);
     if (subdomain !== undefined) serveThroughIngress(ingress, subdomain, request, response);
     else void handle(request, response).catch(() => response.destroy());
   });
@@ -250,6 +255,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
   return {
     url: world.url,
     domain: world.domain,
+    workspaceUrl: `http://localhost:${port}`,
     ingressAddress: world.domain,
     sessionCookie: ingress.sessionCookie,
     setIngress: (settings) => {
