@@ -92,6 +92,7 @@ export class ClusterTables {
     }
     const rows = status.nodes.map((node) => this.nodeRow(node));
     if (status.rayError !== undefined) rows.push(el('tr', {}, el('td', { colspan: '9', class: 'muted' }, `Ray cannot be asked: ${status.rayError}`)));
+    if (status.providerError !== undefined) rows.push(el('tr', {}, el('td', { colspan: '9', class: 'muted' }, `Not readable now: ${status.providerError}`)));
     replaceChildren(body, ...rows);
   }
 

@@ -58,7 +58,9 @@ export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, si
     instances = error.instances;
     unreadable = error;
   }
-  const stopRole = (role: 'head' | 'worker') => Promise.all(instances.filter((instance) => instance.role === role).map((instance) => cluster.stop(instance.name, 'down', signal)));
+  // An unknown node (its host does not answer) cannot be stopped from here: it is named in the error below, its record kept.
+  const stopRole = (role: 'head' | 'worker') =>
+    Promise.all(instances.filter((instance) => instance.role === role && instance.state !== 'unknown').map((instance) => cluster.stop(instance.name, 'down', signal)));
   cluster.progress(`stopping ${instances.map((instance) => instance.name).join(', ') || 'nothing: no node is listed'}`);
   for (const role of provider.watcherRunsOnHead === true ? (['head', 'worker'] as const) : (['worker', 'head'] as const)) await stopRole(role);
   if (unreadable !== undefined) throw unreadable;

@@ -6,6 +6,7 @@ import { countGroups, type GroupCount } from '../watcher/group-counts.js';
 import { joinWorkers } from '../watcher/observe.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { ClusterPorts } from './cluster-record.js';
+import { listAccountingForAll } from '../providers/partial-list-error.js';
 
 export interface RayView {
   nodeId: string;
@@ -49,6 +50,8 @@ export interface ClusterStatus {
   ports: ClusterPorts;
   /** Why Ray's view is missing, when it is. */
   rayError: string | undefined;
+  /** Which nodes the provider could not read now and why (an SSH host that does not answer): they are listed `unknown`. */
+  providerError?: string | undefined;
   nodes: NodeStatus[];
   /** Nodes alive in Ray that no instance of this cluster accounts for. */
   unmanaged: RayView[];
@@ -114,7 +117,9 @@ function sumResources(maps: Array<Record<string, number>>): Record<string, numbe
 
 /** Each node as the provider sees it beside what Ray's GCS says of it; Ray's silence is reported, not fatal. */
 export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSignal): Promise<ClusterStatus> {
-  const instances = await (await cluster.provider()).list(signal);
+  const provider = await cluster.provider();
+  // Nodes it could not read but accounts for are shown `unknown`, with why; a list that lost nodes it cannot name fails.
+  const { instances, partial } = await listAccountingForAll(() => provider.list(signal));
   let rayNodes: RayNodeState[] | undefined;
   let rayError: string | undefined;
   try {
@@ -131,6 +136,7 @@ export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSi
     serveUrl: endpoints?.serveUrl ?? 'unknown',
     ports: cluster.savedRecord.ports,
     rayError,
+    ...(partial === undefined ? {} : { providerError: partial.unreadable.map((node) => `${node.name}: ${node.reason}`).join('; ') }),
     ...joinNodes(instances, rayNodes),
     groups: countGroups(cluster.spec.workerGroups, joinWorkers(instances, rayNodes)),
   };

@@ -69,6 +69,7 @@ export const ClusterStatus = z
     address: z.string(),
     dashboardUrl: z.string().openapi({ description: "Ray's own dashboard" }),
     rayError: z.string().optional().openapi({ description: "why Ray's view is missing, when it is" }),
+    providerError: z.string().optional().openapi({ description: 'which nodes the provider cannot read now and why (an SSH host that does not answer): they are listed unknown' }),
     nodes: z.array(NodeStatus),
     unmanaged: z.array(RayView),
     totals: z.object({ nodes: z.number().int(), alive: z.number().int(), resources, available: resources }),

@@ -39,6 +39,7 @@ export function printStatus(status: ClusterStatus): void {
   printLine(`cluster ${status.cluster} (${status.provider})  address ${status.address}  dashboard ${status.dashboardUrl}`);
   printLine(`ports: ${describePorts(status.ports)}`);
   if (status.rayError !== undefined) printLine(`Ray cannot be asked: ${status.rayError}`);
+  if (status.providerError !== undefined) printLine(`Not readable now: ${status.providerError}`);
   const rows = status.nodes.map((node) => [
     node.name,
     node.group,

@@ -9,12 +9,14 @@ const host = (address: string, cpus: number, gpus = 0, memoryBytes?: number): Ho
 describe('placeNode: hosts as bins', () => {
   const hosts = [host('a', 4), host('b', 2), host('gpu', 8, 1)];
 
-  it('puts a node where it fits tightest, CPU hosts before GPU hosts for CPU work', () => {
-    expect(placeNode(shape(2), hosts, [])).toBe('b');
-    expect(placeNode(shape(2), hosts, [{ host: 'b', resources: shape(2) }])).toBe('a');
-    expect(placeNode(shape(3), hosts, [])).toBe('a');
+  it('spreads nodes: the host with the most CPUs left, CPU hosts before GPU hosts for CPU work', () => {
+    expect(placeNode(shape(1), hosts, [])).toBe('a');
+    expect(placeNode(shape(1), hosts, [{ host: 'a', resources: shape(3) }])).toBe('b');
+    expect(placeNode(shape(2), [host('x', 2), host('y', 2)], [{ host: 'x', resources: shape(1) }])).toBe('y');
     // Only the GPU host has 6 CPUs left for it.
     expect(placeNode(shape(6), hosts, [])).toBe('gpu');
+    // CPU work goes to the GPU host only when no CPU host has room.
+    expect(placeNode(shape(1), hosts, [{ host: 'a', resources: shape(4) }, { host: 'b', resources: shape(2) }])).toBe('gpu');
   });
 
   it('places GPU shapes only on hosts with GPUs left, and never oversubscribes a host', () => {

@@ -48,7 +48,8 @@ function fits(shape: NodeResources, room: Room): boolean {
 /**
  * The host a node of this shape goes to, or undefined when no usable host has room. GPU shapes only where GPUs are left;
  * a shape without GPUs prefers hosts without GPUs, so the GPUs stay free for work that needs them. Among those, the
- * tightest fit by CPUs (best fit), then the order the spec lists the hosts in.
+ * host with the most CPUs left (spread, as one would by hand: each raylet gets a machine to itself while there are
+ * machines, and losing one host loses fewer nodes), then the order the spec lists the hosts in.
  */
 export function placeNode(shape: NodeResources, hosts: readonly HostBin[], placed: readonly PlacedNode[]): string | undefined {
   const candidates = hosts
@@ -57,7 +58,7 @@ export function placeNode(shape: NodeResources, hosts: readonly HostBin[], place
   const wantsGpu = shape.gpus > 0;
   candidates.sort((a, b) => {
     if (!wantsGpu && (a.host.gpus > 0) !== (b.host.gpus > 0)) return a.host.gpus > 0 ? 1 : -1;
-    if (a.room.cpus - shape.cpus !== b.room.cpus - shape.cpus) return a.room.cpus - b.room.cpus;
+    if (a.room.cpus !== b.room.cpus) return b.room.cpus - a.room.cpus;
     return a.order - b.order;
   });
   return candidates[0]?.host.address;
