@@ -39,6 +39,15 @@ export interface IngressContext {
   url: string;
   apiKey: string;
   sessionCookie: string;
+  /** Every request the ingress answered, as its access log has it (the whole URL, never a header). */
+  log: IngressRecord[];
+}
+
+export interface IngressRecord {
+  host: string;
+  method: string;
+  url: string;
+  status: number;
 }
 
 /** The application the Host names, when it names one under the workspace's domain. */
@@ -59,6 +68,11 @@ export function isAdmitted(context: IngressContext, application: StoredApplicati
 /** Answers one request for an application, as CML's ingress would. */
 export function serveThroughIngress(context: IngressContext, subdomain: string, request: IncomingMessage, response: ServerResponse): void {
   const settings = context.settings();
+  const record: IngressRecord = { host: request.headers.host ?? '', method: request.method ?? 'GET', url: request.url ?? '/', status: 0 };
+  context.log.push(record);
+  response.once('finish', () => {
+    record.status = response.statusCode;
+  });
   const application = [...context.store.applications.values()].find((candidate) => candidate.subdomain === subdomain);
   // Answered before the body is read: what the client still sends is read and dropped.
   const early = (status: number, title: string, text: string): void => {

@@ -11,7 +11,7 @@ import { systemClock, type Clock } from '../../src/time/clock.js';
 import { ApiError, GrpcCode, grpcCodeForStatus } from './api-error.js';
 import { applicationHandlers, stopApplication } from './applications.js';
 import { Faults, type FaultRule, type FaultSettings } from './faults.js';
-import { DEFAULT_INGRESS, serveThroughIngress, subdomainOf, type IngressContext, type IngressSettings } from './ingress.js';
+import { DEFAULT_INGRESS, serveThroughIngress, subdomainOf, type IngressContext, type IngressRecord, type IngressSettings } from './ingress.js';
 import { jobHandlers, stopJobRun } from './jobs.js';
 import { projectFileHandlers } from './project-files.js';
 import { projectHandlers } from './projects.js';
@@ -80,6 +80,8 @@ export interface CmlEmulator {
   readonly ingressAddress: string;
   /** The one value of the session cookie (ingress.ts SESSION_COOKIE) that passes as a browser logged in to CML. */
   readonly sessionCookie: string;
+  /** Every request the ingress answered, in arrival order. */
+  readonly ingressRequests: IngressRecord[];
   /** Changes the ingress's switches from now on. */
   setIngress(settings: Partial<IngressSettings>): void;
   readonly apiKey: string;
@@ -142,6 +144,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     url: world.url,
     apiKey: options.apiKey,
     sessionCookie: randomBytes(16).toString('hex'),
+    log: [],
   };
   const handlers: Record<string, Handler> = {
     ...projectHandlers(world),
@@ -258,6 +261,7 @@ export async function startCmlEmulator(options: CmlEmulatorOptions): Promise<Cml
     workspaceUrl: `http://localhost:${port}`,
     ingressAddress: world.domain,
     sessionCookie: ingress.sessionCookie,
+    ingressRequests: ingress.log,
     setIngress: (settings) => {
       ingressSettings = { ...ingressSettings, ...settings };
     },
