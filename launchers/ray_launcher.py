@@ -442,7 +442,8 @@ class Node:
                     self.proxy(node.head_ports["dashboardPort"], path[len("/ray"):], prefix="/ray", token=node.ray_token())
                 elif bare == "/serve" or path.startswith("/serve/") or path.startswith("/serve?"):
                     serve_port = node.head_ports.get("servePort", 8000)
-                    self.proxy(serve_port, path[len("/serve"):] or "/", prefix="/serve")
+                    rest = path[len("/serve"):]
+                    self.proxy(serve_port, rest if rest.startswith("/") else "/" + rest, prefix="/serve")
                 else:
                     self.to_dashboard(path, node.dashboard_token())
 
