@@ -1,10 +1,12 @@
 // Bringing a cluster to its spec and taking it away: the head, the groups' minimums, the watcher, and back, in order.
 import { rm } from 'node:fs/promises';
+import { messageOf } from '../errors.js';
 import { PartialListError } from '../providers/partial-list-error.js';
 import { headName } from '../providers/node-names.js';
 import type { Instance } from '../providers/node-provider.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { FleetWatcher } from './fleet-watcher.js';
+import { sweepOrphans } from './orphan-sweep.js';
 
 export interface BringUpOptions {
   /** The cluster ran before this `up`: its watcher, if on, acts on the saved change and `up` launches no workers. */
@@ -46,7 +48,7 @@ export async function bringUp(cluster: ClusterHandle, watcher: FleetWatcher, opt
  * Stops the watcher, then every node the provider lists (workers first, unless the watcher lives in the head and would
  * replace them), then what the nodes shared. Nodes whose records cannot be read are reported after the rest are stopped.
  */
-export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, signal?: AbortSignal): Promise<void> {
+export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, signal?: AbortSignal, options: { force?: boolean } = {}): Promise<void> {
   await watcher.stop();
   const provider = await cluster.provider();
   let instances: Instance[];
@@ -63,8 +65,23 @@ export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, si
     Promise.all(instances.filter((instance) => instance.role === role && instance.state !== 'unknown').map((instance) => cluster.stop(instance.name, 'down', signal)));
   cluster.progress(`stopping ${instances.map((instance) => instance.name).join(', ') || 'nothing: no node is listed'}`);
   for (const role of provider.watcherRunsOnHead === true ? (['head', 'worker'] as const) : (['worker', 'head'] as const)) await stopRole(role);
-  if (unreadable !== undefined) throw unreadable;
-  await provider.cleanup?.(signal);
+  // What carries this cluster's id and no record goes too (nothing else is Ray's to drain now).
+  const orphans = await sweepOrphans({ provider: () => cluster.provider(), clusterId: cluster.savedRecord.clusterId, record: (event) => cluster.record(event) }, 'down: no record accounts for it', signal);
+  if (orphans.length > 0) cluster.progress(`stopped ${orphans.length} orphan process group(s) of this cluster`);
+  if (unreadable !== undefined) {
+    const unknown = instances.filter((instance) => instance.state === 'unknown');
+    // --force on a host gone for good: its nodes are forgotten, said plainly; nothing there is stopped.
+    if (options.force !== true || provider.forget === undefined || unknown.length !== unreadable.unreadable.length) throw unreadable;
+    for (const node of unreadable.unreadable) {
+      await provider.forget(node.name);
+      cluster.progress(`forgot ${node.name}, not stopped (${node.reason}); if its host comes back, stop its Ray there by hand`);
+    }
+  }
+  await provider.cleanup?.(signal).catch((error: unknown) => {
+    // With --force a host that does not answer keeps the cluster's directory; the rest of down goes on, and says so.
+    if (options.force !== true) throw error;
+    cluster.progress(`left behind: ${messageOf(error)}`);
+  });
   cluster.close();
   await rm(cluster.paths.rayTempDir, { recursive: true, force: true });
   await rm(cluster.paths.clusterFile, { force: true });

@@ -1,4 +1,5 @@
 // One cluster, as the library and the CLI see it: bring it up and down, change it live, add and remove workers, report it.
+import { randomUUID } from 'node:crypto';
 import { RayfleetError, isRayfleetError } from '../errors.js';
 import type { JournalEvent } from '../journal/event.js';
 import { silentLogger } from '../log/logger.js';
@@ -125,12 +126,13 @@ export class Fleet {
 
   /**
    * Stops the watcher, then every node of this cluster and nothing else: workers first, unless the watcher lives in the
-   * head. `force` goes on when the saved record is damaged: what the provider lists for the declared spec is stopped.
+   * head. `force` goes on when the saved record is damaged (what the provider lists for the declared spec is stopped),
+   * and forgets nodes it cannot reach (an SSH host gone for good) instead of failing on them.
    */
   async down(signal?: AbortSignal, options: { force?: boolean } = {}): Promise<void> {
     if (this.damage !== undefined && options.force !== true) throw this.damage;
     if (this.damage === undefined) await this.requireUp();
-    await takeDown(this.cluster, this.watcher, signal);
+    await takeDown(this.cluster, this.watcher, signal, { force: options.force === true });
     this.running = false;
   }
 
@@ -232,7 +234,7 @@ export class Fleet {
 
   /** The first `up`: ports chosen, the runtime ready (local nodes run it here), the record written. */
   private async createRecord(signal: AbortSignal | undefined): Promise<void> {
-    const record: ClusterRecord = { createdAt: new Date().toISOString(), spec: this.declaredSpec, ports: await chooseClusterPorts(this.declaredSpec) };
+    const record: ClusterRecord = { createdAt: new Date().toISOString(), clusterId: randomUUID(), spec: this.declaredSpec, ports: await chooseClusterPorts(this.declaredSpec) };
     this.cluster.close();
     this.cluster = this.handleFor(record);
     if (this.cluster.runsRayHere) await this.cluster.runtime(signal);

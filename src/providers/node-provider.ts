@@ -1,4 +1,5 @@
 // The seam every backend implements: launch, terminate, list and read logs of a cluster's nodes.
+import type { OrphanProcess } from './orphan-process.js';
 
 /** What a node needs from Ray's point of view; the same for every backend. */
 export interface NodeResources {
@@ -146,6 +147,18 @@ export interface NodeProvider {
    * (an SSH pool): the watcher launches no more than that, and reports the rest as infeasible capacity.
    */
   roomFor?(resources: NodeResources, limit: number, signal?: AbortSignal): Promise<number>;
+  /**
+   * Processes carrying this cluster's id (CLUSTER_ID_VARIABLE) that no node of `list` accounts for (local: read from /proc);
+   * another cluster's id, or none, is never reported.
+   */
+  orphans?(clusterId: string, signal?: AbortSignal): Promise<OrphanProcess[]>;
+  /** Stops an orphan `orphans` reported, only while its processes still carry the cluster's id. */
+  stopOrphan?(orphan: OrphanProcess, clusterId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Forgets a node that cannot be reached (its SSH host is gone for good): its name is released and nothing is stopped,
+   * for `down --force`. Only providers that can lose sight of a node have it.
+   */
+  forget?(name: string): Promise<void>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

@@ -114,7 +114,7 @@ export function downCommand(): Command {
   const command = new Command('down')
     .alias('stop-ray')
     .description('stop the watcher, then every node of the cluster (and nothing else)')
-    .option('--force', "go on when the cluster's saved record is damaged: stop what the provider lists for this spec");
+    .option('--force', "go on when the cluster's saved record is damaged (stop what the provider lists for this spec), and forget nodes on hosts that do not answer");
   withCommonOptions(command).action(async (options: DownOptions) => {
     const fleet = await openFleet(options);
     await withFleet(fleet, async () => {

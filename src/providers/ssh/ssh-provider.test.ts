@@ -195,5 +195,14 @@ describe('SshProvider (hosts in memory)', () => {
       await provider.terminate('ray-worker-1');
       expect(await provider.list()).toEqual([]);
     });
+
+    it('gone for good, its node is forgotten by `down --force`: the name released, nothing on the host touched', async () => {
+      await provider.launch(worker(1));
+      const host = [...hosts.values()].find((candidate) => candidate.nodes.has('ray-worker-1')) as InMemoryHost;
+      host.answering = false;
+      await provider.forget('ray-worker-1');
+      expect(await provider.list()).toEqual([]);
+      expect(host.nodes.has('ray-worker-1')).toBe(true);
+    });
   });
 });

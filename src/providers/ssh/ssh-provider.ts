@@ -168,6 +168,11 @@ export class SshProvider implements NodeProvider {
     await this.claims.release(name);
   }
 
+  /** `down --force` of a node on a host that does not answer: its claim goes, and nothing on the host is touched. */
+  async forget(name: string): Promise<void> {
+    await this.claims.release(name);
+  }
+
   /**
    * Every node: what each host says of its own, joined with the claims kept here. A host that does not answer makes
    * its claimed nodes `unknown` and the list a PartialListError naming the host, never fewer nodes.
