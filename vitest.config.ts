@@ -16,6 +16,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/**/*.e2e.test.ts'],
           globalSetup: ['./test/global-setup.ts'],
+          // A file whose cluster lost its head stops at the first test that sees it (test/support/head-watch.ts).
+          setupFiles: ['./test/support/head-watch-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 600_000,
           // Real Ray clusters share 2 cores: one file at a time.

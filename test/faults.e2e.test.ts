@@ -1,5 +1,7 @@
 // End to end, real Ray: a watcher killed at a failpoint and started again leaves the provider, Ray and the processes
 // agreeing, with no node stopped twice and none left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,5 +48,55 @@ describe('a watcher killed after Ray accepted a drain (failpoint drain.after-acc
     expect(ofWorker.filter((type) => type === 'drain')).toHaveLength(1);
     expect(ofWorker.filter((type) => type === 'terminate')).toHaveLength(1);
     expect(ofWorker).not.toContain('launch-failed');
+  });
+
+  describe('the orphan sweep', () => {
+    const made: ChildProcess[] = [];
+    /** A process made by hand as a node's would be, in a process group of its own, with no record. */
+    function orphanLike(clusterId: string, name: string): ChildProcess {
+      const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore', env: { ...process.env, RAYFLEET_CLUSTER_ID: clusterId, RAY_CLOUD_INSTANCE_ID: name } });
+      made.push(child);
+      return child;
+    }
+    const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+    afterAll(() => {
+      for (const child of made) if (alive(child)) process.kill(-(child.pid ?? 0), 'SIGKILL');
+    });
+
+    it("reports a process with this cluster's id and no record, and the watcher stops it; another cluster's of the same name stays", async () => {
+      const { clusterId } = JSON.parse(readFileSync(path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rff', 'cluster.json'), 'utf8')) as { clusterId: string };
+      expect(clusterId).toMatch(/^[0-9a-f-]{36}$/);
+      const added = await cluster.run(['add-worker']);
+      expect(added.exitCode, added.stderr).toBe(0);
+      // A running node's processes, Ray's own among them, are never orphans.
+      expect((await cluster.json<ClusterStatus>(['status'])).orphans).toEqual([]);
+      const ours = orphanLike(clusterId, 'rff-worker-1');
+      const theirs = orphanLike('0e7c3b8e-0000-4000-8000-000000000000', 'rff-worker-1');
+      const status = await pollUntil(async () => {
+        const current = await cluster.json<ClusterStatus>(['status']);
+        return (current.orphans ?? []).length > 0 ? current : undefined;
+      }, { timeoutMs: 10_000, intervalMs: 200, describe: () => 'status to report the orphan' });
+      expect(status.orphans).toEqual([{ providerId: String(ours.pid), name: 'rff-worker-1', pids: [ours.pid] }]);
+      const started = await cluster.run(['watcher', 'start']);
+      expect(started.exitCode, started.stderr).toBe(0);
+      await pollUntil(async () => (alive(ours) ? undefined : true), { timeoutMs: 30_000, intervalMs: 200, describe: () => 'the watcher to stop the orphan' });
+      expect(alive(theirs)).toBe(true);
+      const events = await cluster.json<Array<{ type: string; providerId?: string }>>(['events']);
+      expect(events.filter((event) => event.type === 'orphan-stopped').map((event) => event.providerId)).toEqual([String(ours.pid)]);
+      // The recorded worker is not one: it runs on.
+      expect((await cluster.json<ClusterStatus>(['status'])).nodes.map((node) => node.name)).toContain('rff-worker-1');
+    });
+
+    it("is done by down too: this cluster's orphan is stopped, another cluster's is left alone", async () => {
+      const { clusterId } = JSON.parse(readFileSync(path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rff', 'cluster.json'), 'utf8')) as { clusterId: string };
+      await cluster.run(['watcher', 'stop']);
+      const ours = orphanLike(clusterId, 'rff-worker-7');
+      const theirs = made.find(alive);
+      const down = await cluster.down();
+      expect(down.exitCode, down.stderr).toBe(0);
+      await pollUntil(async () => (alive(ours) ? undefined : true), { timeoutMs: 10_000, intervalMs: 100, describe: () => '`down` to have stopped the orphan' });
+      expect(theirs !== undefined && alive(theirs)).toBe(true);
+    });
   });
 });

@@ -43,7 +43,7 @@ describe('the watcher on a local cluster', () => {
   }
 
   async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    return pollUntil(check, { timeoutMs, intervalMs: 500, describe: () => what });
+    return pollUntil(check, { timeoutMs, intervalMs: 500, describe: () => what, signal: cluster.headLost });
   }
 
   async function backToMin(): Promise<void> {

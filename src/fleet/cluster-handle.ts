@@ -72,6 +72,7 @@ export class ClusterHandle {
       provider: () => this.provider(),
       withLaunchLock: (signal, work) => withDirectoryLock(this.paths.launchLock, signal, work),
       authEnv: () => this.connection.authEnv(),
+      clusterId: () => this.current.clusterId,
       record,
       terminate: (name, reason, signal) => this.stop(name, reason, signal),
     });

@@ -35,13 +35,18 @@ const portsSchema = z.object({
 });
 
 const recordSchema = z.discriminatedUnion('v', [
-  z.object({ v: z.literal(2), createdAt: z.string(), spec: specSchema, ports: portsSchema, runtime: runtimeSchema.optional() }),
+  z.object({ v: z.literal(2), createdAt: z.string(), clusterId: z.string().optional(), spec: specSchema, ports: portsSchema, runtime: runtimeSchema.optional() }),
   // Before ports were chosen at `up` (rayfleet 0.1): the spec carried every port, defaults filled in.
   z.object({ v: z.literal(1), createdAt: z.string(), spec: specSchema, runtime: runtimeSchema.optional() }),
 ]);
 
 export interface ClusterRecord {
   createdAt: string;
+  /**
+   * This cluster's own id, made at `up` and carried in every node's environment (CLUSTER_ID_VARIABLE): node names repeat
+   * across homes and machines, the id does not. Records written before it have none, and their nodes carry none.
+   */
+  clusterId?: string | undefined;
   spec: ClusterSpec;
   ports: ClusterPorts;
   runtime?: Runtime | undefined;
@@ -62,7 +67,7 @@ export async function readClusterRecord(filePath: string): Promise<ClusterRecord
   } catch (error) {
     throw damaged(filePath, error);
   }
-  if (parsed.v === 2) return { createdAt: parsed.createdAt, spec: parsed.spec, ports: parsed.ports, runtime: parsed.runtime };
+  if (parsed.v === 2) return { createdAt: parsed.createdAt, clusterId: parsed.clusterId, spec: parsed.spec, ports: parsed.ports, runtime: parsed.runtime };
   return { ...provisionalRecord(parsed.spec), createdAt: parsed.createdAt, runtime: parsed.runtime };
 }
 

@@ -7,6 +7,8 @@ import { joinWorkers } from '../watcher/observe.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { ClusterPorts } from './cluster-record.js';
 import { listAccountingForAll } from '../providers/partial-list-error.js';
+import type { OrphanProcess } from '../providers/orphan-process.js';
+import { findOrphans } from './orphan-sweep.js';
 
 export interface RayView {
   nodeId: string;
@@ -55,6 +57,8 @@ export interface ClusterStatus {
   nodes: NodeStatus[];
   /** Nodes alive in Ray that no instance of this cluster accounts for. */
   unmanaged: RayView[];
+  /** Processes carrying this cluster's id that no node record accounts for: the watcher and `down` stop them. */
+  orphans?: OrphanProcess[] | undefined;
   totals: ClusterTotals;
   /** Each worker group's workers by phase, counted as the watcher counts them. */
   groups: GroupCount[];
@@ -139,5 +143,6 @@ export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSi
     ...(partial === undefined ? {} : { providerError: partial.unreadable.map((node) => `${node.name}: ${node.reason}`).join('; ') }),
     ...joinNodes(instances, rayNodes),
     groups: countGroups(cluster.spec.workerGroups, joinWorkers(instances, rayNodes)),
+    orphans: await findOrphans({ provider: () => cluster.provider(), clusterId: cluster.savedRecord.clusterId }, signal),
   };
 }

@@ -4,6 +4,7 @@ import { RayfleetError, isRayfleetError, messageOf } from '../errors.js';
 import type { NewEvent } from '../journal/event.js';
 import { HEAD_GROUP, headName, nextFreeIndices, workerName } from '../providers/node-names.js';
 import type { Instance, LaunchRequest, NodeProvider } from '../providers/node-provider.js';
+import { CLUSTER_ID_VARIABLE } from '../providers/orphan-process.js';
 import { nodeResourcesOf } from '../providers/node-resources.js';
 import { listAccountingForAll } from '../providers/partial-list-error.js';
 import type { ClusterSpec } from '../spec/schema.js';
@@ -18,6 +19,8 @@ export interface NodeLauncherContext {
   withLaunchLock: <T>(signal: AbortSignal | undefined, work: () => Promise<T>) => Promise<T>;
   /** What every node's Ray processes need to reach the cluster (its auth token, by path). */
   authEnv: () => Promise<Record<string, string>>;
+  /** The cluster's own id, which every node carries (none for a cluster whose record predates it). */
+  clusterId: () => string | undefined;
   record: (event: NewEvent) => Promise<void>;
   /** Stops a node that ended on its own, freeing its name. */
   terminate: (name: string, reason: string, signal?: AbortSignal) => Promise<void>;
@@ -73,7 +76,7 @@ export class NodeLauncher {
         indices.map((index) => {
           const name = workerName(this.context.cluster, group.name, index);
           started.push(name);
-          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: nodeResourcesOf(group), env: nodeEnv(name, group.name, authEnv) };
+          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: nodeResourcesOf(group), env: nodeEnv(name, group.name, authEnv, this.context.clusterId()) };
           return this.launch(request, reason, signal);
         }),
       );
@@ -85,7 +88,7 @@ export class NodeLauncher {
   }
 
   private async nodeEnv(name: string, group: string): Promise<Record<string, string>> {
-    return nodeEnv(name, group, await this.context.authEnv());
+    return nodeEnv(name, group, await this.context.authEnv(), this.context.clusterId());
   }
 
   private async launch(request: LaunchRequest, reason: string, signal: AbortSignal | undefined): Promise<Instance> {
@@ -100,9 +103,11 @@ export class NodeLauncher {
   }
 }
 
-function nodeEnv(name: string, group: string, authEnv: Record<string, string>): Record<string, string> {
+function nodeEnv(name: string, group: string, authEnv: Record<string, string>, clusterId: string | undefined): Record<string, string> {
   return {
     ...authEnv,
+    // Names repeat across homes and machines; the id tells this cluster's processes apart (the orphan sweep).
+    ...(clusterId === undefined ? {} : { [CLUSTER_ID_VARIABLE]: clusterId }),
     // How Ray's GCS reports each node back as ours: never match nodes by IP.
     RAY_CLOUD_INSTANCE_ID: name,
     RAY_NODE_TYPE_NAME: group,

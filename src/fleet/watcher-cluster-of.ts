@@ -5,6 +5,7 @@ import type { WatcherCluster } from '../watcher/watcher-cluster.js';
 import { watcherPaths } from '../watcher/watcher-status.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import { drainThenStopAll } from './drain-and-stop.js';
+import { sweepOrphans } from './orphan-sweep.js';
 
 /** How stale `watcher status`'s "as of the tick at" may be on a cluster where nothing changes. */
 export const STATUS_REFRESH_MS = 10_000;
@@ -23,6 +24,8 @@ export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
     dashboard: () => cluster.connection.dashboard(cluster.spec.watcher.dashboardMetricApi?.replace(/\/api\/?$/, '')),
     launchWorkers: (group, count, reason, signal) => cluster.launcher.launchWorkers(group, count, reason, { upToLimits: true, signal }),
     drainThenStop: (requests, numbers, signal) => drainThenStopAll({ provider, record, gcs: () => cluster.connection.gcs() }, requests, { numbers, signal }),
+    sweepOrphans: async (signal) =>
+      (await sweepOrphans({ provider, clusterId: cluster.savedRecord.clusterId, record, gcs: () => cluster.connection.gcs() }, 'the watcher: no node record accounts for it', signal)).length,
     terminate: (name, reason, signal) => cluster.stop(name, reason, signal),
     record,
     journal: async () => (await cluster.journal.read()).events,

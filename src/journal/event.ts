@@ -39,6 +39,8 @@ const kinds = [
   z.object({ ...base, type: z.literal('drain'), node: z.string(), group: z.string(), idleMs: z.number().optional(), numbers: numbers.default({}) }),
   z.object({ ...base, type: z.literal('drain-rejected'), node: z.string(), group: z.string(), forced: z.boolean().default(false), numbers: numbers.default({}) }),
   z.object({ ...base, type: z.literal('terminate'), node: z.string() }),
+  /** Processes carrying this cluster's id that no node record accounts for, stopped (the orphan sweep). */
+  z.object({ ...base, type: z.literal('orphan-stopped'), node: z.string().optional(), providerId: z.string(), pids: z.array(z.number()) }),
   z.object({ ...base, type: z.literal('failure'), node: z.string().optional(), source: z.string().optional() }),
   z.object({ ...base, type: z.literal('scale-up'), group: z.string(), count: z.number().default(1), numbers: numbers.default({}) }),
   z.object({ ...base, type: z.literal('withheld'), group: z.string().optional(), cause: z.enum(withheldCauses), numbers: numbers.default({}) }),
@@ -94,6 +96,7 @@ const summaries: Formatters = {
   drain: (event) => `drain ${event.node}: ${event.reason}`,
   'drain-rejected': (event) => `drain of ${event.node} rejected${event.forced ? ' (forced on)' : ''}: ${event.reason}`,
   terminate: (event) => `terminate ${event.node}: ${event.reason}`,
+  'orphan-stopped': (event) => `orphan ${event.node ?? '(no node name)'} stopped (process group ${event.providerId}, pids ${event.pids.join(' ')}): ${event.reason}`,
   failure: (event) => `failure${event.node === undefined ? '' : ` on ${event.node}`}: ${event.reason}`,
   'scale-up': (event) => `scale up ${event.group} by ${event.count}: ${event.reason}`,
   withheld: (event) => `withheld (${event.cause})${event.group === undefined ? '' : ` in ${event.group}`}: ${event.reason}`,

@@ -72,6 +72,10 @@ export const ClusterStatus = z
     providerError: z.string().optional().openapi({ description: 'which nodes the provider cannot read now and why (an SSH host that does not answer): they are listed unknown' }),
     nodes: z.array(NodeStatus),
     unmanaged: z.array(RayView),
+    orphans: z
+      .array(z.object({ providerId: z.string(), name: z.string().optional(), pids: z.array(z.number().int()) }))
+      .optional()
+      .openapi({ description: "processes carrying this cluster's id that no node record accounts for: the watcher and down stop them" }),
     totals: z.object({ nodes: z.number().int(), alive: z.number().int(), resources, available: resources }),
     groups: z.array(GroupCount),
   })

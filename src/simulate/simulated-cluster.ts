@@ -66,6 +66,7 @@ export function simulatedCluster(options: SimulatedClusterOptions): SimulatedClu
       return run;
     },
     authEnv: async () => ({}),
+    clusterId: () => undefined,
     record,
     terminate,
   });

@@ -52,6 +52,11 @@ export interface WatcherCluster {
    * passed): as Ray's own autoscaler does.
    */
   drainThenStop(requests: DrainRequest[], numbers: Record<string, string | number | boolean>, signal?: AbortSignal): Promise<DrainResult[]>;
+  /**
+   * Drains (in Ray) and stops the processes that carry this cluster's id and no node record; how many it stopped. Absent
+   * where nothing can carry the id (the simulator).
+   */
+  sweepOrphans?(signal?: AbortSignal): Promise<number>;
   /** Stops a node that Ray does not have alive (dead, or never joined). */
   terminate(name: string, reason: string, signal?: AbortSignal): Promise<void>;
   record(event: NewEvent): Promise<void>;

@@ -29,6 +29,8 @@ export interface WatcherOptions {
 /** A launch not in Ray after this long has failed, where neither the spec nor the provider says otherwise. */
 const FALLBACK_LAUNCH_TIMEOUT_MS = 120_000;
 const LOG_TAIL_LINES = 20;
+/** How often the watcher looks for processes of this cluster that no record accounts for: a /proc scan is not free. */
+const ORPHAN_SWEEP_MS = 10_000;
 /** Ticks that cannot see the cluster slow down to this at most. */
 const MAX_TICK_BACKOFF_MS = 30_000;
 
@@ -55,6 +57,7 @@ export class Watcher {
   private lastInfeasible = '';
   private lastWithheld = '';
   private failedTicks = 0;
+  private lastOrphanSweepAtMs: number | undefined;
 
   constructor(options: WatcherOptions) {
     this.cluster = options.cluster;
@@ -124,6 +127,7 @@ export class Watcher {
     else {
       await this.noteWithheld(plan, observation);
       await this.act(plan, observation, diedYoung, signal);
+      await this.sweepOrphans(observation, signal);
     }
     const seconds = (performance.now() - started) / 1000;
     this.metrics?.observe(observation, plan, spec.workerGroups.map((group) => group.name));
@@ -180,6 +184,14 @@ export class Watcher {
         this.metrics?.launchFailures.inc({ group: launch.group });
       }
     }
+  }
+
+  /** Every ORPHAN_SWEEP_MS, while the cluster can be seen whole: processes of this cluster that no record accounts for go. */
+  private async sweepOrphans(observation: Observation, signal: AbortSignal | undefined): Promise<void> {
+    if (this.cluster.sweepOrphans === undefined || !observation.providerOk || !observation.rayOk) return;
+    if (this.lastOrphanSweepAtMs !== undefined && observation.atMs - this.lastOrphanSweepAtMs < ORPHAN_SWEEP_MS) return;
+    this.lastOrphanSweepAtMs = observation.atMs;
+    await this.safely('sweep orphans', async () => void (await this.cluster.sweepOrphans?.(signal)));
   }
 
   /** A launch that came to nothing: journaled with the node's last log lines, and its group backs off. */

@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findFreePorts } from '../../src/net/ports.js';
+import { watchHead, type HeadWatch } from './head-watch.js';
 import { processesWithEnv } from './processes.js';
 import { createSandbox, type CliResult, type RunOptions, type Sandbox } from './run-cli.js';
 
@@ -41,6 +42,13 @@ export interface TestCluster {
   readonly sandbox: Sandbox;
   /** The spec file every command here is given. */
   readonly specPath: string;
+  /**
+   * Aborted once a local cluster's head is lost (its process gone), with the GCS log's tail as the reason: a wait given it
+   * ends then, and every later test of the file fails at once (test/support/head-watch.ts).
+   */
+  readonly headLost: AbortSignal;
+  /** The watch of the head: a test that kills the head on purpose stops it first and resumes it after. */
+  readonly headWatch: HeadWatch;
   /** The head's ports as the spec was last written with them (none when left to rayfleet). */
   readonly ports: HeadPorts | undefined;
   /** The args with `--config <spec>` before the `--` that starts an entrypoint, where rayfleet reads it as its own. */
@@ -75,10 +83,15 @@ export async function createTestCluster(spec: TestSpec, options: { sandbox?: San
   };
   const run = (given: string[], runOptions: RunOptions = {}): Promise<CliResult> => sandbox.run(args(given), { ...runOptions, env: { ...options.env, ...runOptions.env } });
   const json = <T>(given: string[]): Promise<T> => sandbox.json<T>(args(given), { env: { ...options.env } });
+  // Only a local head is a process here to look at; other backends' files go by their own checks.
+  const headWatch = watchHead(spec.name, path.join(sandbox.env.RAYFLEET_HOME ?? '', 'clusters', spec.name));
+  if (spec.provider !== undefined && !/^\{?\s*(type:\s*)?local\b/.test(spec.provider)) headWatch.stop();
   const cluster: TestCluster = {
     name: spec.name,
     sandbox,
     specPath,
+    headLost: headWatch.lost,
+    headWatch,
     get ports() {
       return ports;
     },

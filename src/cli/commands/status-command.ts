@@ -51,6 +51,9 @@ export function printStatus(status: ClusterStatus): void {
   ]);
   printLine(formatTable(['NAME', 'GROUP', 'STATE', 'RAY', 'CPU USED', 'GPU USED', 'IDLE'], rows));
   for (const node of status.unmanaged) printLine(`not managed by rayfleet: Ray node ${node.nodeId} (${node.status})`);
+  for (const orphan of status.orphans ?? []) {
+    printLine(`orphan: ${orphan.name ?? 'a process'} of this cluster with no record (process group ${orphan.providerId}, pids ${orphan.pids.join(' ')}): the watcher or \`down\` stops it`);
+  }
   printLine(`groups: ${status.groups.map(describeGroup).join('; ')}`);
   const { totals } = status;
   const cpus = totals.resources.CPU ?? 0;

@@ -13,7 +13,9 @@ import { currentIdentity, isSameProcess } from '../../process/process-identity.j
 import { pollUntil } from '../../wait/poll-until.js';
 import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
 import { PartialListError, type UnreadableNode } from '../partial-list-error.js';
+import type { OrphanProcess } from '../orphan-process.js';
 import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
+import { findLocalOrphans, stopLocalOrphan, type RecordedNodes } from './local-orphans.js';
 import { readEnv } from '../../environment.js';
 
 export interface LocalProviderOptions {
@@ -161,6 +163,25 @@ export class LocalProvider implements NodeProvider {
     if (record === undefined) return;
     if (record.pid > 0) await stopProcessGroup(handleOf(record), this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
     await rm(this.recordPath(name), { force: true });
+  }
+
+  /** Processes carrying this cluster's id outside every recorded node's process group. */
+  async orphans(clusterId: string, signal?: AbortSignal): Promise<OrphanProcess[]> {
+    signal?.throwIfAborted();
+    const files = await readdir(this.nodesDir).catch(() => []);
+    const records = await Promise.all(files.filter((file) => file.endsWith('.json')).map((file) => this.readRecord(file.slice(0, -'.json'.length)).catch(() => undefined)));
+    const recorded: RecordedNodes = { groups: new Set(), launching: new Set(), marker: { name: MARKER_VARIABLE, startTicksByValue: new Map() } };
+    for (const record of records) {
+      if (record === undefined) continue;
+      if (record.pid === 0) recorded.launching.add(record.name);
+      else recorded.groups.add(record.pid);
+      if (record.marker !== undefined && record.startTicks !== undefined) recorded.marker.startTicksByValue.set(record.marker.value, record.startTicks);
+    }
+    return findLocalOrphans(clusterId, recorded);
+  }
+
+  async stopOrphan(orphan: OrphanProcess, clusterId: string, signal?: AbortSignal): Promise<void> {
+    await stopLocalOrphan(orphan, clusterId, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
   }
 
   /** A driver's output is in the session of the node it ran on; Ray's agent on a worker reads the head's session instead. */

@@ -1,0 +1,106 @@
+// An e2e file whose local cluster lost its head stops at the first test that sees it, with the GCS's last lines, instead
+// of timing out test after test. Every test cluster is watched from `createTestCluster` until its `down`.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { clusterPaths } from '../../src/fleet/state-dir.js';
+import { headName } from '../../src/providers/node-names.js';
+
+/** How often the head's process is looked at. */
+const LOOK_MS = 1_000;
+/** A head is lost once its record names a process that has been gone this long: `down` and `restart` remove the record at once. */
+const GONE_FOR_MS = 2_500;
+const TAIL_LINES = 40;
+
+export interface HeadWatch {
+  /** Aborted, with an error carrying the GCS log's tail, once the head is lost: waits given it end at once. */
+  readonly lost: AbortSignal;
+  /** Stops watching (the cluster went down, or a test is about to kill its head on purpose). */
+  stop(): void;
+  /** Watches again (after a test brought the head back). */
+  resume(): void;
+}
+
+const watches = new Set<HeadWatch>();
+
+/** The first lost head among the clusters watched now, if any. */
+export function lostHead(): Error | undefined {
+  for (const watch of watches) if (watch.lost.aborted) return watch.lost.reason as Error;
+  return undefined;
+}
+
+/** Watches a local cluster's head by its node record: its leader process gone for a while is a lost head. */
+export function watchHead(cluster: string, stateDir: string): HeadWatch {
+  const recordFile = path.join(stateDir, 'nodes', `${headName(cluster)}.json`);
+  const controller = new AbortController();
+  let goneSince: { pid: number; atMs: number } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const look = (): void => {
+    const pid = headPid(recordFile);
+    if (pid === undefined || processAlive(pid)) {
+      goneSince = undefined;
+      return;
+    }
+    if (goneSince?.pid !== pid) goneSince = { pid, atMs: Date.now() };
+    else if (Date.now() - goneSince.atMs >= GONE_FOR_MS) {
+      const report = new Error(`the head of cluster ${cluster} is gone (pid ${pid} exited): the rest of this file cannot pass.\n${gcsLogTail(stateDir)}`);
+      console.error(report.message);
+      controller.abort(report);
+      watch.stop();
+    }
+  };
+  const watch: HeadWatch = {
+    lost: controller.signal,
+    stop: () => {
+      clearInterval(timer);
+      timer = undefined;
+    },
+    resume: () => {
+      if (timer !== undefined || controller.signal.aborted) return;
+      timer = setInterval(look, LOOK_MS);
+      timer.unref();
+    },
+  };
+  watches.add(watch);
+  watch.resume();
+  return watch;
+}
+
+/** Forgets a watch (its cluster is down). */
+export function forgetHead(watch: HeadWatch): void {
+  watch.stop();
+  watches.delete(watch);
+}
+
+function headPid(recordFile: string): number | undefined {
+  try {
+    const pid = (JSON.parse(readFileSync(recordFile, 'utf8')) as { pid?: unknown }).pid;
+    return typeof pid === 'number' && pid > 0 ? pid : undefined;
+  } catch {
+    // No record (before `up`, after `down`) or one being written: nothing to judge.
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The last lines of the GCS's log (and its stderr) in the head's Ray session, which only the head's session has. */
+export function gcsLogTail(stateDir: string): string {
+  const sessions = clusterPaths(stateDir).rayTempDir;
+  const found: string[] = [];
+  for (const node of existsSync(sessions) ? readdirSync(sessions) : []) {
+    for (const file of ['gcs_server.out', 'gcs_server.err']) {
+      const logFile = path.join(sessions, node, 'session_latest', 'logs', file);
+      if (!existsSync(logFile)) continue;
+      const lines = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-TAIL_LINES);
+      found.push(`--- ${logFile} (last ${lines.length} lines) ---`, ...lines);
+    }
+  }
+  return found.length > 0 ? found.join('\n') : `(no GCS log under ${sessions})`;
+}
