@@ -33,7 +33,7 @@ describe('a cluster across SSH hosts', () => {
   const waitFor = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 120_000) => pollUntil(check, { timeoutMs, intervalMs: 500, describe: () => what });
   /** The `ray start` leaders on a host, each with the node record it carries: what rayfleet started there, by its own marker. */
   const rayLeaders = async (index: number): Promise<string[]> => {
-    const out = await hosts.ssh(index, "for p in $(pgrep -f 'ray start --block'); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^RAYFLEET_NODE_RECORD=//p'; done");
+    const out = await hosts.ssh(index, "for p in $(pgrep -f '[r]ay start --block'); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^RAYFLEET_NODE_RECORD=//p'; done");
     return out.stdout.split('\n').filter((line) => line !== '').map((line) => path.basename(line, '.json')).sort();
   };
 
@@ -130,10 +130,11 @@ describe('a cluster across SSH hosts', () => {
     const down = await cluster.run(['down']);
     expect(down.exitCode, down.stderr).toBe(0);
     for (const index of [0, 1, 2]) {
-      const left = await hosts.ssh(index, `pgrep -f 'raylet|gcs_server|ray start|host_agent' || true; ls /root/.rayfleet/clusters | grep '^${name}-' || true`);
+      const left = await hosts.ssh(index, `pgrep -f '[r]aylet|[g]cs_server|[r]ay start|[h]ost_agent' || true; ls /root/.rayfleet/clusters | grep '^${name}-' || true`);
       expect(left.stdout.trim(), `host ${index + 1}`).toBe('');
     }
-    expect((await hosts.ssh(0, 'pgrep -f "sleep 600"')).stdout.trim()).not.toBe('');
+    // The brackets keep pgrep from finding the shell that runs it, whose command line holds the pattern too.
+    expect((await hosts.ssh(0, "pgrep -f '[s]leep 600'")).stdout.trim()).not.toBe('');
     expect(cluster.leftOver()).toEqual([]);
     const sshHere = await import('execa').then(({ execa }) => execa('pgrep', ['-f', hosts.configFile], { reject: false }));
     expect(sshHere.stdout.trim()).toBe('');

@@ -77,6 +77,8 @@ interface Session {
   ready: Promise<void>;
   stderr: string;
   ended: boolean;
+  /** Requests on their way (waiting for the agent to start, or for its answer). */
+  waiting: number;
 }
 
 let agentSource: string | undefined;
@@ -154,14 +156,25 @@ export class SshHostAgent implements HostAgent {
   private async request(op: string, body: Record<string, unknown>, signal: AbortSignal | undefined, timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS): Promise<unknown> {
     signal?.throwIfAborted();
     const session = await this.open();
-    await session.ready;
+    // Held open from here, while the agent starts too: a command with nothing else to do must not exit under its request.
+    session.waiting += 1;
+    holdProcessOpen(session, true);
+    try {
+      return await this.exchange(session, op, body, signal, timeoutMs);
+    } finally {
+      session.waiting -= 1;
+      if (session.waiting === 0) holdProcessOpen(session, false);
+    }
+  }
+
+  /** One request and its answer, within the timeout (the agent's start included). */
+  private exchange(session: Session, op: string, body: Record<string, unknown>, signal: AbortSignal | undefined, timeoutMs: number): Promise<unknown> {
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const cleanup = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         session.pending.delete(id);
-        if (session.pending.size === 0) holdProcessOpen(session, false);
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -184,8 +197,12 @@ export class SshHostAgent implements HostAgent {
           reject(error);
         },
       });
-      holdProcessOpen(session, true);
-      session.child.stdin.write(`${JSON.stringify({ id, op, ...body })}\n`);
+      session.ready.then(
+        () => {
+          if (session.pending.has(id)) session.child.stdin.write(`${JSON.stringify({ id, op, ...body })}\n`);
+        },
+        (error: Error) => session.pending.get(id)?.reject(error),
+      );
     });
   }
 
@@ -206,6 +223,7 @@ export class SshHostAgent implements HostAgent {
       }),
       stderr: '',
       ended: false,
+      waiting: 0,
     };
     // Nobody may be waiting for `ready` yet when it fails; the requests that do wait see the error.
     session.ready.catch(() => undefined);
