@@ -23,6 +23,8 @@ export async function bringUp(cluster: ClusterHandle, watcher: FleetWatcher, opt
   const { signal } = options;
   const started: string[] = [];
   try {
+    // A fresh cluster starts from an empty store, never from a previous cluster's actors and jobs.
+    if (!options.wasRunning) await clearGcsStore(cluster);
     await ensureHead(cluster, started, signal);
     const watched = cluster.spec.watcher.enabled;
     const inHead = watched && (await cluster.provider()).watcherRunsOnHead === true;
@@ -77,6 +79,7 @@ export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, si
       cluster.progress(`forgot ${node.name}, not stopped (${node.reason}); if its host comes back, stop its Ray there by hand`);
     }
   }
+  await clearGcsStore(cluster);
   await provider.cleanup?.(signal).catch((error: unknown) => {
     // With --force a host that does not answer keeps the cluster's directory; the rest of down goes on, and says so.
     if (options.force !== true) throw error;
@@ -86,6 +89,12 @@ export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, si
   await rm(cluster.paths.rayTempDir, { recursive: true, force: true });
   await rm(cluster.paths.clusterFile, { force: true });
   await cluster.record({ type: 'cluster-down', reason: `${cluster.name} down, ${instances.length} node(s) stopped`, nodes: instances.length });
+}
+
+/** Removes the head's GCS store (head.faultTolerance), where its backend keeps one. */
+async function clearGcsStore(cluster: ClusterHandle): Promise<void> {
+  const storePath = (await cluster.provider()).gcsStorePath?.();
+  if (storePath !== undefined) await rm(storePath, { recursive: true, force: true });
 }
 
 /** Starts the head unless it runs, and waits until Ray has it. */

@@ -38,10 +38,15 @@ export class NodeLauncher {
   constructor(private readonly context: NodeLauncherContext) {}
 
   async launchHead(reason: string, signal?: AbortSignal): Promise<Instance> {
+    return this.launch(await this.headRequest(), reason, signal);
+  }
+
+  /** The head's launch request: the same every time, so a restarted head comes back as it was. */
+  async headRequest(): Promise<LaunchRequest> {
     const spec = await this.context.spec();
     const name = headName(this.context.cluster);
-    const request: LaunchRequest = { name, role: 'head', group: HEAD_GROUP, index: 0, resources: nodeResourcesOf(spec.head), env: await this.nodeEnv(name, HEAD_GROUP) };
-    return this.launch(request, reason, signal);
+    const env = { ...(await this.nodeEnv(name, HEAD_GROUP)), ...gcsStoreEnv(spec, await this.context.provider()) };
+    return { name, role: 'head', group: HEAD_GROUP, index: 0, resources: nodeResourcesOf(spec.head), env };
   }
 
   /** Launches `count` workers of a group at its lowest free indices, in parallel, without waiting for Ray. */
@@ -76,7 +81,7 @@ export class NodeLauncher {
         indices.map((index) => {
           const name = workerName(this.context.cluster, group.name, index);
           started.push(name);
-          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: nodeResourcesOf(group), env: nodeEnv(name, group.name, authEnv, this.context.clusterId()) };
+          const request: LaunchRequest = { name, role: 'worker', group: group.name, index, resources: nodeResourcesOf(group), env: { ...nodeEnv(name, group.name, authEnv, this.context.clusterId()), ...reconnectEnv(spec) } };
           return this.launch(request, reason, signal);
         }),
       );
@@ -101,6 +106,25 @@ export class NodeLauncher {
       throw error;
     }
   }
+}
+
+/**
+ * How long a worker's raylet waits for a GCS that went away before it exits (Ray's default is 60 s). With fault tolerance
+ * on, long enough for the watcher to see the head gone, prove it, and start it again through a few backed-off attempts;
+ * not KubeRay's 600 s, so that workers of a head that does not come back end within minutes rather than ten.
+ */
+export const GCS_RECONNECT_TIMEOUT_S = 180;
+
+function reconnectEnv(spec: ClusterSpec): Record<string, string> {
+  return spec.head.faultTolerance === true ? { RAY_gcs_rpc_server_reconnect_timeout_s: String(GCS_RECONNECT_TIMEOUT_S) } : {};
+}
+
+/** The head's embedded GCS store, where fault tolerance is on; a backend without a place for it refuses. */
+function gcsStoreEnv(spec: ClusterSpec, provider: NodeProvider): Record<string, string> {
+  if (spec.head.faultTolerance !== true) return {};
+  const storePath = provider.gcsStorePath?.();
+  if (storePath === undefined) throw new RayfleetError('USAGE', `head.faultTolerance is not available on provider ${provider.type} yet: its head has no store of its own`);
+  return { RAY_gcs_storage: 'rocksdb', RAY_gcs_storage_path: storePath };
 }
 
 function nodeEnv(name: string, group: string, authEnv: Record<string, string>, clusterId: string | undefined): Record<string, string> {

@@ -26,6 +26,11 @@ export function watcherClusterOf(cluster: ClusterHandle): WatcherCluster {
     drainThenStop: (requests, numbers, signal) => drainThenStopAll({ provider, record, gcs: () => cluster.connection.gcs() }, requests, { numbers, signal }),
     sweepOrphans: async (signal) =>
       (await sweepOrphans({ provider, clusterId: cluster.savedRecord.clusterId, record, gcs: () => cluster.connection.gcs() }, 'the watcher: no node record accounts for it', signal)).length,
+    restartHead: async (signal) => {
+      const nodes = await provider();
+      if (nodes.restartHead === undefined) return false;
+      return (await nodes.restartHead(await cluster.launcher.headRequest(), signal)) !== undefined;
+    },
     terminate: (name, reason, signal) => cluster.stop(name, reason, signal),
     record,
     journal: async () => (await cluster.journal.read()).events,

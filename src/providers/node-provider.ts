@@ -159,6 +159,16 @@ export interface NodeProvider {
    * for `down --force`. Only providers that can lose sight of a node have it.
    */
   forget?(name: string): Promise<void>;
+  /**
+   * Where the head's GCS keeps its embedded store (head.faultTolerance), on the head's own disk (local: the cluster's
+   * state); absent where the backend cannot keep one yet.
+   */
+  gcsStorePath?(): string;
+  /**
+   * Starts the head again on its address and ports, once its old processes are proven gone (a hung GCS still holds its
+   * port and the store's lock): resolves undefined, restarting nothing, while they are not.
+   */
+  restartHead?(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
 }

@@ -37,7 +37,10 @@ export interface HeadPorts {
 export const DEFAULT_HEAD_PORTS: HeadPorts = { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001, servePort: 8000 };
 
 /** The head as declared: a port left out is chosen at `up` and kept in the cluster's record, not in the spec. */
-export interface HeadSpec extends NodeShape, Partial<HeadPorts> {}
+export interface HeadSpec extends NodeShape, Partial<HeadPorts> {
+  /** The GCS keeps its state in an embedded store in the cluster's state, and the watcher restarts a head that died. */
+  faultTolerance?: boolean;
+}
 
 export interface WorkerGroupSpec extends NodeShape {
   name: string;
@@ -185,11 +188,19 @@ const headSchema = z
     dashboardPort: port(DEFAULT_HEAD_PORTS.dashboardPort, "Ray's dashboard and REST API"),
     clientPort: port(DEFAULT_HEAD_PORTS.clientPort, 'the Ray client server (ray://)'),
     servePort: port(DEFAULT_HEAD_PORTS.servePort, "Ray Serve's HTTP proxy"),
+    faultTolerance: z
+      .boolean()
+      .default(false)
+      .describe("the GCS keeps its state in an embedded store (RAY_gcs_storage=rocksdb) in the cluster's state, workers ride out its restart, and the watcher restarts a head that died on the same ports"),
   })
   .transform((input): HeadSpec => {
     const ports = { gcsPort: input.gcsPort, dashboardPort: input.dashboardPort, clientPort: input.clientPort, servePort: input.servePort };
     // Only the ports the spec sets: an unset one is chosen at `up`, and a saved spec compares equal to the file that made it.
-    return { ...toShape(input), ...Object.fromEntries(Object.entries(ports).filter(([, value]) => value !== undefined)) };
+    return {
+      ...toShape(input),
+      ...Object.fromEntries(Object.entries(ports).filter(([, value]) => value !== undefined)),
+      ...(input.faultTolerance ? { faultTolerance: true } : {}),
+    };
   });
 
 const workerGroupSchema = z

@@ -1,5 +1,6 @@
 // What the watcher sees at one instant: every worker joined with Ray's view of it, and what Ray is waiting for.
 import type { ResourceShape } from '../ray/cluster-resource-state.js';
+import type { InstanceState } from '../providers/node-provider.js';
 
 /** Where the demand numbers came from: the GCS, the dashboard's HTTP view, or the old CPU-utilisation heuristic. */
 export type DemandSource = 'gcs' | 'dashboard' | 'cpu-heuristic';
@@ -79,6 +80,8 @@ export interface Observation {
   /** Free resources on the head, which can take work too. */
   headAvailable: ResourceShape;
   headTotal: ResourceShape;
+  /** The head as its provider lists it now; undefined when not listed (or the list failed). */
+  headState?: InstanceState | undefined;
   demand: Demand;
   /** False when the provider's list failed this tick: then nothing is terminated. */
   providerOk: boolean;

@@ -62,6 +62,7 @@ export async function observeCluster(deps: ObserveDeps, signal?: AbortSignal): P
     workers: joinWorkers(instances, state?.nodeStates),
     headAvailable: head?.availableResources ?? {},
     headTotal: head?.totalResources ?? {},
+    headState: instances.find((instance) => instance.role === 'head')?.state,
     demand,
     providerOk,
     rayOk: state !== undefined,

@@ -57,6 +57,11 @@ export interface WatcherCluster {
    * where nothing can carry the id (the simulator).
    */
   sweepOrphans?(signal?: AbortSignal): Promise<number>;
+  /**
+   * Starts the head again on its address and ports (head.faultTolerance), once the provider proves its old processes gone;
+   * false while it cannot. Absent where the provider cannot restart a head.
+   */
+  restartHead?(signal?: AbortSignal): Promise<boolean>;
   /** Stops a node that Ray does not have alive (dead, or never joined). */
   terminate(name: string, reason: string, signal?: AbortSignal): Promise<void>;
   record(event: NewEvent): Promise<void>;

@@ -113,6 +113,59 @@ describe('Watcher', () => {
     expect(await provider.list()).toEqual([]);
   });
 
+  it('with head.faultTolerance, restarts a dead head once the provider has it gone, launches and drains nothing meanwhile, and backs off when it dies again', async () => {
+    const clock = new VirtualClock({ startMs: Date.parse('2026-01-01T00:00:00Z') });
+    const provider = new MemoryProvider({ clock, launchLatency: 2_000 });
+    const ray = new SimulatedRay({ provider, clock, registrationDelay: 1_000, drainExitMs: 500 });
+    const spec = clusterSpecSchema.parse({ name: 'sim', head: { faultTolerance: true }, workerGroups: [{ name: 'worker', cpus: 1, min: 0, max: 4 }], watcher: { idleTimeout: '10s' } });
+    const simulated = simulatedCluster({ spec, provider, ray, clock, stateDir: mkdtempSync(path.join(os.tmpdir(), 'rf-watcher-')) });
+    const head = { name: 'sim-head', role: 'head' as const, group: 'head', index: 0, resources: { cpus: 0, gpus: 0, custom: {} }, env: {} };
+    const restarts: number[] = [];
+    const cluster = {
+      ...simulated.cluster,
+      // As LocalProvider.restartHead: nothing while the old head runs; else the same request again, and the GCS back.
+      restartHead: async () => {
+        if ((await provider.list()).some((instance) => instance.name === 'sim-head' && instance.state === 'running')) return false;
+        await provider.terminate('sim-head');
+        await provider.launch(head);
+        ray.unreachable = false;
+        restarts.push(clock.now());
+        return true;
+      },
+    };
+    await provider.launch(head);
+    await clock.advance(3_000);
+    const watcher = new Watcher({ cluster, clock });
+    const run = async (seconds: number) => {
+      for (let second = 0; second < seconds; second += 1) {
+        await watcher.tick(spec);
+        await clock.advance(1_000);
+      }
+    };
+    await run(2);
+    provider.kill('sim-head');
+    ray.unreachable = true;
+    ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 2, durationMs: 60_000 });
+    await run(1);
+    expect(simulated.events.filter((event) => event.type === 'head-died')).toHaveLength(1);
+    expect(restarts).toHaveLength(1);
+    expect(provider.calls.launch).toBe(2);
+    await run(5);
+    expect(simulated.events.filter((event) => event.type === 'head-restarted')).toHaveLength(1);
+    // The GCS is back: the demand waiting on it is met.
+    expect(provider.calls.launch).toBe(4);
+    const diedAgainAt = clock.now();
+    provider.kill('sim-head');
+    ray.unreachable = true;
+    await run(3);
+    // A second death in a row waits FIRST_RETRY_MS (5 s) before its restart.
+    expect(restarts).toHaveLength(1);
+    await run(4);
+    expect(restarts).toHaveLength(2);
+    expect((restarts[1] ?? 0) - diedAgainAt).toBeGreaterThanOrEqual(5_000);
+    expect(simulated.events.filter((event) => event.type === 'withheld' && event.cause === 'head-away').length).toBeGreaterThan(0);
+  });
+
   it('paused: observes, journals what it would have done as withheld, and does nothing; resumed, it launches', async () => {
     const { provider, ray, events, run, spec } = watched({ paused: true });
     ray.submit({ kind: 'task', shape: { CPU: 1 }, count: 2, durationMs: 60_000 });

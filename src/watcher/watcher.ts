@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../time/clock.js';
 import { addFailure, backoffUntilByGroup, drainedNodes, failuresByGroup, lastScaleUpMs, registrationTimes, type GroupFailures } from './history.js';
 import type { Observation, WorkerPhase, WorkerView } from './observation.js';
 import { countGroups } from './group-counts.js';
+import { HeadRecovery } from './head-recovery.js';
 import { observeCluster } from './observe.js';
 import { planScaling, type Plan, type PlannerHistory } from './planner.js';
 import { describeShape } from './resource-shapes.js';
@@ -58,6 +59,7 @@ export class Watcher {
   private lastWithheld = '';
   private failedTicks = 0;
   private lastOrphanSweepAtMs: number | undefined;
+  private readonly headRecovery: HeadRecovery;
 
   constructor(options: WatcherOptions) {
     this.cluster = options.cluster;
@@ -65,6 +67,7 @@ export class Watcher {
     this.metrics = options.metrics;
     this.clock = options.clock ?? systemClock;
     this.startedAtMs = this.clock.now();
+    this.headRecovery = new HeadRecovery(this.cluster, headName(this.cluster.name), this.clock);
   }
 
   /** Runs until the signal aborts or the cluster goes down. One watcher per cluster: a second one fails with LOCK_HELD. */
@@ -123,7 +126,10 @@ export class Watcher {
     }
     const plan = planScaling(observation, { groups: spec.workerGroups, watcher: spec.watcher, launchTimeoutMs }, this.history());
     await this.noteInfeasible(plan, observation);
-    if (spec.watcher.paused === true) await this.withholdAll(plan, observation);
+    // While the head is away (dead, or restarted and its GCS not back), nothing Ray would have to account for is done.
+    const headAway = spec.watcher.paused !== true && (await this.headRecovery.check(spec, observation, signal));
+    if (headAway) await this.noteWithheld(plan, observation, [{ cause: 'head-away', reason: "the head's GCS is away: no launch or drain until it is back" }]);
+    else if (spec.watcher.paused === true) await this.withholdAll(plan, observation);
     else {
       await this.noteWithheld(plan, observation);
       await this.act(plan, observation, diedYoung, signal);

@@ -165,6 +165,22 @@ export class LocalProvider implements NodeProvider {
     await rm(this.recordPath(name), { force: true });
   }
 
+  gcsStorePath(): string {
+    return path.join(this.options.stateDir, 'gcs-store');
+  }
+
+  /**
+   * The head again under its name, address and ports, once no process of the old one is left: a GCS that hangs keeps its
+   * port and the store's lock, and a second GCS beside it would fail or split the cluster.
+   */
+  async restartHead(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined> {
+    const record = await this.readRecord(request.name);
+    if (record !== undefined && record.pid > 0 && isGroupAlive(handleOf(record))) return undefined;
+    // The record of the dead head (and any leftover of its group) goes, so the name can be claimed again.
+    await this.terminate(request.name, signal);
+    return this.launch(request, signal);
+  }
+
   /** Processes carrying this cluster's id outside every recorded node's process group. */
   async orphans(clusterId: string, signal?: AbortSignal): Promise<OrphanProcess[]> {
     signal?.throwIfAborted();
