@@ -1,5 +1,5 @@
 // Where this machine reaches a cluster's head: its own ports for local processes, the published ones for a Docker head,
-// the address a Cloudera AI head published for itself.
+// the address a Cloudera AI head published for itself (and, from outside its network, the front door its provider names).
 import type { DriverConnection } from '../providers/backend.js';
 import type { FrontDoorAccess } from '../providers/node-provider.js';
 import type { ClusterPorts } from './cluster-record.js';

@@ -108,3 +108,53 @@ describe('DashboardClient', () => {
     await expect(nowhere.waitUntilUp(700)).rejects.toSatisfy((error: unknown) => isRayfleetError(error, 'WAIT_TIMEOUT') && isRayfleetError(error.cause, 'RAY_UNREACHABLE'));
   });
 });
+
+describe('through a proxy that takes Authorization for itself (a front door behind an ingress)', () => {
+  let door: Server;
+  let address: string;
+  const received: Array<Record<string, string | string[] | undefined>> = [];
+
+  beforeAll(async () => {
+    door = createServer((request, response) => {
+      received.push(request.headers);
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json', 'x-door': '1' }).end(JSON.stringify(VERSION));
+    });
+    await new Promise<void>((resolve) => door.listen(0, '127.0.0.1', resolve));
+    address = `127.0.0.1:${(door.address() as AddressInfo).port}`;
+  });
+
+  afterAll(() => {
+    door.close();
+  });
+
+  const client = (checkAnswer?: (answer: { headers: Record<string, string | string[] | undefined> }) => void) =>
+    new DashboardClient({
+      baseUrl: 'http://head-app.workspace.invalid/ray',
+      authToken: TOKEN,
+      authHeader: 'x-ray-authorization',
+      headers: { authorization: 'Bearer the-ingress-key' },
+      connectTo: address,
+      maxBodyBytes: 1024,
+      checkAnswer,
+    });
+
+  it('sends the token in its own header beside the proxy\'s, to the address given, naming the URL\'s host', async () => {
+    expect((await client().version()).ray_version).toBe('2.60.0');
+    expect(received.at(-1)).toMatchObject({ host: 'head-app.workspace.invalid', authorization: 'Bearer the-ingress-key', 'x-ray-authorization': `Bearer ${TOKEN}` });
+  });
+
+  it('refuses a body over the way\'s limit before sending anything', async () => {
+    const before = received.length;
+    const error = await client().send('/api/packages/gcs/_ray_pkg_x.zip', { method: 'PUT', bytes: new Uint8Array(1025) }).catch((caught: unknown) => caught);
+    expect(isRayfleetError(error, 'JOB_PACKAGE_TOO_LARGE')).toBe(true);
+    expect(received.length).toBe(before);
+  });
+
+  it('lets the caller refuse an answer that did not come from the dashboard\'s side', async () => {
+    const refused = client((answer) => {
+      if (answer.headers['x-door'] !== 'yes') throw new Error('the ingress answered');
+    });
+    await expect(refused.version()).rejects.toThrow('the ingress answered');
+  });
+});
