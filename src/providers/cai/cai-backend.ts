@@ -39,7 +39,7 @@ export function caiBackend(provider: CaiProviderSettings): Backend {
     // A pod binds every interface, so the pod address reaches the proxy.
     serveHost: '0.0.0.0',
     unreachableHeadAdvice:
-      "Jobs and Serve talk to the head's dashboard at its pod address, inside CML's network: run this command in a session, job or application of the project.",
+      "The head's pod address is reached inside CML's network only: run this command in a session, job or application of the project, or reach the head through its application from here (provider.frontDoor: auto, api-key or public; not off).",
     simulation: SIMULATION,
     createProvider: ({ spec, head, clusterFile, watcherNodeFlags }) => {
       const { client, projectId, workspaceUrl, apiKey } = connectToCml(process.env, provider);
