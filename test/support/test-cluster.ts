@@ -19,6 +19,8 @@ export interface TestSpec {
   groups?: string[];
   /** The head's CPUs (0 unless said: work goes to workers). */
   headCpus?: number;
+  /** head.faultTolerance (off unless said). */
+  headFaultTolerance?: boolean;
   /**
    * The head's ports: `free` (the default) chooses the GCS, dashboard and client ports free now, `free+serve` Serve's as
    * well, each time the spec is written; `unset` leaves them to rayfleet (or to the provider); a number sets only the GCS's.
@@ -124,7 +126,12 @@ async function choosePorts(ports: NonNullable<TestSpec['ports']>): Promise<HeadP
 
 function specText(spec: TestSpec, ports: HeadPorts | undefined): string {
   const setPorts = ports ?? (typeof spec.ports === 'object' ? spec.ports : {});
-  const head = [`cpus: ${spec.headCpus ?? 0}`, 'objectStoreMemory: 100MB', ...Object.entries(setPorts).map(([field, port]) => `${field}: ${port}`)];
+  const head = [
+    `cpus: ${spec.headCpus ?? 0}`,
+    'objectStoreMemory: 100MB',
+    ...Object.entries(setPorts).map(([field, port]) => `${field}: ${port}`),
+    ...(spec.headFaultTolerance === true ? ['faultTolerance: true'] : []),
+  ];
   const groups = spec.groups ?? [`{ name: worker, cpus: 1, objectStoreMemory: 100MB, min: ${spec.workers ?? 0}, max: ${spec.max ?? 6} }`, ...(spec.extraGroups ?? [])];
   return [
     `name: ${spec.name}`,
