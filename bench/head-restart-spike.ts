@@ -3,7 +3,7 @@
 // started again on the same ports: do the workers keep their raylets and their Ray node ids? Also what the store costs a
 // head (start time, disk). Run it under the machine's Ray lock: `flock /tmp/rayfleet-ray.lock npx tsx bench/head-restart-spike.ts`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { findFreePorts } from '../src/net/ports.js';
@@ -15,6 +15,8 @@ import { pollUntil } from '../src/wait/poll-until.js';
 
 const RECONNECT_S = Number(process.env.SPIKE_RECONNECT_S ?? 120);
 const WITH_STORE = process.env.SPIKE_STORE !== '0';
+/** SPIKE_KILL=0: only what the store costs a head (start, the GCS's CPU and memory with two workers), no kill. */
+const KILL = process.env.SPIKE_KILL !== '0';
 
 const ray = (await ensureRuntime({ rayVersion: DEFAULT_RAY_VERSION })).ray;
 const dir = await mkdtemp(path.join('/tmp', 'rfs-'));
@@ -53,6 +55,24 @@ function byName(states: RayNodeState[]): Record<string, string> {
   return Object.fromEntries(states.map((node) => [node.instanceId, node.nodeId.slice(0, 12)]));
 }
 
+/** The end of a run that measures only the cost. */
+class Done extends Error {}
+
+function gcsUsage(): string {
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'gcs_server' || !readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${gcsPort}`)) continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const cpuS = (Number(fields[11]) + Number(fields[12])) / 100;
+      const rssMiB = (Number(fields[21]) * 4096) / 2 ** 20;
+      return `${cpuS.toFixed(2)} CPU s, ${rssMiB.toFixed(0)} MiB resident`;
+    } catch {
+      continue;
+    }
+  }
+  return 'gcs_server not found';
+}
+
 try {
   let started = performance.now();
   let headProcess = start('head', 'head', headEnv);
@@ -64,6 +84,10 @@ try {
     return alive.length === 3 ? alive : undefined;
   });
   console.log('before:', byName(before));
+  // What the GCS has used so far (the store's cost beside the same run without it): CPU seconds and resident memory.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  console.log(`GCS after 10 s idle with two workers: ${gcsUsage()}`);
+  if (!KILL) throw new Done();
   process.kill(-(headProcess.pid ?? 0), 'SIGKILL');
   const killedAt = performance.now();
   await new Promise((resolve) => headProcess.once('exit', resolve));
@@ -85,6 +109,8 @@ try {
     for (const file of files) bytes += (await stat(path.join(store, file)).catch(() => undefined))?.size ?? 0;
     console.log(`store: ${files.length} files, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   }
+} catch (error) {
+  if (!(error instanceof Done)) throw error;
 } finally {
   gcs.close();
   for (const node of nodes.reverse()) {
