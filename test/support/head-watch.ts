@@ -3,11 +3,16 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { clusterPaths } from '../../src/fleet/state-dir.js';
+import { readProcStat } from '../../src/process/proc-stat.js';
 import { headName } from '../../src/providers/node-names.js';
 
 /** How often the head's process is looked at. */
 const LOOK_MS = 1_000;
-/** A head is lost once its record names a process that has been gone this long: `down` and `restart` remove the record at once. */
+/**
+ * A head is lost once its record names a process group with nothing left in it for this long: `down` and `restart`
+ * remove the record as soon as the group is gone, while a head whose GCS died (its `ray start --block` ends the rest and
+ * exits) keeps its record.
+ */
 const GONE_FOR_MS = 2_500;
 const TAIL_LINES = 40;
 
@@ -36,13 +41,13 @@ export function watchHead(cluster: string, stateDir: string): HeadWatch {
   let timer: NodeJS.Timeout | undefined;
   const look = (): void => {
     const pid = headPid(recordFile);
-    if (pid === undefined || processAlive(pid)) {
+    if (pid === undefined || processAlive(pid) || groupAlive(pid)) {
       goneSince = undefined;
       return;
     }
     if (goneSince?.pid !== pid) goneSince = { pid, atMs: Date.now() };
     else if (Date.now() - goneSince.atMs >= GONE_FOR_MS) {
-      const report = new Error(`the head of cluster ${cluster} is gone (pid ${pid} exited): the rest of this file cannot pass.\n${gcsLogTail(stateDir)}`);
+      const report = new Error(`the head of cluster ${cluster} is gone (its process group ${pid} has ended): the rest of this file cannot pass.\n${gcsLogTail(stateDir)}`);
       console.error(report.message);
       controller.abort(report);
       watch.stop();
@@ -88,6 +93,16 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether any live process is left in the process group `pgid` (a node shutting down in order). */
+function groupAlive(pgid: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat !== undefined && stat.pgid === pgid && stat.state !== 'Z') return true;
+  }
+  return false;
 }
 
 /** The last lines of the GCS's log (and its stderr) in the head's Ray session, which only the head's session has. */
