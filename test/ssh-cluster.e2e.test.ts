@@ -109,7 +109,9 @@ describe('a cluster across SSH hosts', () => {
 
   it('the watcher SIGKILLed mid-launch and started again: no node twice, none orphaned on any host', async () => {
     const burst = cluster.run(['job', 'submit', '--working-dir', path.dirname(driverFile('burst-job.py')), '--', 'python', 'burst-job.py', '6', '15']);
-    await waitFor('a launch on its way', async () => ((await status()).nodes.some((node) => node.role === 'worker' && node.ray === null && node.state !== 'unknown') ? true : undefined));
+    // Launched, not alive in Ray yet (a name used before may still have its dead node in Ray).
+    const onItsWay = (node: StatusNode) => node.role === 'worker' && (node.state === 'running' || node.state === 'starting') && (node.ray === null || node.ray.status === 'DEAD');
+    await waitFor('a launch on its way', async () => ((await status()).nodes.some(onItsWay) ? true : undefined));
     const watcher = await cluster.json<{ pid?: number }>(['watcher', 'status']);
     expect(watcher.pid).toBeGreaterThan(0);
     process.kill(watcher.pid as number, 'SIGKILL');

@@ -121,6 +121,11 @@ describe('SshProvider (hosts in memory)', () => {
     expect(hosts.get('h2')?.argvs[1]).toContain('--include-log-monitor=false');
   });
 
+  it('places launches made at once one after another: two never take the same room', async () => {
+    const placed = await Promise.all([1, 2, 3, 4, 5, 6].map((index) => provider.launch(worker(index))));
+    expect(placed.map((instance) => instance.address).sort()).toEqual(['h1', 'h1', 'h2', 'h2', 'h3', 'h3']);
+  });
+
   it('launching a name that runs returns it, on its host, without a second launch', async () => {
     const first = await provider.launch(worker(1));
     const again = await provider.launch(worker(1));

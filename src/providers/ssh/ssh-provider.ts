@@ -63,6 +63,8 @@ export class SshProvider implements NodeProvider {
   private readonly runtimes = new Map<string, HostRuntime>();
   private readonly tokens = new Map<string, { content: string; path: string }>();
   private readonly health = new Map<string, HostHealth>();
+  /** The placing of launches in this process, one after another. */
+  private placing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: SshProviderOptions) {
     this.claims = new NodeClaims(path.join(options.stateDir, 'ssh-nodes'));
@@ -96,19 +98,9 @@ export class SshProvider implements NodeProvider {
 
   async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance> {
     signal?.throwIfAborted();
-    let host: SshHostSettings;
-    for (;;) {
-      const existing = await this.claims.read(request.name);
-      if (existing !== undefined) {
-        const instance = await this.instanceOfClaim(existing, signal);
-        if (instance.state === 'starting' || instance.state === 'running') return instance;
-        // What is left of a node that ended: stopped on its host before the name is used again.
-        await this.terminate(request.name, signal);
-      }
-      host = request.role === 'head' ? headHostOf(this.options.settings) : await this.placeWorker(request, signal);
-      const claimed = await this.claims.claim({ name: request.name, role: request.role, group: request.group, index: request.index, host: host.address, createdAt: new Date(this.now()).toISOString(), resources: request.resources });
-      if (claimed) break;
-    }
+    const placed = await this.oneAtATime(() => this.placeAndClaim(request, signal));
+    if ('running' in placed) return placed.running;
+    const { host } = placed;
     const agent = this.agent(host);
     const claim = (await this.claims.read(request.name)) as NodeClaim;
     try {
@@ -148,6 +140,32 @@ export class SshProvider implements NodeProvider {
       }
       throw error;
     }
+  }
+
+  /**
+   * A host for the node and its name claimed there, or the node that runs under the name already. Launches of one call
+   * run in parallel (the launch lock holds off other processes): placing them one at a time here keeps two from
+   * taking the same room.
+   */
+  private async placeAndClaim(request: LaunchRequest, signal: AbortSignal | undefined): Promise<{ host: SshHostSettings } | { running: Instance }> {
+    for (;;) {
+      const existing = await this.claims.read(request.name);
+      if (existing !== undefined) {
+        const instance = await this.instanceOfClaim(existing, signal);
+        if (instance.state === 'starting' || instance.state === 'running') return { running: instance };
+        // What is left of a node that ended: stopped on its host before the name is used again.
+        await this.terminate(request.name, signal);
+      }
+      const host = request.role === 'head' ? headHostOf(this.options.settings) : await this.placeWorker(request, signal);
+      const claimed = await this.claims.claim({ name: request.name, role: request.role, group: request.group, index: request.index, host: host.address, createdAt: new Date(this.now()).toISOString(), resources: request.resources });
+      if (claimed) return { host };
+    }
+  }
+
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.placing.then(work, work);
+    this.placing = turn.catch(() => undefined);
+    return turn;
   }
 
   /**
