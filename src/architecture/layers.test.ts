@@ -70,4 +70,15 @@ describe('layers', () => {
     }
     expect(upward).toEqual([]);
   });
+
+  it("has the CLI take nothing from providers/ but the naming rule and the interface's types, outside a backend's own commands", () => {
+    const allowed = new Set(['providers/node-names.ts', 'providers/node-provider.ts']);
+    const reaching: string[] = [];
+    for (const file of sources.filter((source) => layerOf(source.relative) === 'cli' && source.relative !== 'cli/commands/cai-commands.ts')) {
+      for (const { target, node } of importsOf(file)) {
+        if (layerOf(target) === 'providers' && !allowed.has(target)) reaching.push(`${locationOf(file, node)} imports ${target}`);
+      }
+    }
+    expect(reaching).toEqual([]);
+  });
 });
