@@ -28,7 +28,10 @@ class InMemoryHost implements HostAgent {
     return { bootId: 'boot', hostname: this.address, python: '3.11.2', cpus: 2, memoryBytes: 8 * 2 ** 30, gpus: 0, home: '/root', stateDir: '~/x' };
   }
 
+  lists = 0;
+
   async list(): Promise<{ nodes: HostNode[]; unreadable: { name: string; reason: string }[] }> {
+    this.lists += 1;
     this.check();
     return { nodes: [...this.nodes.values()], unreadable: [] };
   }
@@ -159,6 +162,20 @@ describe('SshProvider (hosts in memory)', () => {
         ['ray-worker-2', 'running'],
       ]);
       expect(partial.unreadable).toEqual([{ name: 'ray-worker-1', reason: expect.stringContaining(`host ${lost === hosts.get('h1') ? 'h1' : 'h2'} does not answer`) }]);
+    });
+
+    it('is not dialled by every list while it is silent (each try is a new ssh), but again after a while', async () => {
+      await provider.launch(worker(1));
+      const host = [...hosts.values()].find((candidate) => candidate.nodes.has('ray-worker-1')) as InMemoryHost;
+      host.answering = false;
+      for (let tick = 0; tick < 5; tick += 1) {
+        await expect(provider.list()).rejects.toBeInstanceOf(PartialListError);
+        nowMs += 1000;
+      }
+      expect(host.lists).toBe(1);
+      nowMs += 15_000;
+      host.answering = true;
+      expect((await provider.list()).map((instance) => instance.state)).toEqual(['running']);
     });
 
     it('is avoided by launches, with back-off, and used again once it answers and its back-off ran out', async () => {

@@ -44,11 +44,17 @@ export interface SshProviderOptions {
 const DEFAULT_STOP_GRACE_MS = 30_000;
 const DEFAULT_BACKOFF_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
+/** A host that does not answer is asked again by a list at most this often (an idle watcher lists every second). */
+const LIST_RETRY_MAX_MS = 15_000;
 const FOLLOW_INTERVAL_MS = 500;
 
 interface HostHealth {
   failures: number;
+  /** Launches avoid the host until then. */
   untilMs: number;
+  /** When it was last asked, and what it answered: a list asks a silent host again only every so often. */
+  triedMs: number;
+  error: unknown;
   why: string;
 }
 
@@ -277,6 +283,9 @@ export class SshProvider implements NodeProvider {
   }
 
   private async listHost(host: SshHostSettings, signal: AbortSignal | undefined): Promise<HostListing> {
+    const health = this.health.get(host.address);
+    // A silent host is not dialled on every tick: each try is a new ssh process and up to its ConnectTimeout.
+    if (health !== undefined && this.now() - health.triedMs < Math.min(health.untilMs - health.triedMs, LIST_RETRY_MAX_MS)) return { host, error: health.error };
     try {
       const listed = await this.agent(host).list(signal);
       this.health.delete(host.address);
@@ -389,7 +398,7 @@ export class SshProvider implements NodeProvider {
     const previous = this.health.get(host.address);
     const failures = (previous?.failures ?? 0) + 1;
     const waitMs = Math.min(BACKOFF_MAX_MS, (this.options.backoffMs ?? DEFAULT_BACKOFF_MS) * 2 ** (failures - 1));
-    this.health.set(host.address, { failures, untilMs: this.now() + waitMs, why: messageOf(error) });
+    this.health.set(host.address, { failures, untilMs: this.now() + waitMs, triedMs: this.now(), error, why: messageOf(error) });
     // Its session is gone; what it said of itself is asked again when it answers.
     this.options.onHostDown?.(host);
     this.facts.delete(host.address);
