@@ -70,8 +70,11 @@ class InMemoryHost implements HostAgent {
     return { python: '3.11.2', ray: '2.60.0' };
   }
 
+  removed = 0;
+
   async removeState(): Promise<void> {
     this.check();
+    this.removed += 1;
   }
 
   close(): void {}
@@ -145,6 +148,15 @@ describe('SshProvider (hosts in memory)', () => {
     expect(host.argvs[0]?.join(' ')).not.toContain('secret-token');
   });
 
+  it('down removes the cluster\'s directory from the hosts its agents ran on, and asks no host it never reached', async () => {
+    hosts.get('h3')!.answering = false;
+    await provider.launch(worker(1));
+    await provider.terminate('ray-worker-1');
+    await provider.cleanup();
+    // h1 and h2 answered (the launch asked every host what it offers); h3 never did.
+    expect([...hosts.values()].map((host) => host.removed)).toEqual([1, 1, 0]);
+  });
+
   describe('a host that does not answer', () => {
     it('lists its nodes unknown in a PartialListError naming the host, never fewer nodes', async () => {
       await provider.launch(worker(1));
@@ -162,6 +174,7 @@ describe('SshProvider (hosts in memory)', () => {
         ['ray-worker-2', 'running'],
       ]);
       expect(partial.unreadable).toEqual([{ name: 'ray-worker-1', reason: expect.stringContaining(`host ${lost === hosts.get('h1') ? 'h1' : 'h2'} does not answer`) }]);
+      expect(partial.unreadable[0]?.reason).toMatch(/its node is unknown, not gone$/);
     });
 
     it('is not dialled by every list while it is silent (each try is a new ssh), but again after a while', async () => {
@@ -204,6 +217,15 @@ describe('SshProvider (hosts in memory)', () => {
       expect(hosts.get('h3')?.launches).toBe(0);
       const partial = (await provider.list().catch((caught: unknown) => caught)) as PartialListError;
       expect(partial.instances.find((instance) => instance.name === 'ray-worker-2')?.state).toBe('unknown');
+    });
+
+    it('a launch that failed before it was sent releases the name: nothing can have started there', async () => {
+      const h1 = hosts.get('h1')!;
+      h1.freePort = async () => {
+        throw new RayfleetError('HOST_UNREACHABLE', 'host h1 does not answer: ssh ended (exit 255)');
+      };
+      await expect(provider.launch(worker(1))).rejects.toMatchObject({ code: 'HOST_UNREACHABLE' });
+      expect(await provider.list()).toEqual([]);
     });
 
     it('a stop there fails and keeps the claim; once the host answers, what ended there is stopped and the name freed', async () => {

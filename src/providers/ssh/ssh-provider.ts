@@ -1,6 +1,6 @@
 // The ssh backend: a pool of machines reached over SSH; each node a `ray start --block` on a host with room for its shape.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, messageOf } from '../../errors.js';
@@ -69,6 +69,7 @@ export class SshProvider implements NodeProvider {
   private readonly runtimes = new Map<string, HostRuntime>();
   private readonly tokens = new Map<string, { content: string; path: string }>();
   private readonly health = new Map<string, HostHealth>();
+  private readonly visited = new Set<string>();
   /** The placing of launches in this process, one after another. */
   private placing: Promise<unknown> = Promise.resolve();
 
@@ -109,6 +110,8 @@ export class SshProvider implements NodeProvider {
     const { host } = placed;
     const agent = this.agent(host);
     const claim = (await this.claims.read(request.name)) as NodeClaim;
+    // Until the launch is sent, nothing can have started on the host: a failure before it releases the name.
+    let sent = false;
     try {
       const facts = await this.hostFacts(host, signal);
       const runtime = await this.runtime(host, agent, facts, signal);
@@ -129,6 +132,7 @@ export class SshProvider implements NodeProvider {
           },
         }),
       ];
+      sent = true;
       const node = await agent.launch(
         { name: request.name, role: request.role, group: request.group, index: request.index, createdAt: claim.createdAt, address: addressOf(request.role, host, this.options.head), resources: request.resources },
         argv,
@@ -138,12 +142,10 @@ export class SshProvider implements NodeProvider {
       this.health.delete(host.address);
       return this.toInstance(node, host.address);
     } catch (error) {
-      if (isHostUnreachable(error)) {
-        // The launch may or may not have reached the host: the name stays claimed (unknown) so it is never made twice.
-        this.markDown(host, error);
-      } else {
-        await this.claims.release(request.name);
-      }
+      if (isHostUnreachable(error)) this.markDown(host, error);
+      // A launch sent to a host that then did not answer may or may not have started the node: the name stays claimed
+      // (unknown) so it is never made twice.
+      if (!(sent && isHostUnreachable(error))) await this.claims.release(request.name);
       throw error;
     }
   }
@@ -221,7 +223,7 @@ export class SshProvider implements NodeProvider {
         missing.push({ name: claim.name, reason: `its host ${claim.host} is no longer in provider.hosts: rayfleet cannot reach it; stop its Ray by hand if it still runs there` });
       } else if ('error' in listing) {
         instances.set(claim.name, claimInstance(claim, 'unknown'));
-        missing.push({ name: claim.name, reason: `host ${claim.host} does not answer (${messageOf(listing.error)}): its node is unknown, not gone` });
+        missing.push({ name: claim.name, reason: `${messageOf(listing.error)}: its node is unknown, not gone` });
       } else {
         // Claimed here, not yet recorded there: a launch on its way while its launcher lives, else one that died.
         instances.set(claim.name, claimInstance(claim, isLaunchInProgress(claim) ? 'starting' : 'failed'));
@@ -258,10 +260,13 @@ export class SshProvider implements NodeProvider {
   /** Once every node is gone: the cluster's directory (records, logs, token) leaves each host that answers. */
   async cleanup(signal?: AbortSignal): Promise<void> {
     const failures: string[] = [];
+    const visited = new Set(await readdir(this.visitedDir).catch(() => [] as string[]));
     await Promise.all(
-      this.hosts.map(async (host) => {
+      // Only hosts an agent of this cluster ever ran on have its directory: one never reached has nothing to remove.
+      this.hosts.filter((host) => visited.has(encodeURIComponent(host.address))).map(async (host) => {
         try {
           await this.agent(host).removeState(signal);
+          await rm(path.join(this.visitedDir, encodeURIComponent(host.address)), { force: true });
         } catch (error) {
           failures.push(`${host.address}: ${messageOf(error)}`);
         }
@@ -289,6 +294,7 @@ export class SshProvider implements NodeProvider {
     try {
       const listed = await this.agent(host).list(signal);
       this.health.delete(host.address);
+      await this.noteVisited(host);
       return { host, ...listed };
     } catch (error) {
       if (!isHostUnreachable(error)) throw error;
@@ -297,11 +303,24 @@ export class SshProvider implements NodeProvider {
     }
   }
 
+  /** Where the hosts an agent of this cluster ran on are noted (the agent makes the cluster's directory there as it starts). */
+  private get visitedDir(): string {
+    return path.join(this.options.stateDir, 'ssh-hosts');
+  }
+
+  private async noteVisited(host: SshHostSettings): Promise<void> {
+    if (this.visited.has(host.address)) return;
+    await mkdir(this.visitedDir, { recursive: true });
+    await writeFile(path.join(this.visitedDir, encodeURIComponent(host.address)), '');
+    this.visited.add(host.address);
+  }
+
   private async hostFacts(host: SshHostSettings, signal: AbortSignal | undefined): Promise<HostFacts> {
     let facts = this.facts.get(host.address);
     if (facts === undefined) {
       facts = await this.agent(host).hello(signal);
       this.facts.set(host.address, facts);
+      await this.noteVisited(host);
     }
     return facts;
   }
