@@ -57,6 +57,7 @@ export const SPEC_FIELDS: readonly SpecField[] = [
   { path: 'watcher.headAddress', env: { name: 'RAY_HEAD_ADDRESS' } },
   { path: 'watcher.dashboardMetricApi', env: { name: 'RAY_DASHBOARD_METRIC_API' } },
   { path: 'simulation.horizon', resolvedKey: 'horizonMs', display: 'duration' },
+  { path: 'provider.insecureHostKeys', flag: 'insecureHostKeys' },
 ];
 
 /** The flag as typed: commander's key in kebab case, `--no-watcher` for an explicit false. */

@@ -145,4 +145,10 @@ describe('applyOverrides', () => {
       'provider.image': 'env RAY_IMAGE_VERSION',
     });
   });
+
+  it('takes --insecure-host-keys for an SSH pool only', () => {
+    const pool: RawSpec = { provider: { type: 'ssh', hosts: [{ address: 'h1' }] } };
+    expect(resolve(pool, {}, { insecureHostKeys: true }).provider).toMatchObject({ type: 'ssh', insecureHostKeys: true });
+    expect(resolve({}, {}, { insecureHostKeys: true }).provider).toEqual({ type: 'local' });
+  });
 });

@@ -17,6 +17,7 @@ export interface SpecOverrides {
   watcher?: boolean;
   provider?: string;
   image?: string;
+  insecureHostKeys?: boolean;
 }
 
 /** The spec as YAML gave it, before validation. */
@@ -48,6 +49,8 @@ export function applyOverrides(raw: RawSpec, env: Record<string, string | undefi
     set(field.path, field.env.numeric === true && Number.isFinite(Number(text)) ? Number(text) : text, `env ${field.env.name}`);
   };
   const fromFlag = (field: SpecField): void => {
+    // A provider's own setting means something only to a provider whose schema takes it (--insecure-host-keys: SSH).
+    if (field.path.startsWith('provider.') && !providerTakesSetting(asRecord(raw.provider).type, field.path.slice('provider.'.length))) return;
     const value = field.flag === undefined ? undefined : flags[field.flag];
     if (field.flag !== undefined && value !== undefined) set(field.path, value, `flag ${flagLabel(field.flag, value)}`);
   };

@@ -20,6 +20,7 @@ export interface UpOptions extends CommonOptions {
   objectStoreMemory?: string;
   provider?: string;
   image?: string;
+  insecureHostKeys?: boolean;
   watcher: boolean;
   json?: boolean;
 }
@@ -36,6 +37,7 @@ function addNodeShapeOptions(command: Command): Command {
     .option('--object-store-memory <size>', 'object store of each node: 1GB, 512MB, 1GiB or bytes')
     .addOption(new Option('--provider <type>', 'where the nodes run (RAYFLEET_PROVIDER)').choices(PROVIDER_TYPES))
     .option('--image <image>', 'the image of every node, for provider docker (RAY_IMAGE_VERSION)')
+    .option('--insecure-host-keys', 'for provider ssh: accept any host key and remember none (for throwaway test hosts only: anyone on the network path can pose as a host)')
     .addOption(new Option('--no-watcher', 'do not start the watcher (autoscaler)'))
     .option('--json', 'print the cluster status as JSON');
 }
