@@ -170,17 +170,35 @@ export class Fleet {
     const group = options.group ?? defaultGroup(this.spec).name;
     const count = options.count ?? 1;
     const started: string[] = [];
+    let launched: Instance[];
     try {
-      const launched = await this.cluster.launcher.launchWorkers(group, count, options.reason ?? `add-worker --group ${group} --count ${count}`, { signal: options.signal, started });
-      if (options.wait !== 'launched') await this.cluster.readiness.waitForRegistration(launched.map((instance) => instance.name), options.signal);
-      return launched;
+      launched = await this.cluster.launcher.launchWorkers(group, count, options.reason ?? `add-worker --group ${group} --count ${count}`, { signal: options.signal, started });
     } catch (error) {
       // Nothing this call started outlives it: interrupted or failed, its workers are stopped.
-      const reason = options.signal?.aborted === true ? 'add-worker interrupted' : options.wait === 'launched' ? 'add-worker failed' : 'did not join Ray';
-      if (started.length > 0) this.cluster.progress(`stopping ${started.join(', ')} (${reason})`);
-      await Promise.all(started.map((name) => this.cluster.stop(name, reason))).catch(() => undefined);
+      await this.stopStarted(started, options.signal?.aborted === true ? 'add-worker interrupted' : 'add-worker failed');
       throw error;
     }
+    if (options.wait !== 'launched') await this.waitForWorkers(launched.map((instance) => instance.name), options.signal);
+    return launched;
+  }
+
+  /**
+   * Waits until Ray has the workers an `addWorkers({ wait: 'launched' })` started, journaling each as it registers (the
+   * watcher journals only its own launches); those that do not join, or all of them on an abort, are stopped.
+   */
+  async waitForWorkers(names: string[], signal?: AbortSignal): Promise<void> {
+    try {
+      await this.cluster.readiness.waitForRegistration(names, signal);
+    } catch (error) {
+      await this.stopStarted(names, signal?.aborted === true ? 'add-worker interrupted' : 'did not join Ray');
+      throw error;
+    }
+  }
+
+  private async stopStarted(names: string[], reason: string): Promise<void> {
+    if (names.length === 0) return;
+    this.cluster.progress(`stopping ${names.join(', ')} (${reason})`);
+    await Promise.all(names.map((name) => this.cluster.stop(name, reason))).catch(() => undefined);
   }
 
   /** Drains the worker in Ray, then stops it; a busy worker is refused (NODE_BUSY) unless forced. */

@@ -1,5 +1,6 @@
 // The control plane's ClusterControl over each cluster's Fleet: the API's terms mapped onto the library, nothing decided here.
 import { messageOf } from '../errors.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import type { ClusterStatus } from '../fleet/cluster-status.js';
 import type { WatcherView } from '../fleet/fleet-watcher.js';
 import { clustersUpHere } from '../fleet/state-dir.js';
@@ -11,9 +12,11 @@ import { OpenClusters, type OpenClustersOptions } from './open-clusters.js';
 
 export class FleetClusterControl implements ClusterControl {
   private readonly clusters: OpenClusters;
+  private readonly logger: Logger;
 
   constructor(options: OpenClustersOptions = {}) {
     this.clusters = new OpenClusters(options);
+    this.logger = options.logger ?? silentLogger;
   }
 
   async listClusters(): Promise<ClusterSummaryView[]> {
@@ -82,7 +85,11 @@ export class FleetClusterControl implements ClusterControl {
     const reason = `${by}: add-worker --group ${group ?? defaultGroup(fleet.spec).name} --count ${count}`;
     const launched = await fleet.addWorkers({ group, count, reason, wait: 'launched' });
     this.clusters.changed(cluster);
-    return launched.map((instance) => instance.name);
+    const names = launched.map((instance) => instance.name);
+    // Answered now; the server sees them into Ray (journaling each registration, as `add-worker` does) and stops those
+    // that do not join, which the journal tells too.
+    fleet.waitForWorkers(names).catch((error: unknown) => this.logger.warn({ err: error, names }, 'added workers did not join Ray'));
+    return names;
   }
 
   async removeWorker(cluster: string, node: string, force: boolean, by: ChangedBy): Promise<void> {
