@@ -32,7 +32,7 @@ function start(name: string, role: 'head' | 'worker', env: Record<string, string
     { headHost: '127.0.0.1', head, dashboardHost: '127.0.0.1', sharedHost: { tempDir: path.join(dir, name), dashboardAgentPort: agentPortOf[name] ?? 0 } },
   );
   const log = createWriteStream(path.join(dir, `${name}.log`), { flags: 'a' });
-  const child = spawn(ray, args, { detached: true, env: { ...process.env, ...env, RAY_CLOUD_INSTANCE_ID: name, PATH: `${path.dirname(ray)}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(ray, args, { detached: true, env: { ...process.env, ...env, RAY_AUTH_MODE: 'disabled', RAY_CLOUD_INSTANCE_ID: name, PATH: `${path.dirname(ray)}:${process.env.PATH}` }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
   nodes.push(child);
