@@ -170,14 +170,17 @@ export class LocalProvider implements NodeProvider {
   }
 
   /**
-   * The head again under its name, address and ports, once no process of the old one is left: a GCS that hangs keeps its
-   * port and the store's lock, and a second GCS beside it would fail or split the cluster.
+   * The head again under its name, address and ports, once its `ray start --block` is gone: while it runs, the head is
+   * not proven dead (a GCS that hangs keeps its port and the store's lock). What is left of its group (its raylet waits
+   * for the GCS a minute before it gives up) is stopped first, and the record goes, so the name can be claimed again.
    */
   async restartHead(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined> {
     const record = await this.readRecord(request.name);
-    if (record !== undefined && record.pid > 0 && isGroupAlive(handleOf(record))) return undefined;
-    // The record of the dead head (and any leftover of its group) goes, so the name can be claimed again.
+    if (record !== undefined && record.pid > 0 && isLeaderAlive(handleOf(record))) return undefined;
     await this.terminate(request.name, signal);
+    // `ray start --head` refuses an address that the last head started from this temp dir and a raylet here still names
+    // (our own workers, waiting to reconnect): forgetting that last start lets the head come back on its address.
+    await rm(path.join(localNodeTempDir(this.options.tempDir, request.name), 'ray_current_cluster'), { force: true });
     return this.launch(request, signal);
   }
 
