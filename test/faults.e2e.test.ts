@@ -52,6 +52,8 @@ describe('a watcher killed after Ray accepted a drain (failpoint drain.after-acc
 
   describe('the orphan sweep', () => {
     const made: ChildProcess[] = [];
+    /** Another cluster's process of the same node name, made by the first test: no sweep may touch it. */
+    let theirs: ChildProcess | undefined;
     /** A process made by hand as a node's would be, in a process group of its own, with no record. */
     function orphanLike(clusterId: string, name: string): ChildProcess {
       const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore', env: { ...process.env, RAYFLEET_CLUSTER_ID: clusterId, RAY_CLOUD_INSTANCE_ID: name } });
@@ -72,12 +74,14 @@ describe('a watcher killed after Ray accepted a drain (failpoint drain.after-acc
       // A running node's processes, Ray's own among them, are never orphans.
       expect((await cluster.json<ClusterStatus>(['status'])).orphans).toEqual([]);
       const ours = orphanLike(clusterId, 'rff-worker-1');
-      const theirs = orphanLike('0e7c3b8e-0000-4000-8000-000000000000', 'rff-worker-1');
+      theirs = orphanLike('0e7c3b8e-0000-4000-8000-000000000000', 'rff-worker-1');
       const status = await pollUntil(async () => {
         const current = await cluster.json<ClusterStatus>(['status']);
         return (current.orphans ?? []).length > 0 ? current : undefined;
       }, { timeoutMs: 10_000, intervalMs: 200, describe: () => 'status to report the orphan' });
       expect(status.orphans).toEqual([{ providerId: String(ours.pid), name: 'rff-worker-1', pids: [ours.pid] }]);
+      // The watcher the test before started, or a new one: it sweeps at its first tick.
+      await cluster.run(['watcher', 'stop']);
       const started = await cluster.run(['watcher', 'start']);
       expect(started.exitCode, started.stderr).toBe(0);
       await pollUntil(async () => (alive(ours) ? undefined : true), { timeoutMs: 30_000, intervalMs: 200, describe: () => 'the watcher to stop the orphan' });
@@ -92,7 +96,6 @@ describe('a watcher killed after Ray accepted a drain (failpoint drain.after-acc
       const { clusterId } = JSON.parse(readFileSync(path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rff', 'cluster.json'), 'utf8')) as { clusterId: string };
       await cluster.run(['watcher', 'stop']);
       const ours = orphanLike(clusterId, 'rff-worker-7');
-      const theirs = made.find(alive);
       const down = await cluster.down();
       expect(down.exitCode, down.stderr).toBe(0);
       await pollUntil(async () => (alive(ours) ? undefined : true), { timeoutMs: 10_000, intervalMs: 100, describe: () => '`down` to have stopped the orphan' });
