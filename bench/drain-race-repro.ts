@@ -1,6 +1,6 @@
 // Tries to reproduce the GCS abort seen once in CI (issue 24: `pure virtual method called` in gcs_server right after
 // drains of workers that were exiting): rounds of 4 idle workers, each drained with IDLE_TERMINATION in parallel and then
-// drained again every 50 ms while its raylet exits, until it is DEAD. Bounded by REPRO_ROUNDS (default 12) and
+// drained again every 20 ms while its raylet exits, until Ray lists it DEAD (3 s at most). Bounded by REPRO_ROUNDS (default 12) and
 // REPRO_MINUTES (default 6). After each round: is the head's GCS alive? The GCS log is copied out of the session in the end.
 // Run it under the machine's Ray lock: `flock /tmp/rayfleet-ray.lock npx tsx bench/drain-race-repro.ts`.
 import { cp, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
@@ -45,12 +45,13 @@ try {
     // The old way: every drain at once; then again and again while each raylet exits after accepting.
     await Promise.all(
       targets.map(async (node) => {
-        for (let attempt = 0; attempt < 60; attempt += 1) {
+        // Until Ray lists it DEAD (a node it stops listing while it exits is drained on), at most 3 s.
+        for (let attempt = 0; attempt < 150; attempt += 1) {
           drainCalls += 1;
           await gcs.drainNode(node.nodeId, 'IDLE_TERMINATION', `repro round ${rounds}`).catch(() => undefined);
           const now = (await gcs.getClusterResourceState().catch(() => undefined))?.nodeStates.find((candidate) => candidate.nodeId === node.nodeId);
-          if (now === undefined || now.status === 'DEAD') return;
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          if (now?.status === 'DEAD') return;
+          await new Promise((resolve) => setTimeout(resolve, 20));
         }
       }),
     );
