@@ -278,6 +278,18 @@ describe('FleetJobs.stop and delete', () => {
     await jobs().delete('raysubmit_b');
     expect(api.jobs.has('raysubmit_b')).toBe(false);
   });
+
+  it('deletes again a job that came back right after its delete, until Ray says it is gone', async () => {
+    const stopped = api.addJob('raysubmit_c', 'STOPPED');
+    let comebacks = 0;
+    api.afterJobDelete = (job) => {
+      if (comebacks++ === 0) api.jobs.set(job.details.submission_id ?? '', stopped);
+    };
+    await jobs().delete('raysubmit_c');
+    api.afterJobDelete = undefined;
+    expect(comebacks).toBe(2);
+    expect(api.jobs.has('raysubmit_c')).toBe(false);
+  });
 });
 
 describe('entrypointOf', () => {

@@ -5,7 +5,11 @@ import { RayfleetError, isRayfleetError } from '../errors.js';
 import { DashboardHttpError } from '../ray/dashboard-http-error.js';
 import { isTerminal, JobsClient, type JobDetails, type JobSubmitRequest } from '../ray/jobs-client.js';
 import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/runtime-env.js';
+import { pollUntil } from '../wait/poll-until.js';
 import type { WorkContext } from './work-context.js';
+
+/** How long a deleted job may take to stay gone (its supervisor's last write can bring it back once). */
+const DELETE_SETTLE_MS = 10_000;
 
 export interface SubmitJobOptions {
   entrypoint: string;
@@ -206,6 +210,20 @@ export class FleetJobs {
       });
     }
     await client.delete(id, signal);
+    // A stopped job's supervisor may write its final status just after the delete, bringing the job back (seen once in
+    // the jobs e2e test: `job status` found it after `job delete`): deleted again until Ray says it is gone.
+    await pollUntil(
+      async () => {
+        const back = await client.get(id, signal).catch((error: unknown) => {
+          if (isRayfleetError(error, 'JOB_NOT_FOUND')) return undefined;
+          throw error;
+        });
+        if (back === undefined) return true;
+        await client.delete(id, signal);
+        return undefined;
+      },
+      { timeoutMs: DELETE_SETTLE_MS, intervalMs: 250, signal, describe: () => `job ${id} to be gone from Ray` },
+    );
   }
 
   private async recordEnd(details: JobDetails): Promise<void> {

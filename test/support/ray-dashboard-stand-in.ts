@@ -22,6 +22,8 @@ export interface SeenRequest {
 
 export class StandInDashboard {
   readonly jobs = new Map<string, StandInJob>();
+  /** Called after a job is deleted: a test may bring it back, as a stopped job's supervisor writing late does in Ray. */
+  afterJobDelete: ((job: StandInJob) => void) | undefined;
   readonly packages = new Map<string, Buffer>();
   readonly seen: SeenRequest[] = [];
   /** Answers to give before the real ones, whatever is asked. */
@@ -181,6 +183,7 @@ export class StandInDashboard {
     }
     if (method === 'DELETE') {
       this.jobs.delete(job.details.submission_id ?? '');
+      this.afterJobDelete?.(job);
       return json({ deleted: true });
     }
     this.onStatusPoll(job);
