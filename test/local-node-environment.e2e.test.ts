@@ -23,7 +23,9 @@ describe('a local node’s environment', () => {
     const head = { gcsPort, dashboardPort, clientPort };
     dashboardUrl = `http://127.0.0.1:${head.dashboardPort}`;
     provider = new LocalProvider({ stateDir: dir, rayCommand: async () => ray, head, tempDir: path.join(dir, 't'), stopGraceMs: 20_000 });
-    await provider.launch({ name: HEAD, role: 'head', group: 'head', index: 0, resources: { cpus: 1, gpus: 0, custom: {} }, env: { RAY_CLOUD_INSTANCE_ID: HEAD, RAY_NODE_TYPE_NAME: 'head' } });
+    // Without a mode set, Ray 2.60 turns token auth on by itself when ~/.ray/auth_token exists (any local ray.init()
+    // leaves one): this head and the job CLI below say `disabled`, so the machine's home cannot change what is tested.
+    await provider.launch({ name: HEAD, role: 'head', group: 'head', index: 0, resources: { cpus: 1, gpus: 0, custom: {} }, env: { RAY_CLOUD_INSTANCE_ID: HEAD, RAY_NODE_TYPE_NAME: 'head', RAY_AUTH_MODE: 'disabled' } });
     await pollUntil(async () => ((await fetch(`${dashboardUrl}/api/version`).catch(() => undefined))?.ok === true ? true : undefined), {
       timeoutMs: 120_000,
       intervalMs: 500,
@@ -40,7 +42,7 @@ describe('a local node’s environment', () => {
     // The submitting shell has no venv on its PATH: only the node's own environment can supply it.
     const bare = (process.env.PATH ?? '').split(':').filter((entry) => !entry.startsWith(path.dirname(ray))).join(':');
     const job = await execa(ray, ['job', 'submit', '--address', dashboardUrl, '--', 'python', '-c', 'import ray, os, sys; print("imported", ray.__version__, sys.prefix, os.environ.get("VIRTUAL_ENV"))'], {
-      env: { PATH: bare },
+      env: { PATH: bare, RAY_AUTH_MODE: 'disabled' },
       reject: false,
     });
     const venv = path.dirname(path.dirname(ray));
