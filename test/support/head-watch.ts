@@ -1,6 +1,6 @@
 // An e2e file whose local cluster lost its head stops at the first test that sees it, with the GCS's last lines, instead
 // of timing out test after test. Every test cluster is watched from `createTestCluster` until its `down`.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { clusterPaths } from '../../src/fleet/state-dir.js';
 import { readProcStat } from '../../src/process/proc-stat.js';
@@ -9,9 +9,9 @@ import { headName } from '../../src/providers/node-names.js';
 /** How often the head's process is looked at. */
 const LOOK_MS = 1_000;
 /**
- * A head is lost once its record names a process group with nothing left in it for this long: `down` and `restart`
- * remove the record as soon as the group is gone, while a head whose GCS died (its `ray start --block` ends the rest and
- * exits) keeps its record.
+ * A head is lost once its `ray start --block` has exited saying a process of its node died unexpectedly, or once its
+ * record names a process group with nothing left in it, for this long: `down` and `restart` remove the record as soon as
+ * the group is gone (and a stop by signal is no unexpected exit), while a head whose GCS died keeps its record.
  */
 const GONE_FOR_MS = 2_500;
 const TAIL_LINES = 40;
@@ -36,12 +36,15 @@ export function lostHead(): Error | undefined {
 /** Watches a local cluster's head by its node record: its leader process gone for a while is a lost head. */
 export function watchHead(cluster: string, stateDir: string): HeadWatch {
   const recordFile = path.join(stateDir, 'nodes', `${headName(cluster)}.json`);
+  const logFile = path.join(stateDir, 'logs', `${headName(cluster)}.log`);
   const controller = new AbortController();
   let goneSince: { pid: number; atMs: number } | undefined;
   let timer: NodeJS.Timeout | undefined;
   const look = (): void => {
     const pid = headPid(recordFile);
-    if (pid === undefined || processAlive(pid) || groupAlive(pid)) {
+    // `ray start --block` says at once when a process of its node died (its raylet may wait a minute for the GCS).
+    const crashed = pid !== undefined && !processAlive(pid) && saysSubprocessDied(logFile);
+    if (pid === undefined || (!crashed && (processAlive(pid) || groupAlive(pid)))) {
       goneSince = undefined;
       return;
     }
@@ -93,6 +96,23 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether the head's current start (after rayfleet's last "starting" line) logged a Ray process that exited unexpectedly. */
+function saysSubprocessDied(logFile: string): boolean {
+  let text: string;
+  try {
+    const size = statSync(logFile).size;
+    const descriptor = openSync(logFile, 'r');
+    const buffer = Buffer.alloc(Math.min(size, 256 * 1024));
+    readSync(descriptor, buffer, 0, buffer.length, size - buffer.length);
+    closeSync(descriptor);
+    text = buffer.toString('utf8');
+  } catch {
+    return false;
+  }
+  const start = text.lastIndexOf('--- rayfleet: starting');
+  return text.slice(Math.max(0, start)).includes('Some Ray subprocesses exited unexpectedly');
 }
 
 /** Whether any live process is left in the process group `pgid` (a node shutting down in order). */
