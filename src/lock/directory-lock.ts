@@ -9,6 +9,7 @@ import { failpoint } from '../fault/failpoints.js';
 import { bootTimeMs, currentBootId, currentPidNamespace, processStartedAtMs } from '../process/proc-stat.js';
 import { currentIdentity, isSameProcess } from '../process/process-identity.js';
 import { pollUntil } from '../wait/poll-until.js';
+import { parseJsonOrUndefined } from '../fs/json-text.js';
 
 /*
  * Layout: `<lockDir>/owner-<n>.json`, n = 1, 2, 3 … The lock is the highest n; it is held unless that owner
@@ -246,7 +247,7 @@ async function readEntry(dir: string, entry: number): Promise<Entry> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' };
     throw error;
   }
-  const parsed = ownerSchema.safeParse(safeJson(text));
+  const parsed = ownerSchema.safeParse(parseJsonOrUndefined(text));
   // Entries appear whole (a link of a complete file), so one that does not parse was damaged: nobody holds through it.
   return parsed.success ? { kind: 'owner', owner: parsed.data } : { kind: 'damaged' };
 }
@@ -311,10 +312,3 @@ async function legacyOwner(dir: string): Promise<LockHolder | undefined> {
   return { owner, local: true };
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

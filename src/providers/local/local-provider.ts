@@ -17,6 +17,7 @@ import type { OrphanProcess } from '../orphan-process.js';
 import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
 import { findLocalOrphans, stopLocalOrphan, type RecordedNodes } from './local-orphans.js';
 import { readEnv } from '../../environment.js';
+import { parseJsonOrUndefined } from '../../fs/json-text.js';
 
 export interface LocalProviderOptions {
   /** The cluster's state directory: node records under `nodes/`, logs under `logs/`. */
@@ -294,7 +295,7 @@ export class LocalProvider implements NodeProvider {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new RayfleetError('NODE_RECORD_UNREADABLE', `cannot read the record of ${name} (${this.recordPath(name)})`, { cause: error });
     }
-    const parsed = nodeRecordSchema.safeParse(safeJson(text));
+    const parsed = nodeRecordSchema.safeParse(parseJsonOrUndefined(text));
     if (!parsed.success) {
       throw new RayfleetError(
         'NODE_RECORD_UNREADABLE',
@@ -358,14 +359,6 @@ function stateOf(record: NodeRecord): InstanceState {
   if (isLeaderAlive(handle)) return 'running';
   // The leader is gone (or its pid is someone else's now): leftover processes of ours mean it crashed, none mean the node ended.
   return isGroupAlive(handle) ? 'failed' : 'stopped';
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 async function fileExists(filePath: string): Promise<boolean> {

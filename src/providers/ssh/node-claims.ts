@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RayfleetError } from '../../errors.js';
 import { currentIdentity, isSameProcess } from '../../process/process-identity.js';
+import { parseJsonOrUndefined } from '../../fs/json-text.js';
 
 const claimSchema = z.object({
   name: z.string(),
@@ -62,7 +63,7 @@ export class NodeClaims {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new RayfleetError('NODE_RECORD_UNREADABLE', `cannot read the claim of ${name} (${this.file(name)})`, { cause: error });
     }
-    const parsed = claimSchema.safeParse(safeJson(text));
+    const parsed = claimSchema.safeParse(parseJsonOrUndefined(text));
     if (!parsed.success) throw new RayfleetError('NODE_RECORD_UNREADABLE', `the claim of ${name} (${this.file(name)}) is unreadable`);
     return parsed.data;
   }
@@ -99,10 +100,3 @@ export function isLaunchInProgress(claim: NodeClaim): boolean {
   return claim.launcher !== undefined && isSameProcess(claim.launcher);
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
