@@ -8,8 +8,9 @@
 //          (bench/hosts-probes.ts), so neither side is credited for returning early.
 //   down — from `rayfleet down` / `ray down -y` to no Ray process on any of the three hosts (pgrep over ssh).
 // Ray's side is `ray up -y` of `provider: {type: local, head_ip, worker_ips}` in manual mode (min = max = 2 workers,
-// the rest Ray's defaults), run by the managed venv's `ray`; the hosts get `ray` on their login PATH (a symlink: Docker's
-// ENV PATH does not reach SSH sessions). rayfleet's side is the built CLI with a RAYFLEET_HOME of its own and
+// the rest Ray's defaults but RAY_enable_autoscaler_v2=0 on the head: Ray's v2 monitor brought up one of the two workers
+// and no more; it is tried once more at the end, untimed), run by the managed venv's `ray`; the hosts get `ray` on their
+// login PATH (a symlink: Docker's ENV PATH does not reach SSH sessions). rayfleet's side is the built CLI with a RAYFLEET_HOME of its own and
 // `provider: {type: ssh, …, python: /opt/ray/bin/python}`, one worker group of one-CPU workers (min 2, max 4), head 0
 // CPUs, watcher on (1 s ticks), rayfleet's own dashboard off (Ray's launcher has none; the e2e tests run without it).
 // Then, on one more rayfleet cluster: an idle watcher over BENCH_IDLE_SECONDS (30) — its CPU per tick from
@@ -21,7 +22,7 @@
 //   flock /tmp/rayfleet-ray.lock sh -c 'npm run build && npm run bench:hosts'
 //   BENCH_ROUNDS=1 BENCH_IDLE_SECONDS=10 npm run bench:hosts
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -39,8 +40,11 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 30);
 const DEADLINE_MS = Number(process.env.BENCH_DEADLINE_MINUTES ?? 40) * 60_000;
 const OUT = process.env.BENCH_OUT ?? '/tmp/rayfleet-bench-hosts';
 const UP_TIMEOUT_MS = 180_000;
-/** Ray's `ray down` stops the head only (it marks manual-mode workers terminated): its workers last until their raylets give up on the GCS. */
-const DOWN_TIMEOUT_MS = 180_000;
+/**
+ * `ray down` stops the head only (it marks manual-mode workers terminated): its workers are given longer than the 60 s
+ * a raylet waits for a lost GCS (RAY_gcs_rpc_server_reconnect_timeout_s); in these runs they were still there at 180 s.
+ */
+const DOWN_TIMEOUT_MS = 90_000;
 const BURST_TIMEOUT_MS = 300_000;
 const BIN = path.resolve(import.meta.dirname, '../bin/rayfleet.js');
 const RAY_PATTERN = "'[/]opt/ray/|[r]ay::|[r]aylet|[g]cs_server|[h]ost_agent'";
@@ -277,9 +281,17 @@ function raySide(hosts: SshHosts, dir: string, name: string, ray: string) {
       if (down.exitCode !== 0) return { ...outcome, seconds: undefined, failure: `ray down exited ${down.exitCode} (${file})` };
       return outcome;
     },
-    /** What `ray up` keeps on this machine for the cluster (lock and state files under Ray's temp dir): only this cluster's. */
+    /**
+     * What Ray's launcher keeps on this machine for the cluster, only this cluster's: lock and state files under Ray's temp
+     * dir, and the provider config `ray down` caches in /tmp/ray-config-<hash> (it has no --no-config-cache).
+     */
     async forget() {
       for (const suffix of ['lock', 'state']) await rm(path.join('/tmp/ray', `cluster-${name}.${suffix}`), { force: true });
+      for (const entry of await readdir('/tmp').catch(() => [])) {
+        if (!entry.startsWith('ray-config-')) continue;
+        const file = path.join('/tmp', entry);
+        if ((await readFile(file, 'utf8').catch(() => '')).includes(`"cluster_name": "${name}"`)) await rm(file, { force: true });
+      }
     },
   };
 }
@@ -289,19 +301,25 @@ function raySide(hosts: SshHosts, dir: string, name: string, ray: string) {
 interface IdleResult {
   seconds: number;
   ticks: number;
+  /** Status files written in the window: not one a tick when idle. */
+  statusWrites: number;
   cpuMsPerTick: number;
   childrenAtStart: string[];
   newChildren: string[];
   childCpuMs: number;
 }
 
-async function measureIdle(side: ReturnType<typeof rayfleetSide>): Promise<IdleResult> {
+async function measureIdle(side: ReturnType<typeof rayfleetSide>, upAtMs: number): Promise<IdleResult> {
   const hz = Number((await execa('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
-  // Idle: at min, nothing launching, a tick written since.
-  const status = await pollUntil(async () => {
-    const current = side.watcherStatus();
-    return current?.pid !== undefined && current.lastTickAt !== undefined && (current.launching ?? []).length === 0 ? current : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 250, describe: () => 'the watcher idle (a tick written, nothing launching)' });
+  // Idle: at min, nothing launching, a tick of this cluster's watcher written (the file of an earlier one can outlive it).
+  const status = await pollUntil(
+    async () => {
+      const current = side.watcherStatus();
+      const live = current?.pid !== undefined && existsSync(`/proc/${current.pid}`) && Date.parse(current.lastTickAt ?? '') > upAtMs;
+      return live && (current?.launching ?? []).length === 0 ? current : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, describe: () => "this cluster's watcher idle (a tick written, nothing launching)" },
+  );
   const pid = status.pid as number;
   const childrenAtStart = childrenOf(pid);
   const seen = new Set(childrenAtStart);
@@ -323,11 +341,15 @@ async function measureIdle(side: ReturnType<typeof rayfleetSide>): Promise<IdleR
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const cpuTicks = cpuTicksOf(pid) - cpuBefore;
-  const ticks = tickTimes.size;
+  const window = seconds(started);
+  // Ticks by the clock (interval 1 s): an idle watcher does not rewrite its status file every tick (2 writes in 30 s
+  // were seen), so the file's lastTickAt is printed beside it, not divided by.
+  const ticks = Math.floor(window);
   return {
-    seconds: seconds(started),
+    seconds: window,
     ticks,
-    cpuMsPerTick: ((cpuTicks * 1000) / hz) / Math.max(1, ticks),
+    statusWrites: tickTimes.size,
+    cpuMsPerTick: (cpuTicks * 1000) / hz / Math.max(1, ticks),
     childrenAtStart: childrenAtStart.map((child) => `${child} ${commandOf(child)}`),
     newChildren,
     childCpuMs: ((childCpuTicksOf(pid) - childCpuBefore) * 1000) / hz,
@@ -406,27 +428,18 @@ async function main(): Promise<void> {
   }
 
   log('rayfleet alone: idle watcher, then a burst');
+  const upAtMs = Date.now();
   const up = record('rayfleet up', await rf.up('idle-burst'));
   let idle: IdleResult | undefined;
   let burst: (Outcome & { job: string }) | undefined;
   if (up.seconds !== undefined) {
-    idle = await measureIdle(rf);
-    burst = await measureBurst(rf, rfHosts);
-    log(`  burst: ${burst.seconds?.toFixed(1) ?? 'FAILED'} s to 2 more workers; ${burst.job}`);
-    if (burst.failure !== undefined) failures.push(`burst: ${burst.failure}`);
+    // Each on its own: one failing leaves the table and the other's number.
+    idle = await measureIdle(rf, upAtMs).catch((error: unknown) => void failures.push(`idle watcher: ${String(error)}`));
+    burst = await measureBurst(rf, rfHosts).catch((error: unknown) => void failures.push(`burst: ${String(error)}`));
+    log(`  burst: ${burst?.seconds?.toFixed(1) ?? 'FAILED'} s to 2 more workers; ${burst?.job ?? ''}`);
+    if (burst?.failure !== undefined) failures.push(`burst: ${burst.failure}`);
   }
   record('rayfleet down', await rf.down('idle-burst'));
-
-  log("Ray's launcher as it comes (the v2 autoscaler on the head): once, untimed, given 120 s for its workers");
-  const asItComes = await rl.up('default', 'default', 120_000);
-  const aliveAsItComes = await aliveNodes(rayHosts.configFile, rayHosts.addresses[0] as string, undefined);
-  const asItComesText =
-    asItComes.seconds === undefined
-      ? `head + 2 workers not ALIVE within 120 s of \`ray up\` returning (${aliveAsItComes ?? 'no answer'} nodes ALIVE then, head included)`
-      : `head + 2 workers ALIVE after ${asItComes.seconds.toFixed(1)} s`;
-  log(`  ray up (defaults): ${asItComesText}`);
-  if (asItComes.failure !== undefined) failures.push(`ray up with Ray's defaults: ${asItComes.failure}`);
-  if ((await rl.down('default', 'default')).seconds === undefined) await killRay(rayHosts);
 
   const out = process.stdout;
   const rfUp = summary(results.rfUp);
@@ -451,13 +464,23 @@ async function main(): Promise<void> {
   out.write(`burst (job of 4 one-CPU tasks, 2 workers at min, head 0 CPUs): ${burst?.seconds === undefined ? 'failed' : `${burst.seconds.toFixed(1)} s`} from \`job submit\` to 2 more workers ALIVE in the GCS (${burst?.job ?? 'not run'}); Ray's manual mode cannot scale\n`);
   if (idle !== undefined) {
     out.write(
-      `idle watcher on the 3-host cluster: ${idle.cpuMsPerTick.toFixed(1)} ms CPU per tick (utime+stime over ${idle.seconds.toFixed(0)} s, ${idle.ticks} ticks seen in its status file, ${Math.floor(idle.seconds)} at 1 s); ` +
+      `idle watcher on the 3-host cluster: ${idle.cpuMsPerTick.toFixed(1)} ms CPU per tick (utime+stime over ${idle.seconds.toFixed(0)} s, ${idle.ticks} ticks at 1 s; ${idle.statusWrites} status-file writes seen); ` +
         `children at start ${idle.childrenAtStart.length}, new children in the window ${idle.newChildren.length}, CPU of children reaped ${idle.childCpuMs.toFixed(0)} ms\n`,
     );
     for (const child of idle.childrenAtStart) out.write(`  child: ${child}\n`);
     for (const child of idle.newChildren) out.write(`  NEW child: ${child}\n`);
   }
-  out.write(`Ray's launcher with its defaults (the head's v2 autoscaler), once: ${asItComesText}\n`);
+
+  log("Ray's launcher as it comes (the v2 autoscaler on the head): once, untimed, given 120 s for its workers");
+  const asItComes = await rl.up('default', 'default', 120_000);
+  const aliveAsItComes = await aliveNodes(rayHosts.configFile, rayHosts.addresses[0] as string, undefined);
+  const asItComesText =
+    asItComes.seconds === undefined
+      ? `head + 2 workers not ALIVE within 120 s of \`ray up\` returning (${aliveAsItComes ?? 'no answer'} nodes ALIVE then, head included)`
+      : `head + 2 workers ALIVE after ${asItComes.seconds.toFixed(1)} s`;
+  if (asItComes.failure !== undefined) failures.push(`ray up with Ray's defaults: ${asItComes.failure}`);
+  if ((await rl.down('default', 'default')).seconds === undefined) await killRay(rayHosts);
+  out.write(`\nRay's launcher with its defaults (the head's v2 autoscaler), once: ${asItComesText}\n`);
   if (failures.length > 0) {
     out.write('\nfailures:\n');
     for (const failure of failures) out.write(`- ${failure}\n`);
