@@ -42,15 +42,17 @@ export function watchHead(cluster: string, stateDir: string): HeadWatch {
   let timer: NodeJS.Timeout | undefined;
   const look = (): void => {
     const pid = headPid(recordFile);
-    // `ray start --block` says at once when a process of its node died (its raylet may wait a minute for the GCS).
-    const crashed = pid !== undefined && !processAlive(pid) && saysSubprocessDied(logFile);
+    // `ray start --block` says at once when a process of its node died; it then waits for the rest (the raylet waits a
+    // minute for a dead GCS), so the line alone means lost. A stop by rayfleet (SIGTERM) is a graceful exit, never said.
+    const crashed = pid !== undefined && saysSubprocessDied(logFile);
     if (pid === undefined || (!crashed && (processAlive(pid) || groupAlive(pid)))) {
       goneSince = undefined;
       return;
     }
     if (goneSince?.pid !== pid) goneSince = { pid, atMs: Date.now() };
     else if (Date.now() - goneSince.atMs >= GONE_FOR_MS) {
-      const report = new Error(`the head of cluster ${cluster} is gone (its process group ${pid} has ended): the rest of this file cannot pass.\n${gcsLogTail(stateDir)}`);
+      const why = crashed ? 'a Ray process of its node died' : `its process group ${pid} has ended`;
+      const report = new Error(`the head of cluster ${cluster} is gone (${why}): the rest of this file cannot pass.\n${gcsLogTail(stateDir)}`);
       console.error(report.message);
       controller.abort(report);
       watch.stop();
