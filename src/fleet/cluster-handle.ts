@@ -176,5 +176,7 @@ export class ClusterHandle {
 
   close(): void {
     this.connection.close();
+    // A long-lived process (the dashboard) opens a fleet again when its record changes: the old one's sessions go with it.
+    this.providerInstance?.close?.();
   }
 }

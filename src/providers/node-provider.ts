@@ -171,4 +171,6 @@ export interface NodeProvider {
   restartHead?(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined>;
   /** Releases what the cluster's nodes shared (a Docker network), once they are all gone. */
   cleanup?(signal?: AbortSignal): Promise<void>;
+  /** Lets go of what this provider object holds open (an SSH pool's sessions), when its fleet is closed; nodes run on. */
+  close?(): void;
 }
