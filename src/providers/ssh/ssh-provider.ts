@@ -225,8 +225,7 @@ export class SshProvider implements NodeProvider {
         instances.set(claim.name, claimInstance(claim, 'unknown'));
         missing.push({ name: claim.name, reason: `${messageOf(listing.error)}: its node is unknown, not gone` });
       } else {
-        // Claimed here, not yet recorded there: a launch on its way while its launcher lives, else one that died.
-        instances.set(claim.name, claimInstance(claim, isLaunchInProgress(claim) ? 'starting' : 'failed'));
+        instances.set(claim.name, unrecordedClaim(claim));
       }
     }
     const all = [...instances.values()].sort(byRoleGroupIndex);
@@ -410,7 +409,7 @@ export class SshProvider implements NodeProvider {
     }
     const node = listing.nodes.find((candidate) => candidate.name === claim.name);
     if (node !== undefined) return this.toInstance(node, claim.host);
-    return claimInstance(claim, isLaunchInProgress(claim) ? 'starting' : 'failed');
+    return unrecordedClaim(claim);
   }
 
   private markDown(host: SshHostSettings, error: unknown): void {
@@ -438,6 +437,11 @@ export class SshProvider implements NodeProvider {
       resources: node.resources,
     };
   }
+}
+
+/** A node claimed here that its host, which answers, has no record of: a launch on its way while its launcher lives, else one that died. */
+function unrecordedClaim(claim: NodeClaim): Instance {
+  return claimInstance(claim, isLaunchInProgress(claim) ? 'starting' : 'failed');
 }
 
 function claimInstance(claim: NodeClaim, state: Instance['state']): Instance {
