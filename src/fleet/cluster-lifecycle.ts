@@ -93,8 +93,7 @@ export async function takeDown(cluster: ClusterHandle, watcher: FleetWatcher, si
 
 /** Removes the head's GCS store (head.faultTolerance), where its backend keeps one. */
 async function clearGcsStore(cluster: ClusterHandle): Promise<void> {
-  const storePath = (await cluster.provider()).gcsStorePath?.();
-  if (storePath !== undefined) await rm(storePath, { recursive: true, force: true });
+  await (await cluster.provider()).gcsStore?.().clear();
 }
 
 /** Starts the head unless it runs, and waits until Ray has it. */

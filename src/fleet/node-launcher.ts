@@ -122,7 +122,7 @@ function reconnectEnv(spec: ClusterSpec): Record<string, string> {
 /** The head's embedded GCS store, where fault tolerance is on; a backend without a place for it refuses. */
 function gcsStoreEnv(spec: ClusterSpec, provider: NodeProvider): Record<string, string> {
   if (spec.head.faultTolerance !== true) return {};
-  const storePath = provider.gcsStorePath?.();
+  const storePath = provider.gcsStore?.().path;
   if (storePath === undefined) throw new RayfleetError('USAGE', `head.faultTolerance is not available on provider ${provider.type} yet: its head has no store of its own`);
   return { RAY_gcs_storage: 'rocksdb', RAY_gcs_storage_path: storePath };
 }

@@ -108,6 +108,14 @@ export interface FrontDoorAccess {
  * A backend's nodes. What differs by backend beyond launch, terminate, list and logs is an optional capability here
  * (or, where it is needed before a provider exists, a field of its Backend): callers ask for it, never for a type.
  */
+/** Where a head's GCS store lives, as its head sees the path, and how it is emptied (a fresh `up`, `down`). */
+export interface GcsStore {
+  /** The path given to the head as RAY_gcs_storage_path. */
+  readonly path: string;
+  /** Removes the store; nothing to do where it went with the head's container or host directory. */
+  clear(signal?: AbortSignal): Promise<void>;
+}
+
 export interface NodeProvider {
   readonly type: string;
   /** The watcher runs inside the head (cai): `down` stops the head first, so nothing relaunches the workers it stops. */
@@ -160,10 +168,10 @@ export interface NodeProvider {
    */
   forget?(name: string): Promise<void>;
   /**
-   * Where the head's GCS keeps its embedded store (head.faultTolerance), on the head's own disk (local: the cluster's
-   * state); absent where the backend cannot keep one yet.
+   * The head's embedded GCS store (head.faultTolerance), on the head's own disk (local: the cluster's state; a container
+   * or host keeps it where the head runs); absent where the backend cannot keep one.
    */
-  gcsStorePath?(): string;
+  gcsStore?(): GcsStore;
   /**
    * Starts the head again on its address and ports, once its old processes are proven gone (a hung GCS still holds its
    * port and the store's lock): resolves undefined, restarting nothing, while they are not.

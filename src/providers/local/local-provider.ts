@@ -11,7 +11,7 @@ import { ensurePortsFree, findFreePort } from '../../net/ports.js';
 import { isGroupAlive, isLeaderAlive, startGatedProcessGroup, stopProcessGroup, type GatedStart, type ProcessHandle } from '../../process/process-group.js';
 import { currentIdentity, isSameProcess } from '../../process/process-identity.js';
 import { pollUntil } from '../../wait/poll-until.js';
-import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
+import { byRoleGroupIndex, type GcsStore, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider } from '../node-provider.js';
 import { PartialListError, type UnreadableNode } from '../partial-list-error.js';
 import type { OrphanProcess } from '../orphan-process.js';
 import { rayStartArgs, type HeadPorts } from '../ray-start-args.js';
@@ -166,8 +166,9 @@ export class LocalProvider implements NodeProvider {
     await rm(this.recordPath(name), { force: true });
   }
 
-  gcsStorePath(): string {
-    return path.join(this.options.stateDir, 'gcs-store');
+  gcsStore(): GcsStore {
+    const storePath = path.join(this.options.stateDir, 'gcs-store');
+    return { path: storePath, clear: () => rm(storePath, { recursive: true, force: true }) };
   }
 
   /**
