@@ -9,7 +9,9 @@ unless pid, start time and boot id still match, or the process carries the node'
 
 Standard library only, under the host's own python3, before any venv is trusted.
 
-Usage: python3 host_agent.py STATE_DIR    (records in STATE_DIR/nodes, logs in STATE_DIR/logs)
+Usage: python3 host_agent.py STATE_DIR TEMP_DIR
+  STATE_DIR: the cluster's directory here (records in STATE_DIR/nodes, logs in STATE_DIR/logs, the head's GCS store);
+  TEMP_DIR: the directory of its nodes' Ray sessions. `remove` touches nothing outside these two.
 Request:  {"id": 1, "op": "list"}
 Answer:   {"id": 1, "ok": true, "result": {...}}  or  {"id": 1, "ok": false, "error": {"code": "...", "message": "..."}}
 """
@@ -146,9 +148,19 @@ def reap():
             return
 
 
+def expand_home(value):
+    """A path written `~/...` by rayfleet (which does not know the login's home here) as this host sees it."""
+    return os.path.expanduser(value) if value.startswith("~/") else value
+
+
+def is_inside(path, directory):
+    return os.path.commonpath([path, directory]) == directory and path != directory
+
+
 class Agent:
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, temp_dir):
         self.state_dir = state_dir
+        self.temp_dir = temp_dir
         self.nodes_dir = os.path.join(state_dir, "nodes")
         self.logs_dir = os.path.join(state_dir, "logs")
         os.makedirs(self.nodes_dir, mode=0o700, exist_ok=True)
@@ -256,7 +268,8 @@ class Agent:
                 raise AgentError("NODE_START_FAILED", f"cannot run {argv[0]} on {socket.gethostname()}")
             marker = {"name": MARKER, "value": self.record_path(name)}
             env = dict(os.environ)
-            env.update(request.get("env", {}))
+            # Ray reads the paths it is given as they are (RAY_gcs_storage_path is never expanded): `~` is resolved here.
+            env.update({key: expand_home(value) for key, value in request.get("env", {}).items()})
             bin_dir = os.path.dirname(command)
             env["PATH"] = os.pathsep.join([bin_dir] + [entry for entry in env.get("PATH", "").split(os.pathsep) if entry and entry != bin_dir])
             if os.path.exists(os.path.join(os.path.dirname(bin_dir), "pyvenv.cfg")):
@@ -346,6 +359,21 @@ class Agent:
         os.replace(temporary, path)
         return {"path": path}
 
+    def op_remove(self, request):
+        """Removes a file or a directory tree of this cluster's (the head's GCS store, a node's last-start file); gone is fine."""
+        path = os.path.realpath(expand_home(request["path"]))
+        own = [os.path.realpath(directory) for directory in (self.state_dir, self.temp_dir)]
+        if not any(is_inside(path, directory) for directory in own):
+            raise AgentError("USAGE", f"{request['path']} is not inside this cluster's directories on {socket.gethostname()}")
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        return {}
+
     def op_free_port(self, _request):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("0.0.0.0", 0))
@@ -373,7 +401,7 @@ class Agent:
 
 def main():
     state_dir = os.path.expanduser(sys.argv[1])
-    agent = Agent(state_dir)
+    agent = Agent(state_dir, os.path.expanduser(sys.argv[2]))
     out = sys.stdout
     out.write(json.dumps({"id": 0, "ok": True, "result": {"ready": True}}) + "\n")
     out.flush()

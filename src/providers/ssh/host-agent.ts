@@ -52,6 +52,11 @@ export interface HostAgent {
   pythonInfo(python: string, signal?: AbortSignal): Promise<{ python: string; ray: string | null }>;
   /** Removes the cluster's directory on the host, once no node of it is left there. */
   removeState(signal?: AbortSignal): Promise<void>;
+  /**
+   * Removes a file or directory tree inside the cluster's directory or its nodes' temp dir on the host (`~/` is the
+   * login's home there); one that is gone already is no error, one outside them is refused (USAGE).
+   */
+  remove(hostPath: string, signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 
@@ -88,6 +93,8 @@ export interface SshHostAgentOptions {
   settings: SshProviderSettings;
   /** The cluster's directory on the host; `~` is the login's home. */
   stateDir: string;
+  /** Where the cluster's nodes keep their Ray sessions on the host. */
+  tempDir: string;
   /** StrictHostKeyChecking as resolved for this host (see hostKeyOption). */
   hostKeyChecking: () => Promise<string>;
   requestTimeoutMs?: number;
@@ -133,6 +140,10 @@ export class SshHostAgent implements HostAgent {
 
   async removeState(signal?: AbortSignal): Promise<void> {
     await this.request('remove-state', {}, signal);
+  }
+
+  async remove(hostPath: string, signal?: AbortSignal): Promise<void> {
+    await this.request('remove', { path: hostPath }, signal);
   }
 
   /** Ends the session: the agent sees end-of-file and exits; the nodes it started run on, in sessions of their own. */
@@ -209,7 +220,7 @@ export class SshHostAgent implements HostAgent {
   private async open(): Promise<Session> {
     if (this.session !== undefined && !this.session.ended) return this.session;
     agentSource ??= readFileSync(packageFile('launchers/host_agent.py'), 'utf8');
-    const remote = `python3 -u -c ${shellQuote(BOOTSTRAP)} ${shellQuote(this.options.stateDir)}`;
+    const remote = `python3 -u -c ${shellQuote(BOOTSTRAP)} ${shellQuote(this.options.stateDir)} ${shellQuote(this.options.tempDir)}`;
     const args = sshArgs(this.options.host, this.options.settings, await this.options.hostKeyChecking(), remote);
     const child = spawn('ssh', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let markReady: () => void = () => undefined;

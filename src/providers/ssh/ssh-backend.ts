@@ -30,8 +30,7 @@ export function sshBackend(settings: SshProviderSettings): Backend {
     unreachableHeadAdvice: undefined,
     simulation: SIMULATION,
     createProvider: ({ spec, head, stateDir, onProgress }) => {
-      // Two rayfleet homes (or machines) may run a cluster of one name on the same host: the directory there is theirs alone.
-      const digest = createHash('sha256').update(`${os.hostname()}:${path.resolve(stateDir)}`).digest('hex').slice(0, 8);
+      const { remoteStateDir, remoteTempDir } = hostDirectories(spec.name, stateDir);
       const hostKeys = new Map<string, Promise<string>>();
       const hostKeyChecking = (host: SshHostSettings): Promise<string> => {
         let checking = hostKeys.get(host.address);
@@ -45,7 +44,7 @@ export function sshBackend(settings: SshProviderSettings): Backend {
       const agentFor = (host: SshHostSettings): SshHostAgent => {
         let agent = agents.get(host.address);
         if (agent === undefined) {
-          agent = new SshHostAgent({ host, settings, stateDir: `~/.rayfleet/clusters/${spec.name}-${digest}`, hostKeyChecking: () => hostKeyChecking(host) });
+          agent = new SshHostAgent({ host, settings, stateDir: remoteStateDir, tempDir: remoteTempDir, hostKeyChecking: () => hostKeyChecking(host) });
           agents.set(host.address, agent);
         }
         return agent;
@@ -56,12 +55,23 @@ export function sshBackend(settings: SshProviderSettings): Backend {
         settings,
         head,
         stateDir,
-        remoteStateDir: `~/.rayfleet/clusters/${spec.name}-${digest}`,
-        remoteTempDir: `/tmp/rf-${digest}`,
+        remoteStateDir,
+        remoteTempDir,
         agentFor,
         prepareRuntime: (host, agent, facts, signal) => runtimes.prepare(host, agent, facts, signal),
         onHostDown: (host) => runtimes.forget(host),
       });
     },
   };
+}
+
+/**
+ * Where a cluster lives on each host: its directory under the login's home (records, logs, its token, the head's GCS
+ * store) and its nodes' Ray sessions under /tmp (short: unix socket paths are capped at 107 bytes). Two rayfleet homes
+ * (or machines) may run a cluster of one name on the same host: the digest of this machine and state directory keeps
+ * theirs apart.
+ */
+export function hostDirectories(cluster: string, stateDir: string): { remoteStateDir: string; remoteTempDir: string } {
+  const digest = createHash('sha256').update(`${os.hostname()}:${path.resolve(stateDir)}`).digest('hex').slice(0, 8);
+  return { remoteStateDir: `~/.rayfleet/clusters/${cluster}-${digest}`, remoteTempDir: `/tmp/rf-${digest}` };
 }

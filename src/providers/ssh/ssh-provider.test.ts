@@ -16,6 +16,9 @@ class InMemoryHost implements HostAgent {
   launches = 0;
   secrets = new Map<string, string>();
   argvs: string[][] = [];
+  envs: Record<string, string>[] = [];
+  /** What was asked of the host that changes it, in order. */
+  ops: string[] = [];
 
   constructor(private readonly address: string) {}
 
@@ -36,10 +39,12 @@ class InMemoryHost implements HostAgent {
     return { nodes: [...this.nodes.values()], unreadable: [] };
   }
 
-  async launch(node: HostNodeSpec, argv: string[]): Promise<HostNode> {
+  async launch(node: HostNodeSpec, argv: string[], env: Record<string, string>): Promise<HostNode> {
     this.check();
     this.launches += 1;
     this.argvs.push(argv);
+    this.envs.push(env);
+    this.ops.push(`launch ${node.name}`);
     const running: HostNode = { ...node, pid: 1000 + this.launches, state: 'running' };
     this.nodes.set(node.name, running);
     return running;
@@ -47,6 +52,7 @@ class InMemoryHost implements HostAgent {
 
   async terminate(name: string): Promise<void> {
     this.check();
+    this.ops.push(`terminate ${name}`);
     this.nodes.delete(name);
   }
 
@@ -77,10 +83,24 @@ class InMemoryHost implements HostAgent {
     this.removed += 1;
   }
 
+  async remove(hostPath: string): Promise<void> {
+    this.check();
+    this.ops.push(`remove ${hostPath}`);
+  }
+
   close(): void {}
 }
 
 const HOSTS: SshHostSettings[] = [{ address: 'h1', cpus: 2 }, { address: 'h2', cpus: 2 }, { address: 'h3', cpus: 2 }];
+
+const HEAD: LaunchRequest = {
+  name: 'ray-head',
+  role: 'head',
+  group: 'head',
+  index: 0,
+  resources: { cpus: 1, gpus: 0, custom: {} },
+  env: { RAY_gcs_storage: 'rocksdb', RAY_gcs_storage_path: '~/.rayfleet/clusters/ray-x/gcs-store' },
+};
 
 function worker(index: number, cpus = 1): LaunchRequest {
   return { name: `ray-worker-${index}`, role: 'worker', group: 'worker', index, resources: { cpus, gpus: 0, custom: {} }, env: {} };
@@ -155,6 +175,71 @@ describe('SshProvider (hosts in memory)', () => {
     await provider.cleanup();
     // h1 and h2 answered (the launch asked every host what it offers); h3 never did.
     expect([...hosts.values()].map((host) => host.removed)).toEqual([1, 1, 0]);
+  });
+
+  describe('the head that survives (head.faultTolerance)', () => {
+    const STORE = '~/.rayfleet/clusters/ray-x/gcs-store';
+    /** The head's Ray session directory on its host, as its `ray start` names it. */
+    const headTempDir = (host: InMemoryHost) => (host.argvs[0]?.find((arg) => arg.startsWith('--temp-dir=')) ?? '').slice('--temp-dir='.length);
+
+    it('keeps the GCS store in the cluster\'s directory on the head\'s host and clears it there, through its agent', async () => {
+      expect(provider.gcsStore().path).toBe(STORE);
+      await provider.gcsStore().clear();
+      expect([...hosts.values()].map((host) => host.ops)).toEqual([[`remove ${STORE}`], [], []]);
+    });
+
+    it('a store whose host was silent at clear is cleared before the head is launched, and the head is not launched until it is', async () => {
+      const h1 = hosts.get('h1')!;
+      h1.answering = false;
+      // `down --force` goes on past a head's host gone for good (its cluster directory, store and all, is named left there).
+      await provider.gcsStore().clear();
+      await expect(provider.launch(HEAD)).rejects.toMatchObject({ code: 'HOST_UNREACHABLE' });
+      expect(await provider.list()).toEqual([]);
+      h1.answering = true;
+      await provider.launch(HEAD);
+      expect(h1.ops).toEqual([`remove ${STORE}`, 'launch ray-head']);
+      await provider.launch(worker(1));
+      await provider.terminate('ray-head');
+      await provider.launch(HEAD);
+      // Cleared once: a head launched again by the same provider keeps the store it has (the restart's recovery).
+      expect(h1.ops.filter((op) => op.startsWith('remove'))).toHaveLength(1);
+    });
+
+    it('restarts nothing while the head\'s recorded process runs, or a launch of it is on its way', async () => {
+      await provider.launch(HEAD);
+      expect(await provider.restartHead(HEAD)).toBeUndefined();
+      const h1 = hosts.get('h1')!;
+      h1.nodes.delete('ray-head');
+      // The claim here, made by this live process, and no record there yet: a launch in progress.
+      expect(await provider.restartHead(HEAD)).toBeUndefined();
+      expect(h1.ops).toEqual(['launch ray-head']);
+    });
+
+    it('once the head\'s process is gone: what is left of it is stopped, its last start forgotten, and it runs again on its host, ports and store', async () => {
+      await provider.launch(HEAD);
+      await provider.launch(worker(1));
+      const h1 = hosts.get('h1')!;
+      h1.nodes.set('ray-head', { ...(h1.nodes.get('ray-head') as HostNode), state: 'failed' });
+      const restarted = await provider.restartHead(HEAD);
+      expect(restarted).toMatchObject({ name: 'ray-head', address: 'h1:6379', state: 'running' });
+      expect(h1.ops).toEqual(['launch ray-head', 'terminate ray-head', `remove ${headTempDir(h1)}/ray_current_cluster`, 'launch ray-head']);
+      expect(headTempDir(h1)).toMatch(/^\/tmp\/rf-x\/[0-9a-f]{6}$/);
+      expect(h1.argvs[1]).toEqual(h1.argvs[0]);
+      expect(h1.envs[1]).toMatchObject({ RAY_gcs_storage_path: STORE });
+      // The workers are left as they are, waiting to reconnect.
+      expect([...hosts.values()].flatMap((host) => host.ops).filter((op) => op.includes('worker'))).toEqual(['launch ray-worker-1']);
+      expect((await provider.list()).map((instance) => [instance.name, instance.state])).toEqual([['ray-head', 'running'], ['ray-worker-1', 'running']]);
+    });
+
+    it('restarts nothing while the head\'s host does not answer: its head is not proven gone', async () => {
+      await provider.launch(HEAD);
+      const h1 = hosts.get('h1')!;
+      h1.nodes.set('ray-head', { ...(h1.nodes.get('ray-head') as HostNode), state: 'stopped' });
+      h1.answering = false;
+      expect(await provider.restartHead(HEAD)).toBeUndefined();
+      h1.answering = true;
+      expect(h1.ops).toEqual(['launch ray-head']);
+    });
   });
 
   describe('a host that does not answer', () => {

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RayfleetError, messageOf } from '../../errors.js';
-import { byRoleGroupIndex, type Instance, type LaunchRequest, type LogOptions, type NodeProvider, type NodeResources } from '../node-provider.js';
+import { byRoleGroupIndex, type GcsStore, type Instance, type LaunchRequest, type LogOptions, type NodeProvider, type NodeResources } from '../node-provider.js';
 import { PartialListError, type UnreadableNode } from '../partial-list-error.js';
 import type { HeadPorts } from '../../spec/schema.js';
 import { rayStartArgs } from '../ray-start-args.js';
@@ -72,6 +72,8 @@ export class SshProvider implements NodeProvider {
   private readonly visited = new Set<string>();
   /** The placing of launches in this process, one after another. */
   private placing: Promise<unknown> = Promise.resolve();
+  /** The head's GCS store could not be cleared (its host did not answer): the head is not launched before it is. */
+  private storeNotCleared = false;
 
   constructor(private readonly options: SshProviderOptions) {
     this.claims = new NodeClaims(path.join(options.stateDir, 'ssh-nodes'));
@@ -113,6 +115,8 @@ export class SshProvider implements NodeProvider {
     // Until the launch is sent, nothing can have started on the host: a failure before it releases the name.
     let sent = false;
     try {
+      // A fresh head never starts from a previous cluster's store, even where clearing it found its host silent.
+      if (request.role === 'head' && this.storeNotCleared) await this.clearGcsStore(signal);
       const facts = await this.hostFacts(host, signal);
       const runtime = await this.runtime(host, agent, facts, signal);
       const env = await this.nodeEnv(host, agent, request.env, signal);
@@ -125,7 +129,7 @@ export class SshProvider implements NodeProvider {
           // The head's dashboard answers this machine (jobs, Serve, the fallback view), across the network.
           dashboardHost: '0.0.0.0',
           sharedHost: {
-            tempDir: `${this.options.remoteTempDir}/${createHash('sha256').update(request.name).digest('hex').slice(0, 6)}`,
+            tempDir: this.nodeTempDir(request.name),
             dashboardAgentPort: await agent.freePort(signal),
             // The first node on a host streams its drivers' output; more would print every line twice.
             includeLogMonitor: !othersOnHost,
@@ -192,6 +196,54 @@ export class SshProvider implements NodeProvider {
     }
     await this.agent(host).terminate(name, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
     await this.claims.release(name);
+  }
+
+  /**
+   * The head's GCS store in the cluster's directory on the head's host (`~` is the login's home there, which the host's
+   * agent resolves as it starts the head). Cleared through that host's agent: a host that does not answer keeps it inside
+   * the cluster's directory, which `down` names as left there, and a head is not launched from here until it is cleared.
+   */
+  gcsStore(): GcsStore {
+    return { path: this.gcsStorePath, clear: (signal) => this.clearGcsStore(signal, { hostMaySkip: true }) };
+  }
+
+  private get gcsStorePath(): string {
+    return `${this.options.remoteStateDir}/gcs-store`;
+  }
+
+  private async clearGcsStore(signal: AbortSignal | undefined, options: { hostMaySkip?: boolean } = {}): Promise<void> {
+    const host = headHostOf(this.options.settings);
+    try {
+      await this.agent(host).remove(this.gcsStorePath, signal);
+      // The agent made the cluster's directory there as it started: `down` removes it with the rest.
+      await this.noteVisited(host);
+      this.storeNotCleared = false;
+    } catch (error) {
+      if (!(options.hostMaySkip === true && isHostUnreachable(error))) throw error;
+      this.markDown(host, error);
+      this.storeNotCleared = true;
+    }
+  }
+
+  /**
+   * The head again on its host and ports, through that host's agent, once its `ray start --block` is gone: while its
+   * recorded process lives (a GCS that hangs keeps its port and the store's lock), or its host does not answer, or a
+   * launch of it is on its way, nothing is restarted. What is left of its process group (its raylet waits a minute for
+   * the GCS) is stopped, as terminate stops only what the node's record proves its own, and the head's last start is
+   * forgotten: `ray start --head` refuses an address that its temp dir names as the last one started while a raylet on
+   * the host still names it (a worker there, waiting to reconnect).
+   */
+  async restartHead(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined> {
+    const host = headHostOf(this.options.settings);
+    const listing = await this.listHost(host, signal);
+    if ('error' in listing) return undefined;
+    const node = listing.nodes.find((candidate) => candidate.name === request.name);
+    const claim = await this.claims.read(request.name);
+    const state = node?.state ?? (claim === undefined ? 'stopped' : unrecordedClaim(claim).state);
+    if (state === 'running' || state === 'starting') return undefined;
+    await this.terminate(request.name, signal);
+    await this.agent(host).remove(`${this.nodeTempDir(request.name)}/ray_current_cluster`, signal);
+    return this.launch(request, signal);
   }
 
   /** `down --force` of a node on a host that does not answer: its claim goes, and nothing on the host is touched. */
@@ -300,6 +352,11 @@ export class SshProvider implements NodeProvider {
       this.markDown(host, error);
       return { host, error };
     }
+  }
+
+  /** Ray's session files of one node on its host: a directory of its own (nodes on a host would race for socket names). */
+  private nodeTempDir(name: string): string {
+    return `${this.options.remoteTempDir}/${createHash('sha256').update(name).digest('hex').slice(0, 6)}`;
   }
 
   /** Where the hosts an agent of this cluster ran on are noted (the agent makes the cluster's directory there as it starts). */
