@@ -1,5 +1,6 @@
 // End to end: the watcher scaling real Ray workers on this machine, up to what Ray waits for and down when idle.
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,9 +10,12 @@ import { findFreePort } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { WATCHER_NODE_FLAGS } from '../src/watcher/watcher-node-flags.js';
 import { TEST_RAY, startDriver } from './support/drivers.js';
+import { processesWithEnv } from './support/processes.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const IDLE_TIMEOUT_MS = 5_000;
+/** The race test's group: no test's work fits on it (a resource of its own, no CPU), so only add-worker starts its nodes. */
+const RACE_GROUP = '{ name: race, cpus: 0, resources: { race: 1 }, objectStoreMemory: 100MB, min: 0, max: 5 }';
 
 /** A driver's result: its last line (Ray may print its own messages before it). */
 function lastLine(output: string): string {
@@ -60,7 +64,7 @@ describe('the watcher on a local cluster', () => {
       name: 'rfw',
       workers: 0,
       max: 4,
-      extraGroups: ['{ name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 2 }', '{ name: keep, cpus: 0, resources: { keep: 1 }, objectStoreMemory: 100MB, min: 1, max: 1 }'],
+      extraGroups: ['{ name: gpu, cpus: 1, gpus: 1, objectStoreMemory: 100MB, min: 0, max: 2 }', '{ name: keep, cpus: 0, resources: { keep: 1 }, objectStoreMemory: 100MB, min: 1, max: 1 }', RACE_GROUP],
       watcher: `{ interval: 500ms, idleTimeout: ${IDLE_TIMEOUT_MS / 1000}s, maxWorkers: 7 }`,
     });
     const up = await cluster.up();
@@ -170,6 +174,69 @@ describe('the watcher on a local cluster', () => {
     const again = await cluster.run(['start-watcher']);
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toContain('LOCK_HELD');
+  });
+
+  /** The nodes of a group that processes carrying this cluster's id belong to (RAY_CLOUD_INSTANCE_ID), each name once. */
+  function nodesWithClusterId(group: string): string[] {
+    const { clusterId } = JSON.parse(readFileSync(path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rfw', 'cluster.json'), 'utf8')) as { clusterId: string };
+    const names = processesWithEnv('RAYFLEET_CLUSTER_ID', clusterId).flatMap((pid) => {
+      try {
+        const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('RAY_CLOUD_INSTANCE_ID='));
+        return variable === undefined ? [] : [variable.slice('RAY_CLOUD_INSTANCE_ID='.length)];
+      } catch {
+        return [];
+      }
+    });
+    return [...new Set(names)].filter((name) => name.startsWith(`rfw-${group}-`)).sort();
+  }
+
+  /** Ray's own word, through its state API: the alive nodes that carry a resource. */
+  async function aliveInRayWith(resource: string): Promise<number> {
+    const listed = await execa(TEST_RAY, ['list', 'nodes', '--format', 'json', '--detail', '--limit', '1000'], { env, reject: false, encoding: 'utf8' });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    const nodes = JSON.parse(listed.stdout) as Array<{ state: string; resources_total: Record<string, number> }>;
+    return nodes.filter((node) => node.state === 'ALIVE' && (node.resources_total[resource] ?? 0) > 0).length;
+  }
+
+  /** Sets watcher.idleTimeout in the spec and applies it to the running cluster, as a user would (edit, then `up`). */
+  async function setIdleTimeout(value: string): Promise<void> {
+    const text = await readFile(cluster.specPath, 'utf8');
+    await writeFile(cluster.specPath, text.replace(/idleTimeout: [^,}]+/, `idleTimeout: ${value}`));
+    const up = await cluster.run(['up']);
+    expect(up.exitCode, up.stderr).toBe(0);
+  }
+
+  it('gives 8 concurrent add-workers on a group of max 5, with the watcher running, exactly 5 nodes', async () => {
+    expect((await cluster.json<{ running: boolean }>(['watcher-status'])).running).toBe(true);
+    expect(workersOf(await status(), 'race')).toEqual([]);
+    // The winners are idle from the moment they join; the watcher keeps them until all are counted, then drains them.
+    await setIdleTimeout('10m');
+    try {
+      const mark = Date.now();
+      const results = await Promise.all(Array.from({ length: 8 }, () => cluster.run(['add-worker', '--group', 'race'])));
+      const winners = results.filter((result) => result.exitCode === 0);
+      const losers = results.filter((result) => result.exitCode !== 0);
+      expect(winners.length, results.map((result) => result.stderr).join('\n')).toBe(5);
+      for (const loser of losers) {
+        expect(loser.exitCode, loser.stderr).toBe(2);
+        expect(loser.stderr).toContain('GROUP_AT_MAX');
+      }
+      const expected = ['rfw-race-1', 'rfw-race-2', 'rfw-race-3', 'rfw-race-4', 'rfw-race-5'];
+      // No name twice: each winner says the one node it added, and together they are the group's five.
+      expect(winners.map((result) => result.stdout.match(/(rfw-race-\d+) joined the cluster/)?.[1]).sort()).toEqual(expected);
+      const now = await status();
+      expect(workersOf(now, 'race').sort()).toEqual(expected);
+      expect(now.nodes.filter((node) => node.group === 'race' && (node.ray === null || node.ray.status === 'DEAD'))).toEqual([]);
+      expect(await aliveInRayWith('race')).toBe(5);
+      expect(nodesWithClusterId('race')).toEqual(expected);
+      const launched = (await launchesSince(mark)).filter((event) => groupOf(event) === 'race');
+      expect(launched.map(nodeOf).sort()).toEqual(expected);
+      expect(launched.every((event) => event.reason.startsWith('add-worker'))).toBe(true);
+      expect((await events()).filter((event) => event.type === 'launch-failed' && Date.parse(event.time) >= mark)).toEqual([]);
+    } finally {
+      await setIdleTimeout(`${IDLE_TIMEOUT_MS / 1000}s`);
+    }
+    await waitFor('the race group to drain back to 0', async () => (workersOf(await status(), 'race').length === 0 && nodesWithClusterId('race').length === 0 ? true : undefined));
   });
 
   it('restarts after SIGKILL mid-launch with no duplicate and no orphan', async () => {
