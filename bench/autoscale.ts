@@ -23,7 +23,7 @@ const RAY_INTERVAL_S = Number(process.env.BENCH_RAY_INTERVAL_S ?? 5);
 const IDLE_TIMEOUT_S = 10;
 
 function progress(run: SideRun): string {
-  return `reaction ${run.reactionS?.toFixed(2) ?? '-'} s, capacity ${run.capacityS.toFixed(1)} s, ${run.nodesLaunched} nodes, scale-down ${run.scaleDownS.toFixed(1)} s`;
+  return `reaction ${run.reactionS?.toFixed(2) ?? '-'} s, capacity ${run.capacityS.toFixed(1)} s${run.gangPlacedS === undefined ? '' : ` (gang ${run.gangPlacedS.toFixed(1)} s)`}, done ${run.doneS.toFixed(1)} s, ${run.nodesLaunched} nodes, scale-down ${run.scaleDownS.toFixed(1)} s`;
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,8 @@
 # One workload of bench:autoscale as a Ray driver: tasks (and a placement group with one task per bundle) submitted at
-# once, each holding its resources for the workload's seconds; prints when it submitted, when the last task started
-# and when all were done (epoch seconds, this machine's clock) as one JSON line after RESULT_MARKER (Ray prints its
-# workers' deduplicated output on the same stdout).
+# once, each holding its resources for the workload's seconds; prints when it submitted, when the last task started,
+# when the placement group's last task started (the gang placed; null without one) and when all were done (epoch
+# seconds, this machine's clock) as one JSON line after RESULT_MARKER (Ray prints its workers' deduplicated output on
+# the same stdout).
 import json
 import sys
 import time
@@ -31,16 +32,19 @@ def options_of(shape):
 submitted = time.time()
 group = None
 refs = []
+gang_count = 0
 if workload.get("placementGroup"):
     spec = workload["placementGroup"]
     group = placement_group(spec["bundles"], strategy=spec["strategy"])
     for index, bundle in enumerate(spec["bundles"]):
         strategy = PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=index)
         refs.append(work.options(**options_of(bundle), scheduling_strategy=strategy).remote(seconds))
+    gang_count = len(refs)
 for task in workload["tasks"]:
     refs.extend(work.options(**options_of(task["shape"])).remote(seconds) for _ in range(task["count"]))
 starts = ray.get(refs)
 done = time.time()
 if group is not None:
     remove_placement_group(group)
-print(RESULT_MARKER + json.dumps({"submitted": submitted, "lastStarted": max(starts), "done": done}))
+gang_started = max(starts[:gang_count]) if gang_count > 0 else None
+print(RESULT_MARKER + json.dumps({"submitted": submitted, "lastStarted": max(starts), "gangStarted": gang_started, "done": done}))

@@ -17,6 +17,8 @@ export interface RunTarget {
 export interface RunMeasurement {
   /** Submit → the last task started: every request placed. */
   capacityS: number;
+  /** Submit → the placement group's last task started: the gang placed (undefined without one). */
+  gangPlacedS: number | undefined;
   /** Submit → all tasks done. */
   doneS: number;
   /** Distinct workers the GCS showed during the run. */
@@ -80,6 +82,7 @@ export async function measureRun(target: RunTarget, workload: BenchWorkload, idl
   const submittedAtMs = times.submitted * 1000;
   return {
     capacityS: times.lastStarted - times.submitted,
+    gangPlacedS: times.gangStarted === null ? undefined : times.gangStarted - times.submitted,
     doneS: times.done - times.submitted,
     nodesLaunched: seen.size,
     scaleDownS: (goneAtMs - times.done * 1000) / 1000 - idleTimeoutS,

@@ -44,6 +44,7 @@ export function workloadTable(workload: BenchWorkload, ours: SideRun[], ray: Sid
     [
       row('reaction: demand in the GCS → first launch (s)', (run) => run.reactionS, 2),
       row('time to capacity: submit → all work placed (s)', (run) => run.capacityS),
+      ...(workload.placementGroup === undefined ? [] : [row('submit → the placement group placed (s)', (run) => run.gangPlacedS)]),
       row('submit → all work done (s)', (run) => run.doneS),
       row(`nodes launched (needed ${workload.needed})`, (run) => run.nodesLaunched, 0),
       row('scale-down: idle timeout → all workers gone (s)', (run) => run.scaleDownS),
