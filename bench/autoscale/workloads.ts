@@ -59,7 +59,9 @@ export const WORKLOADS: Record<string, BenchWorkload> = {
     placementGroup: { bundles: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }], strategy: 'STRICT_SPREAD' },
     seconds: 5,
     maxWorkers: 6,
-    // 3 nodes for the bundles, whose second CPUs hold 3 of the tasks; the 4th task needs a 4th node.
+    // 3 nodes for the bundles, whose second CPUs hold 3 of the tasks; the 4th task needs a 4th node. Ray gives each
+    // node to the pending tasks as it joins, though, while the gang waits for 3 nodes at once: with 4 nodes the gang
+    // waits for the first tasks to end, and rayfleet launches 5 so it need not (see the planner's packing order).
     needed: 4,
   },
 };
@@ -67,11 +69,19 @@ export const WORKLOADS: Record<string, BenchWorkload> = {
 /** What the driver's result line starts with. */
 export const RESULT_MARKER = 'bench-autoscale-result: ';
 
-/** The driver's times (epoch seconds) from its output. */
-export function driverTimes(stdout: string): { submitted: number; lastStarted: number; done: number } {
+/** The driver's times, epoch seconds; `gangStarted` is the placement group's last task started (null without one). */
+export interface DriverTimes {
+  submitted: number;
+  lastStarted: number;
+  gangStarted: number | null;
+  done: number;
+}
+
+/** The driver's times from its output. */
+export function driverTimes(stdout: string): DriverTimes {
   const line = stdout.split('\n').find((text) => text.startsWith(RESULT_MARKER));
   if (line === undefined) throw new Error(`the driver printed no result line: ${stdout.slice(-2000)}`);
-  return JSON.parse(line.slice(RESULT_MARKER.length)) as { submitted: number; lastStarted: number; done: number };
+  return JSON.parse(line.slice(RESULT_MARKER.length)) as DriverTimes;
 }
 
 /** The driver's argument: the workload as the Python side reads it. */

@@ -184,6 +184,31 @@ describe('planScaling: scale-up', () => {
   });
 });
 
+describe('planScaling: a gang beside plain tasks, as Ray fills the nodes on their way', () => {
+  // bench:autoscale's strict-spread: 2-CPU workers, a STRICT_SPREAD group of 3 one-CPU bundles and 4 one-CPU tasks.
+  const groups = [group('worker', 2, 0, 6)];
+  const gang = { id: '_PG_s', strategy: 'STRICT_SPREAD' as const, bundles: [{ CPU: 1 }, { CPU: 1 }, { CPU: 1 }] };
+
+  it('launches the nodes the tasks fill first and the nodes of the gang in one launch, and no more as Ray places the tasks', () => {
+    // 4 nodes would hold it all (a bundle and a task on each of 3, a task on the 4th), but Ray gives each node to the
+    // pending tasks as it joins while the gang waits for 3 nodes at once: the tasks fill 2, the gang needs 3 more.
+    const plan = planScaling(observe([], { shapes: [{ shape: { CPU: 1 }, count: 4 }], gangs: [gang] }), config(groups), noHistory);
+    expect(launched(plan)).toEqual({ worker: 5 });
+    // The next ticks as Ray goes on: the first node to join takes 2 tasks, the second the other 2.
+    const [, ...fourOnTheirWay] = inFlight(plan);
+    const full = (index: number): WorkerView => registered(`ray-worker-${index}`, 'worker', index, { total: { CPU: 2 }, available: { CPU: 0 } });
+    const oneJoined = planScaling(observe([full(1), ...fourOnTheirWay], { shapes: [{ shape: { CPU: 1 }, count: 2 }], gangs: [gang] }), config(groups), noHistory);
+    expect(oneJoined.launches).toEqual([]);
+    const twoJoined = planScaling(observe([full(1), full(2), ...fourOnTheirWay.slice(1)], { gangs: [gang] }), config(groups), noHistory);
+    expect(twoJoined.launches).toEqual([]);
+  });
+
+  it('puts bundles of the gang beside the tasks where the tasks leave room on a node', () => {
+    const plan = planScaling(observe([], { shapes: [{ shape: { CPU: 1 }, count: 4 }], gangs: [gang] }), config([group('worker', 8, 0, 6)]), noHistory);
+    expect(launched(plan)).toEqual({ worker: 3 });
+  });
+});
+
 describe('planScaling: launches in flight (the plan is its own fixed point)', () => {
   it('counts a launch in flight of any group before launching, even one the demand would not pick today', () => {
     const plan = planScaling(observe([launching('ray-big-1', 'big', 1)], { shapes: [{ shape: { CPU: 1 }, count: 3 }] }), config([group('small', 1, 0, 5), group('big', 8, 0, 5)]), noHistory);
@@ -191,11 +216,12 @@ describe('planScaling: launches in flight (the plan is its own fixed point)', ()
   });
 
   it('launches nothing more on the next tick for mixed shapes and a gang that one packing round would launch for twice', () => {
-    // One round: the gang takes the worker's room, {CPU: 3} fits nowhere, a new node takes {CPU: 1}. With that node in
-    // flight from the start, the gang goes there, {CPU: 3} takes the worker, and the tasks need a second node.
-    const worker = registered('ray-worker-1', 'a', 1, { total: { CPU: 4 }, available: { CPU: 3 } });
-    const demand: Partial<Demand> = { shapes: [{ shape: { CPU: 3 }, count: 1 }, { shape: { CPU: 1 }, count: 2 }], gangs: [{ id: '_PG_f', strategy: 'STRICT_SPREAD', bundles: [{ CPU: 2 }] }] };
-    const planConfig = config([group('a', 2, 0, 5)]);
+    // One round: the tasks take the worker, the gang's {CPU: 2} a new node and its {CPU: 1} the worker's last CPU. With
+    // that node in flight from the start, the tasks go there (they fit it tighter), the gang's {CPU: 2} takes the
+    // worker, and its {CPU: 1}, kept off the worker, needs a second node.
+    const worker = registered('ray-worker-1', 'a', 1, { total: { CPU: 4 }, available: { CPU: 4 } });
+    const demand: Partial<Demand> = { shapes: [{ shape: { CPU: 1 }, count: 3 }], gangs: [{ id: '_PG_f', strategy: 'STRICT_SPREAD', bundles: [{ CPU: 2 }, { CPU: 1 }] }] };
+    const planConfig = config([group('a', 3, 0, 5)]);
     const plan = planScaling(observe([worker], demand), planConfig, noHistory);
     expect(launched(plan)).toEqual({ a: 2 });
     expect(plan.infeasible).toEqual([]);
