@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rayfleetErrorOf } from '../../test/support/caught.js';
 import { StandInDashboard, STAND_IN_TOKEN, type StandInJob } from '../../test/support/ray-dashboard-stand-in.js';
-import { entrypointOf, FleetJobs } from './fleet-jobs.js';
+import { DRIVER_NODE_DIED, entrypointOf, FleetJobs } from './fleet-jobs.js';
 import type { WorkEvent } from './work-context.js';
 
 let api: StandInDashboard;
@@ -114,6 +114,39 @@ describe('FleetJobs.follow', () => {
     let written = '';
     await jobs().follow('raysubmit_done', { write: (text) => (written += text), fromOffset: 4 });
     expect(written).toBe('two\nthree\n');
+  });
+
+  it("shows FAILED, saying why, a job Ray still calls RUNNING whose driver's node Ray has DEAD (a head that died and came back)", async () => {
+    const onDeadHead = api.addJob('raysubmit_on_old_head', 'RUNNING');
+    onDeadHead.details.driver_node_id = 'old-head';
+    onDeadHead.details.message = 'Job is currently running.';
+    api.addJob('raysubmit_on_worker', 'RUNNING').details.driver_node_id = 'live-worker';
+    const asked: string[] = [];
+    const reconciled = new FleetJobs(
+      {
+        cluster: 'ray',
+        dashboard: async () => new DashboardClient({ baseUrl, authToken: STAND_IN_TOKEN }),
+        record: async () => undefined,
+        deadRayNode: async (node) => {
+          asked.push(node);
+          return node === 'old-head' ? 'ray-head' : undefined;
+        },
+      },
+      { pollIntervalMs: 5, unreachableForMs: 300 },
+    );
+    const shown = await reconciled.status('raysubmit_on_old_head');
+    expect(shown.status).toBe('FAILED');
+    expect(shown.error_type).toBe(DRIVER_NODE_DIED);
+    expect(shown.message).toBe('the node its driver ran on (ray-head) is DEAD in Ray, which still reports the job RUNNING ("Job is currently running.")');
+    expect((await reconciled.status('raysubmit_on_worker')).status).toBe('RUNNING');
+    expect((await reconciled.list()).map((job) => [job.submission_id, job.status]).sort()).toEqual([
+      ['raysubmit_on_old_head', 'FAILED'],
+      ['raysubmit_on_worker', 'RUNNING'],
+    ]);
+    // A follower ends with it rather than following a job that can no longer end.
+    let written = '';
+    expect((await reconciled.follow('raysubmit_on_old_head', { write: (text) => (written += text) })).status).toBe('FAILED');
+    expect(asked).toContain('live-worker');
   });
 
   it("reads a driver's own log file where the backend knows one fuller than Ray's answer (a local worker-node driver)", async () => {

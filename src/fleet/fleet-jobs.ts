@@ -8,6 +8,8 @@ import { uploadLocalPaths, type RuntimeEnv, type UploadedPackage } from '../ray/
 import { pollUntil } from '../wait/poll-until.js';
 import type { WorkContext } from './work-context.js';
 
+/** The error type of a job shown FAILED because the node its driver ran on died (Ray's own types are JOB_SUPERVISOR_…). */
+export const DRIVER_NODE_DIED = 'DRIVER_NODE_DIED';
 /** How long a deleted job may take to stay gone (its supervisor's last write can bring it back once). */
 const DELETE_SETTLE_MS = 10_000;
 
@@ -98,11 +100,30 @@ export class FleetJobs {
   }
 
   async status(id: string, signal?: AbortSignal): Promise<JobDetails> {
-    return (await this.client(signal)).get(id, signal);
+    return this.withDriverNode(await (await this.client(signal)).get(id, signal), signal);
   }
 
   async list(signal?: AbortSignal): Promise<JobDetails[]> {
-    return (await this.client(signal)).list(signal);
+    const listed = await (await this.client(signal)).list(signal);
+    return Promise.all(listed.map((job) => this.withDriverNode(job, signal)));
+  }
+
+  /**
+   * A job Ray still calls running whose driver's node Ray has DEAD is shown FAILED, with why. Ray 2.60 leaves such a job
+   * RUNNING after a fault-tolerant head restarted (its supervisor and driver died with the old head; measured: still
+   * RUNNING 110 s after the new head was up), and a job that can no longer end would keep `job submit` following forever.
+   */
+  private async withDriverNode(job: JobDetails, signal: AbortSignal | undefined): Promise<JobDetails> {
+    const node = job.driver_node_id;
+    if (isTerminal(job.status) || this.context.deadRayNode === undefined || node === undefined || node === null || node === '') return job;
+    const dead = await this.context.deadRayNode(node, signal).catch(() => undefined);
+    if (dead === undefined) return job;
+    return {
+      ...job,
+      status: 'FAILED',
+      error_type: DRIVER_NODE_DIED,
+      message: `the node its driver ran on (${dead}) is DEAD in Ray, which still reports the job ${job.status}${job.message === null || job.message === '' ? '' : ` ("${job.message}")`}`,
+    };
   }
 
   /** The log so far. */
@@ -122,7 +143,7 @@ export class FleetJobs {
     const client = await this.client(signal);
     let shown = options.fromOffset ?? 0;
     return this.pollUntilEnded(signal, options.submittedHere === true, async () => {
-      const details = await client.get(id, signal);
+      const details = await this.withDriverNode(await client.get(id, signal), signal);
       const text = await this.readLog(client, details, id, signal);
       if (isTerminal(details.status)) {
         if (text.length > shown) write(text.slice(shown));

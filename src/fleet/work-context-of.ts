@@ -18,6 +18,10 @@ export function workContextOf(cluster: () => ClusterHandle, requireUp: () => Pro
     servePort: async (signal) => (await endpoints(signal)).ports.servePort,
     record: (event) => cluster().record(event),
     driverLogFile: (nodeId, submissionId, signal) => driverLogFile(cluster(), nodeId, submissionId, signal),
+    deadRayNode: async (nodeId, signal) => {
+      const node = (await cluster().connection.rayNodes(signal)).find((candidate) => candidate.nodeId === nodeId);
+      return node?.status === 'DEAD' ? node.instanceId || nodeId : undefined;
+    },
   };
 }
 

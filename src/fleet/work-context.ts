@@ -16,6 +16,8 @@ export interface WorkContext {
    * Ray's log API reads a worker-node driver's log from the head's session there); undefined elsewhere.
    */
   driverLogFile?(driverNodeId: string, submissionId: string, signal?: AbortSignal): Promise<string | undefined>;
+  /** The name of Ray node `nodeId` when Ray's GCS lists it DEAD; undefined when it lives, is unknown, or Ray cannot be read. */
+  deadRayNode?(nodeId: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 export interface ServeContext extends WorkContext {
