@@ -26,4 +26,4 @@ assert ray.get([actor.add.remote(1) for actor in actors]) == [1] * 50
 for actor in actors:
     ray.kill(actor)
 counter = Counter.options(name="ft-bench-counter", lifetime="detached").remote()
-print(ray.get(counter.add.remote(1)))
+print("RESULT", ray.get(counter.add.remote(1)))

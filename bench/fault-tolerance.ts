@@ -143,7 +143,8 @@ async function measure(dir: string, home: string, python: string, variant: Varia
     const workloadStart = groupCpu(pgid);
     const workloadStartedAt = Date.now();
     const driver = await execa(python, [DRIVER], { env: { ...process.env, ...env }, reject: false });
-    if (driver.exitCode !== 0 || driver.stdout.trim().split('\n').at(-1) !== '1') throw new Error(`the workload failed on ${name}: ${driver.stderr.slice(-2000)}`);
+    // Ray forwards its workers' and raylets' log lines to the driver's stdout too: the result is the line that says so.
+    if (driver.exitCode !== 0 || !driver.stdout.split('\n').includes('RESULT 1')) throw new Error(`the workload failed on ${name} (exit ${driver.exitCode}): ${driver.stdout.slice(-1000)}\n${driver.stderr.slice(-2000)}`);
     const workloadWallS = (Date.now() - workloadStartedAt) / 1000;
     const workload = minus(groupCpu(pgid), workloadStart);
     if (variant === 'on' && (await bytesOnDisk(store)) === 0) throw new Error(`${name} runs with fault tolerance but has no store at ${store}`);
