@@ -11,6 +11,8 @@ export const LABELS = {
   index: 'rayfleet.index',
   role: 'rayfleet.role',
   resources: 'rayfleet.resources',
+  /** On the cluster's network: the address kept for the head (cluster-network.ts). */
+  headAddress: 'rayfleet.head-address',
 } as const;
 
 export interface ContainerContext {
@@ -31,7 +33,8 @@ export const CONTAINER_TOKEN_PATH = '/run/rayfleet/auth_token';
 /** Shared memory beyond the object store, for Ray's other users of /dev/shm. */
 const SHM_HEADROOM_BYTES = 256 * 2 ** 20;
 
-export function containerSpec(request: LaunchRequest, context: ContainerContext): ContainerCreateBody {
+/** `headAddress`: the head's kept address on the network, pinned to the head's container so it keeps it across restarts. */
+export function containerSpec(request: LaunchRequest, context: ContainerContext, headAddress?: string): ContainerCreateBody {
   const { resources } = request;
   const binds: string[] = [];
   // `ray start`'s output reaches `docker logs` line by line, not when a pipe buffer fills.
@@ -75,7 +78,11 @@ export function containerSpec(request: LaunchRequest, context: ContainerContext)
       ...(binds.length > 0 ? { Binds: binds } : {}),
       ...(published === undefined ? {} : { PortBindings: published }),
     },
-    NetworkingConfig: { EndpointsConfig: { [context.network]: { Aliases: [request.name] } } },
+    NetworkingConfig: {
+      EndpointsConfig: {
+        [context.network]: { Aliases: [request.name], ...(isHead && headAddress !== undefined ? { IPAMConfig: { IPv4Address: headAddress } } : {}) },
+      },
+    },
   };
 }
 

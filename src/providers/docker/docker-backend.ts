@@ -48,6 +48,7 @@ export function dockerBackend(provider: DockerProviderSettings): Backend {
         network: provider.network ?? defaultDockerNetwork(spec.name),
         head,
         portOffset,
+        headFaultTolerance: spec.head.faultTolerance === true,
         workspace: provider.workspace === undefined ? undefined : path.resolve(provider.workspace),
         rayLogsDir: provider.logsDir === undefined ? undefined : path.resolve(provider.logsDir),
         onProgress,

@@ -2,7 +2,7 @@
 import http from 'node:http';
 import { RayfleetError, messageOf } from '../../errors.js';
 import { demuxLogStream } from './log-stream.js';
-import type { ContainerCreateBody, ContainerInspect, ContainerSummary, NetworkInspect } from './docker-types.js';
+import type { ContainerCreateBody, ContainerInspect, ContainerSummary, NetworkInspect, NetworkIpamConfig } from './docker-types.js';
 import { readEnv } from '../../environment.js';
 
 /** The API versions this client is written for: the oldest has every field it sends (DeviceRequests: 1.40). */
@@ -125,14 +125,23 @@ export class DockerEngine {
     return reply.status === 404 ? undefined : (reply.body as NetworkInspect);
   }
 
-  /** Creates a bridge network; `false` when one of that name exists already. */
-  async createNetwork(name: string, labels: Record<string, string>, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Creates a bridge network, on the given subnet or on one the engine chooses: `name-taken` when a network of that name
+   * exists already, `pool-taken` when the subnet overlaps another network's.
+   */
+  async createNetwork(name: string, labels: Record<string, string>, ipam: NetworkIpamConfig | undefined, signal?: AbortSignal): Promise<'created' | 'name-taken' | 'pool-taken'> {
     const reply = await this.request('POST', '/networks/create', {
-      body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels },
+      body: { Name: name, Driver: 'bridge', CheckDuplicate: true, Labels: labels, ...(ipam === undefined ? {} : { IPAM: { Driver: 'default', Config: [ipam] } }) },
       signal,
-      allow: [409],
+      allow: [403, 409],
     });
-    return reply.status !== 409;
+    if (reply.status === 409) return 'name-taken';
+    if (reply.status === 403) {
+      const message = (reply.body as { message?: string } | undefined)?.message ?? '';
+      if (/overlap/i.test(message)) return 'pool-taken';
+      throw engineError('POST', '/networks/create', reply.status, reply.body);
+    }
+    return 'created';
   }
 
   /** Removes a network; one still used by containers is left, and `false` says so. */

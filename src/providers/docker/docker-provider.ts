@@ -1,33 +1,47 @@
 // The docker backend: one container per node on a network of the cluster's own, found again by its labels.
 import { RayfleetError } from '../../errors.js';
-import { assertNodeName } from '../node-names.js';
-import { byRoleGroupIndex, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider, type NodeResources } from '../node-provider.js';
+import { assertNodeName, headName } from '../node-names.js';
+import { byRoleGroupIndex, type GcsStore, type Instance, type InstanceState, type LaunchRequest, type LogOptions, type NodeProvider, type NodeResources } from '../node-provider.js';
 import type { ContainerSummary } from './docker-types.js';
 import type { DockerEngine } from './docker-engine.js';
 import { containerSpec, LABELS, type ContainerContext } from './container-spec.js';
+import { ensureClusterNetwork } from './cluster-network.js';
 
 export interface DockerProviderOptions extends ContainerContext {
   engine: DockerEngine;
   /** How long a node may take to stop on SIGTERM before the engine kills it. */
   stopGraceSeconds?: number;
+  /** head.faultTolerance: the head must come back on its address, so it needs a network that keeps one for it. */
+  headFaultTolerance?: boolean;
   onProgress?: (line: string) => void;
 }
 
 /** A container created but never started after this long belongs to a launcher that died. */
 const CREATED_TIMEOUT_MS = 30_000;
 const DEFAULT_STOP_GRACE_SECONDS = 30;
+/**
+ * The head's GCS store, in its container's own disk: kept while the container is (a restart in place), gone with it.
+ * Not under /tmp/ray, which provider.logsDir mounts from this host; /tmp, as every image's user can write there.
+ */
+export const CONTAINER_GCS_STORE_PATH = '/tmp/rayfleet/gcs-store';
 
 export class DockerProvider implements NodeProvider {
   readonly type = 'docker';
-  private network: Promise<void> | undefined;
+  /** The network, made once per provider: the head's kept address on it, if it keeps one. */
+  private network: Promise<string | undefined> | undefined;
   private image: Promise<void> | undefined;
 
   constructor(private readonly options: DockerProviderOptions) {}
 
   async launch(request: LaunchRequest, signal?: AbortSignal): Promise<Instance> {
     const { engine } = this.options;
-    await this.ensureNetwork(signal);
-    const body = containerSpec(request, this.options);
+    const headAddress = await this.ensureNetwork(signal);
+    if (request.role === 'head' && this.options.headFaultTolerance === true && headAddress === undefined) {
+      throw new RayfleetError('USAGE', `head.faultTolerance needs a network that keeps the head's address, and ${this.options.network} was not made by this rayfleet`, {
+        details: 'A restarted head must come back on its address. Leave provider.network unset (or name one that does not exist yet) so that rayfleet makes it, or `docker network rm` the old one.',
+      });
+    }
+    const body = containerSpec(request, this.options, headAddress);
     for (let attempt = 0; ; attempt++) {
       const created = await engine.createContainer(request.name, body, signal);
       if (created === 'no-image') {
@@ -39,11 +53,7 @@ export class DockerProvider implements NodeProvider {
         // The name is the claim: one engine never holds two containers of one name.
         const held = await this.find(request.name, signal);
         if (held === undefined) continue;
-        if (held.Labels[LABELS.cluster] !== this.options.cluster) {
-          throw new RayfleetError('DOCKER_FAILED', `a container named ${request.name} exists and is not part of cluster ${this.options.cluster}`, {
-            details: `Remove it (\`docker rm -f ${request.name}\`) or give this cluster another name.`,
-          });
-        }
+        this.assertOurs(held);
         const state = stateOf(held);
         // Created but not started: a launcher died between the two calls, recently enough to finish its work.
         if (held.State === 'created' && state === 'starting') return this.start(held.Id, request, signal);
@@ -61,6 +71,35 @@ export class DockerProvider implements NodeProvider {
     if (held === undefined) return;
     await this.options.engine.stopContainer(held.Id, this.options.stopGraceSeconds ?? DEFAULT_STOP_GRACE_SECONDS, signal);
     await this.options.engine.removeContainer(held.Id, signal);
+  }
+
+  gcsStore(): GcsStore {
+    return { path: CONTAINER_GCS_STORE_PATH, clear: (signal) => this.removeEndedHead(signal) };
+  }
+
+  /**
+   * The same head container started again, once it is not running: no process of a container outlives it, so a container
+   * that stopped proves its Ray gone, and one that runs (a GCS that hangs) is left, resolving undefined. Its disk keeps
+   * the store and its network endpoint the pinned address, and its published ports are in its own config; its Ray temp
+   * dir names the last address (ray_current_cluster), which `ray start --head` refuses only while a raylet in the
+   * container's own process namespace names it, and that namespace is new at every start. A start that fails leaves the
+   * container (and its store) for the next attempt. With no container at all there is no store left: the head is launched
+   * anew, on the kept address.
+   */
+  async restartHead(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined> {
+    const held = await this.find(request.name, signal);
+    if (held === undefined) return this.launch(request, signal);
+    this.assertOurs(held);
+    const state = stateOf(held);
+    if (state !== 'stopped' && state !== 'failed') return undefined;
+    try {
+      await this.options.engine.startContainer(held.Id, signal);
+    } catch (error) {
+      throw startFailure(error, request);
+    }
+    const started = await this.find(request.name, signal);
+    if (started === undefined) throw new RayfleetError('NODE_START_FAILED', `${request.name} was removed as soon as it started again`);
+    return toInstance(started, this.options.network);
   }
 
   async list(signal?: AbortSignal): Promise<Instance[]> {
@@ -88,13 +127,7 @@ export class DockerProvider implements NodeProvider {
       await this.options.engine.startContainer(id, signal);
     } catch (error) {
       await this.options.engine.removeContainer(id).catch(() => undefined);
-      if (request.role === 'head' && /port is already allocated|address already in use/i.test(String((error as Error).message))) {
-        throw new RayfleetError('PORT_IN_USE', `a port ${request.name} publishes is taken on this host`, {
-          cause: error,
-          details: 'Another cluster or program holds it. Give this cluster another provider.portOffset in rayfleet.yaml (e.g. 100).',
-        });
-      }
-      throw error;
+      throw startFailure(error, request);
     }
     const held = await this.find(request.name, signal);
     if (held === undefined) throw new RayfleetError('NODE_START_FAILED', `${request.name} was removed as soon as it started`);
@@ -117,13 +150,29 @@ export class DockerProvider implements NodeProvider {
     };
   }
 
+  /**
+   * For a fresh cluster, its store must not be a previous one's: a head container of this cluster that is not running
+   * (left by a cluster that was never taken down) is removed with its disk, as `up` would replace it anyway. One that runs
+   * is left, its GCS holding the same state in memory. After `down` there is no container left, and nothing to do.
+   */
+  private async removeEndedHead(signal: AbortSignal | undefined): Promise<void> {
+    const held = await this.find(headName(this.options.cluster), signal);
+    if (held === undefined || held.Labels[LABELS.cluster] !== this.options.cluster) return;
+    const state = stateOf(held);
+    if (state === 'stopped' || state === 'failed') await this.options.engine.removeContainer(held.Id, signal);
+  }
+
+  private assertOurs(held: ContainerSummary): void {
+    if (held.Labels[LABELS.cluster] === this.options.cluster) return;
+    const name = held.Names[0]?.replace(/^\//, '') ?? held.Id;
+    throw new RayfleetError('DOCKER_FAILED', `a container named ${name} exists and is not part of cluster ${this.options.cluster}`, {
+      details: `Remove it (\`docker rm -f ${name}\`) or give this cluster another name.`,
+    });
+  }
+
   /** Made once per provider; concurrent launches share the one request. */
-  private ensureNetwork(signal: AbortSignal | undefined): Promise<void> {
-    this.network ??= (async () => {
-      const { engine, network, cluster } = this.options;
-      if ((await engine.inspectNetwork(network, signal)) !== undefined) return;
-      await engine.createNetwork(network, { [LABELS.cluster]: cluster }, signal);
-    })();
+  private ensureNetwork(signal: AbortSignal | undefined): Promise<string | undefined> {
+    this.network ??= ensureClusterNetwork(this.options.engine, this.options.network, this.options.cluster, signal);
     this.network.catch(() => (this.network = undefined));
     return this.network;
   }
@@ -143,6 +192,17 @@ export class DockerProvider implements NodeProvider {
     this.image.catch(() => (this.image = undefined));
     return this.image;
   }
+}
+
+/** A start the engine refused; a head's port taken on this host says which setting moves it. */
+function startFailure(error: unknown, request: LaunchRequest): unknown {
+  if (request.role === 'head' && /port is already allocated|address already in use/i.test(String((error as Error).message))) {
+    return new RayfleetError('PORT_IN_USE', `a port ${request.name} publishes is taken on this host`, {
+      cause: error,
+      details: 'Another cluster or program holds it. Give this cluster another provider.portOffset in rayfleet.yaml (e.g. 100).',
+    });
+  }
+  return error;
 }
 
 function imageMissing(image: string, cause?: unknown): RayfleetError {

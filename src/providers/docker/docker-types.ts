@@ -23,10 +23,18 @@ export interface ContainerInspect {
   NetworkSettings: { Networks?: Record<string, { IPAddress?: string }> };
 }
 
+/** One subnet of a network; IPRange is where the engine picks containers' addresses when it is narrower than the subnet. */
+export interface NetworkIpamConfig {
+  Subnet?: string;
+  Gateway?: string;
+  IPRange?: string;
+}
+
 export interface NetworkInspect {
   Id: string;
   Name: string;
   Labels?: Record<string, string>;
+  IPAM?: { Config?: NetworkIpamConfig[] | null };
   Containers?: Record<string, { Name: string }>;
 }
 
@@ -53,5 +61,6 @@ export interface ContainerCreateBody {
     PortBindings?: Record<string, PortBinding[]>;
     DeviceRequests?: Array<{ Driver: string; Count: number; Capabilities: string[][] }>;
   };
-  NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[] }> };
+  /** IPAMConfig pins the container's address, which the engine then asks for again at every start. */
+  NetworkingConfig: { EndpointsConfig: Record<string, { Aliases: string[]; IPAMConfig?: { IPv4Address: string } }> };
 }
