@@ -5,8 +5,7 @@
 // (bench/fault-tolerance-driver.py), the GCS's resident memory, and the store's size on disk at the end.
 // Run it under the machine's Ray lock: `npm run build && flock /tmp/rayfleet-ray.lock npx tsx bench/fault-tolerance.ts`.
 //
-//
-// `npm run build && flock /tmp/rayfleet-ray.lock npx tsx bench/fault-tolerance.ts`, 2026-12-06, 2 cores, Ray 2.60.0,
+// Results: `npm run build && flock /tmp/rayfleet-ray.lock npx tsx bench/fault-tolerance.ts`, 2026-12-06, 2 cores, Ray 2.60.0,
 // median of 3 rounds (without / with / ratio): up to the head registered 6.07 / 5.32 s (0.88), whole cluster 9.58 /
 // 8.10 s (0.85; the first round, cold, was the slowest of all: 12.9 s without); head CPU idle 20 s 1.17 / 0.96 s (0.82;
 // gcs_server 0.15 / 0.14); head CPU over the workload 1.75 / 1.96 s (1.12; gcs_server 0.64 / 0.80, 1.25), its wall time
