@@ -1,7 +1,9 @@
 // A Ray cluster across three SSH hosts (containers with sshd and Ray, each its own address): rayfleet here, the head on
-// host 1, workers placed across the hosts by room, a host killed and back, the watcher killed mid-launch, and `down`.
+// host 1 (fault tolerant: its GCS store on host 1), workers placed across the hosts by room, a host killed and back, the
+// watcher killed mid-launch, the head's GCS killed and the head restarted by the watcher, and `down`.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostDirectories } from '../src/providers/ssh/ssh-backend.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { uniqueClusterName } from './support/docker.js';
 import { driverFile } from './support/drivers.js';
@@ -13,10 +15,13 @@ interface StatusNode {
   role: 'head' | 'worker';
   state: string;
   address: string | null;
-  ray: { status: string } | null;
+  ray: { status: string; nodeId?: string } | null;
 }
 interface Status {
   nodes: StatusNode[];
+  address: string;
+  ports: Record<string, unknown>;
+  rayError?: string;
 }
 
 /** Ray marks a node whose host vanished DEAD within seconds, not the 30 s of its defaults. */
@@ -36,11 +41,18 @@ describe('a cluster across SSH hosts', () => {
     const out = await hosts.ssh(index, "for p in $(pgrep -f '[r]ay start --block'); do tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^RAYFLEET_NODE_RECORD=//p'; done");
     return out.stdout.split('\n').filter((line) => line !== '').map((line) => path.basename(line, '.json')).sort();
   };
+  /** The processes named `comm` on a host by the node whose record they carry: `{ 'rfs-…-worker-1': 1234 }`. */
+  const rayProcesses = async (index: number, comm: string): Promise<Record<string, number>> => {
+    const out = await hosts.ssh(index, `for p in $(pgrep -x ${comm}); do echo "$p $(tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | sed -n 's/^RAYFLEET_NODE_RECORD=//p')"; done`);
+    return Object.fromEntries(out.stdout.split('\n').filter((line) => line.includes(' /')).map((line) => [path.basename(line.split(' ')[1] as string, '.json'), Number(line.split(' ')[0])]));
+  };
+  /** The head's GCS store on host 1, where rayfleet puts it (the cluster's directory there; root's home). */
+  const storeDir = () => `${hostDirectories(name, path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', name)).remoteStateDir.replace(/^~/, '/root')}/gcs-store`;
 
   beforeAll(async () => {
     hosts = await startSshHosts(name, 3, RAY_HEALTH_CHECKS);
     const provider = `{ type: ssh, hosts: [${hosts.addresses.map((address) => `{ address: ${address}, cpus: 2 }`).join(', ')}], sshConfig: ${hosts.configFile}, python: /opt/ray/bin/python }`;
-    cluster = await createTestCluster({ name, provider, ports: 'unset', headCpus: 1, workers: 2, max: 8, watcher: '{ interval: 1s, idleTimeout: 6s }' });
+    cluster = await createTestCluster({ name, provider, ports: 'unset', headCpus: 1, workers: 2, max: 8, headFaultTolerance: true, watcher: '{ interval: 1s, idleTimeout: 6s }' });
   });
 
   afterAll(async () => {
@@ -49,6 +61,9 @@ describe('a cluster across SSH hosts', () => {
   });
 
   it('up with min 2: the head and two workers alive in Ray, each on a host of its own; a job sees the workers\' hosts', async () => {
+    // A previous cluster's store where this one's goes: a fresh `up` starts from none (Ray would take its session).
+    const stale = 'session_2000-01-01_00-00-00_000000_1';
+    expect((await hosts.ssh(0, `mkdir -p ${storeDir()} && printf ${stale} > ${storeDir()}/session_name && echo planted`)).stdout).toContain('planted');
     await cluster.up();
     const nodes = await waitFor('the head and 2 workers alive in Ray', async () => {
       const seen = alive((await status()).nodes);
@@ -61,6 +76,9 @@ describe('a cluster across SSH hosts', () => {
     expect(job.exitCode, job.stderr).toBe(0);
     // Three one-CPU tasks held side by side on three one-CPU places: the head's host and each worker's.
     expect(job.stdout).toMatch(/HOSTS host1 host2 host3/);
+    const session = (await hosts.ssh(0, `cat ${storeDir()}/session_name`)).stdout;
+    expect(session).toMatch(/^session_/);
+    expect(session).not.toBe(stale);
   });
 
   it('a burst: the watcher launches across the hosts up to their room and no further, then drains back to min', async () => {
@@ -128,6 +146,45 @@ describe('a cluster across SSH hosts', () => {
     // Every Ray leader on the hosts is a node the cluster lists: none started twice, none left without its record.
     const leaders = (await Promise.all([0, 1, 2].map((index) => rayLeaders(index)))).flat().sort();
     expect(leaders).toEqual(listed.filter((node) => node.state === 'running').map((node) => node.name).sort());
+  });
+
+  it('the head\'s GCS killed on its host: the watcher restarts the head on its address and ports, the workers keep their node ids and raylets', async () => {
+    const before = await status();
+    const workers = alive(before.nodes).filter((node) => node.role === 'worker');
+    expect(workers).toHaveLength(2);
+    const hostOf = (node: StatusNode) => hosts.addresses.indexOf(node.address ?? '');
+    const raylets = async () => Object.fromEntries(await Promise.all(workers.map(async (node) => [node.name, (await rayProcesses(hostOf(node), 'raylet'))[node.name]])));
+    const rayletsBefore = await raylets();
+    expect(Object.values(rayletsBefore).every((pid) => typeof pid === 'number' && pid > 0)).toBe(true);
+    const headBefore = before.nodes.find((node) => node.role === 'head');
+    const gcs = (await rayProcesses(0, 'gcs_server'))[`${name}-head`];
+    expect(gcs).toBeGreaterThan(0);
+    const killedAt = Date.now();
+    expect((await hosts.ssh(0, `kill -9 ${gcs}`)).exitCode).toBe(0);
+    // Back once Ray has a new head (a restarted head is a new node) and both workers alive beside it.
+    const after = await waitFor('the head restarted and both workers alive in Ray', async () => {
+      const now = await status().catch(() => undefined);
+      const head = now?.nodes.find((node) => node.role === 'head');
+      if (now === undefined || now.rayError !== undefined || head === undefined || alive([head]).length === 0 || head.ray?.nodeId === headBefore?.ray?.nodeId) return undefined;
+      return alive(now.nodes).length === 3 ? now : undefined;
+    }, 150_000);
+    console.log(`head GCS killed: back with both workers in ${((Date.now() - killedAt) / 1000).toFixed(1)} s`);
+    expect(after.address).toBe(before.address);
+    expect(after.address).toBe(`${hosts.addresses[0]}:6379`);
+    expect(after.ports).toEqual(before.ports);
+    expect(Object.fromEntries(alive(after.nodes).filter((node) => node.role === 'worker').map((node) => [node.name, node.ray?.nodeId]))).toEqual(Object.fromEntries(workers.map((node) => [node.name, node.ray?.nodeId])));
+    expect(await raylets()).toEqual(rayletsBefore);
+    // Ray's word that they are alive comes from the restored store: a job with a task on each host shows they work, once
+    // the new head's dashboard (which takes jobs) answers too.
+    await waitFor('the head\'s dashboard answering', async () => ((await cluster.run(['job', 'list'])).exitCode === 0 ? true : undefined), 60_000);
+    const job = await cluster.run(['job', 'submit', '--working-dir', path.dirname(driverFile('hosts-of-tasks.py')), '--', 'python', 'hosts-of-tasks.py', '3', '4']);
+    expect(job.exitCode, job.stderr).toBe(0);
+    expect(job.stdout).toMatch(/HOSTS host1 host2 host3/);
+    const events = await cluster.json<Array<{ type: string; awayMs?: number }>>(['events', '--since', '10m']);
+    expect(events.filter((event) => event.type === 'head-died')).toHaveLength(1);
+    const restarted = events.filter((event) => event.type === 'head-restarted');
+    expect(restarted).toHaveLength(1);
+    console.log(`head-restarted after ${restarted[0]?.awayMs ?? '?'} ms away`);
   });
 
   it('down: no Ray process, no record, no agent on any host, no ssh session here; another cluster\'s process on a host is left alone', async () => {

@@ -50,9 +50,12 @@ class InMemoryHost implements HostAgent {
     return running;
   }
 
-  async terminate(name: string): Promise<void> {
+  graces: number[] = [];
+
+  async terminate(name: string, graceMs: number): Promise<void> {
     this.check();
     this.ops.push(`terminate ${name}`);
+    this.graces.push(graceMs);
     this.nodes.delete(name);
   }
 
@@ -223,6 +226,8 @@ describe('SshProvider (hosts in memory)', () => {
       const restarted = await provider.restartHead(HEAD);
       expect(restarted).toMatchObject({ name: 'ray-head', address: 'h1:6379', state: 'running' });
       expect(h1.ops).toEqual(['launch ray-head', 'terminate ray-head', `remove ${headTempDir(h1)}/ray_current_cluster`, 'launch ray-head']);
+      // Its remnants have nothing to shut down in order (a raylet told to stop waits for the dead GCS): no 30 s grace.
+      expect(h1.graces).toEqual([2_000]);
       expect(headTempDir(h1)).toMatch(/^\/tmp\/rf-x\/[0-9a-f]{6}$/);
       expect(h1.argvs[1]).toEqual(h1.argvs[0]);
       expect(h1.envs[1]).toMatchObject({ RAY_gcs_storage_path: STORE });

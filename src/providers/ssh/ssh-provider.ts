@@ -42,6 +42,11 @@ export interface SshProviderOptions {
 }
 
 const DEFAULT_STOP_GRACE_MS = 30_000;
+/**
+ * What is left of a head whose `ray start --block` is gone (its raylet, agents) has nothing to shut down in order, and its
+ * raylet, told to stop, waits for the dead GCS: SIGKILL follows SIGTERM after this.
+ */
+const HEAD_REMNANT_GRACE_MS = 2_000;
 const DEFAULT_BACKOFF_MS = 5_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
 /** A host that does not answer is asked again by a list at most this often (an idle watcher lists every second). */
@@ -241,7 +246,8 @@ export class SshProvider implements NodeProvider {
     const claim = await this.claims.read(request.name);
     const state = node?.state ?? (claim === undefined ? 'stopped' : unrecordedClaim(claim).state);
     if (state === 'running' || state === 'starting') return undefined;
-    await this.terminate(request.name, signal);
+    await this.agent(host).terminate(request.name, HEAD_REMNANT_GRACE_MS, signal);
+    await this.claims.release(request.name);
     await this.agent(host).remove(`${this.nodeTempDir(request.name)}/ray_current_cluster`, signal);
     return this.launch(request, signal);
   }
