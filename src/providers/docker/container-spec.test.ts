@@ -71,4 +71,10 @@ describe('containerSpec', () => {
     });
     expect(Object.keys(head.ExposedPorts ?? {})).toEqual(Object.keys(headPortBindings({ head: context.head, portOffset: 100 })));
   });
+
+  it('pins the head, and only the head, to the address the network keeps for it', () => {
+    const head = containerSpec(request({ name: 'ray-head', role: 'head', group: 'head', index: 0 }), context, '172.18.0.2');
+    expect(head.NetworkingConfig.EndpointsConfig['ray-cluster']).toEqual({ Aliases: ['ray-head'], IPAMConfig: { IPv4Address: '172.18.0.2' } });
+    expect(containerSpec(request(), context, '172.18.0.2').NetworkingConfig.EndpointsConfig['ray-cluster']).toEqual({ Aliases: ['ray-worker-1'] });
+  });
 });

@@ -84,6 +84,34 @@ describe('DockerEngine', () => {
     return socketPath;
   }
 
+  it("creates a network on a given subnet, and tells a name taken from a subnet another network holds", async () => {
+    const bodies: unknown[] = [];
+    const socketPath = await standInEngine((request, response) => {
+      let text = '';
+      request.on('data', (chunk) => (text += String(chunk)));
+      request.on('end', () => {
+        const body = JSON.parse(text) as { Name: string };
+        bodies.push(body);
+        const answers: Record<string, [number, string]> = {
+          fresh: [201, '{"Id":"n1"}'],
+          named: [409, '{"message":"network with name named already exists"}'],
+          pooled: [403, '{"message":"Pool overlaps with other one on this address space"}'],
+          refused: [403, '{"message":"operation not permitted"}'],
+        };
+        const [status, answer] = answers[body.Name] ?? [500, '{}'];
+        response.writeHead(status, { 'content-type': 'application/json' }).end(answer);
+      });
+    });
+    const engine = new DockerEngine({ kind: 'unix', socketPath });
+    const ipam = { Subnet: '172.18.0.0/16', Gateway: '172.18.0.1', IPRange: '172.18.128.0/17' };
+    expect(await engine.createNetwork('fresh', { a: 'b' }, ipam)).toBe('created');
+    expect(bodies[0]).toEqual({ Name: 'fresh', Driver: 'bridge', CheckDuplicate: true, Labels: { a: 'b' }, IPAM: { Driver: 'default', Config: [ipam] } });
+    expect(await engine.createNetwork('named', {}, undefined)).toBe('name-taken');
+    expect(bodies[1]).not.toHaveProperty('IPAM');
+    expect(await engine.createNetwork('pooled', {}, ipam)).toBe('pool-taken');
+    expect((await rayfleetErrorOf(() => engine.createNetwork('refused', {}, ipam))).code).toBe('DOCKER_FAILED');
+  });
+
   it('follows a log that stays quiet longer than the request timeout, to the end of the container', async () => {
     const quietMs = 600;
     let release: (() => void) | undefined;
