@@ -6,7 +6,7 @@ import type { LaunchRequest } from '../../src/providers/node-provider.js';
 
 /**
  * Makes `<dir>/venv/bin/ray`. It writes its environment to `<dir>/env/<node>.env`, starts a child in its group,
- * and on SIGTERM stops the child and exits, unless FAKE_RAY_IGNORE_TERM is set (a node slow to stop).
+ * and on SIGTERM stops the child and exits, unless FAKE_RAY_IGNORE_TERM is set (a node slow to stop: then both ignore it).
  */
 export async function fakeRayCommand(dir: string): Promise<string> {
   const bin = path.join(dir, 'venv', 'bin');
@@ -19,9 +19,11 @@ export async function fakeRayCommand(dir: string): Promise<string> {
     [
       '#!/bin/sh',
       `env > "${path.join(dir, 'env')}/$RAY_CLOUD_INSTANCE_ID.env.tmp" && mv "${path.join(dir, 'env')}/$RAY_CLOUD_INSTANCE_ID.env.tmp" "${path.join(dir, 'env')}/$RAY_CLOUD_INSTANCE_ID.env"`,
+      // Ignored before the child starts, so the child ignores it too (a raylet waiting for a dead GCS).
+      'if [ -n "$FAKE_RAY_IGNORE_TERM" ]; then trap "" TERM; fi',
       'sleep 300 &',
       'child=$!',
-      'if [ -n "$FAKE_RAY_IGNORE_TERM" ]; then trap "" TERM; else trap \'kill $child; exit 0\' TERM; fi',
+      'if [ -z "$FAKE_RAY_IGNORE_TERM" ]; then trap \'kill $child; exit 0\' TERM; fi',
       'wait $child',
       '',
     ].join('\n'),
@@ -30,13 +32,13 @@ export async function fakeRayCommand(dir: string): Promise<string> {
   return ray;
 }
 
-export function localProvider(stateDir: string, rayCommand: string | (() => Promise<string>)): LocalProvider {
+export function localProvider(stateDir: string, rayCommand: string | (() => Promise<string>), options: { stopGraceMs?: number } = {}): LocalProvider {
   return new LocalProvider({
     stateDir,
     rayCommand: typeof rayCommand === 'string' ? async () => rayCommand : rayCommand,
     head: { gcsPort: 6379, dashboardPort: 8265, clientPort: 10001 },
     tempDir: path.join(stateDir, 'ray-tmp'),
-    stopGraceMs: 300,
+    stopGraceMs: options.stopGraceMs ?? 300,
   });
 }
 

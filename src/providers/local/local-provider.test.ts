@@ -178,6 +178,31 @@ describe('LocalProvider', () => {
       }, 60_000);
     }
 
+    it("restarts a head whose leader died without waiting out the stop grace for what is left of it (a raylet waiting for its dead GCS)", async () => {
+      const dir = stateDir();
+      const head = { ...workerRequest('ray-head'), role: 'head' as const, group: 'head', index: 0, env: { RAY_CLOUD_INSTANCE_ID: 'ray-head', RAY_NODE_TYPE_NAME: 'head' } };
+      // A grace far longer than this test may take: only the short grace for a dead head's remnants lets it pass.
+      const provider = localProvider(dir, ray, { stopGraceMs: 600_000 });
+      process.env.FAKE_RAY_IGNORE_TERM = '1';
+      try {
+        await provider.launch(head);
+      } finally {
+        delete process.env.FAKE_RAY_IGNORE_TERM;
+      }
+      await pollUntil(async () => (nodeProcesses(dir, 'ray-head').length === 2 ? true : undefined), { timeoutMs: 5000, describe: () => 'the head' });
+      const { pid } = JSON.parse(await readFile(path.join(dir, 'nodes', 'ray-head.json'), 'utf8')) as { pid: number };
+      expect(await provider.restartHead(head)).toBeUndefined();
+      process.kill(pid, 'SIGKILL');
+      await pollUntil(async () => ((await provider.list())[0]?.state === 'failed' ? true : undefined), { timeoutMs: 5000, describe: () => 'the head failed' });
+      const remnants = nodeProcesses(dir, 'ray-head');
+      expect(remnants).toHaveLength(1);
+      const restarted = await provider.restartHead(head);
+      expect(restarted?.name).toBe('ray-head');
+      expect(remnants.filter(isRunning)).toEqual([]);
+      expect((await provider.list()).map((node) => node.state)).toEqual(['running']);
+      await provider.terminate('ray-head');
+    }, 15_000);
+
     it('mid-terminate (SIGTERM sent, record kept): a later terminate finishes the stop', async () => {
       const dir = stateDir();
       process.env.FAKE_RAY_IGNORE_TERM = '1';
