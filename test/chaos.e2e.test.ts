@@ -258,6 +258,8 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
       expect((await cluster.run(['watcher', 'stop'])).exitCode).toBe(0);
       cluster.headWatch.stop();
       for (const pid of processesOfNodes([HEAD])) process.kill(pid, 'SIGKILL');
+      const outage = await waitFor('status to show the outage', async () => (await status()).headDown);
+      expect(outage).toMatch(/^the head rfc-head is (stopped|failed): its Ray is gone; a running watcher starts it again/);
       const startedAt = Date.now();
       const down = await cluster.down();
       expect(down.exitCode, down.stderr).toBe(0);

@@ -6,6 +6,7 @@ import { countGroups, type GroupCount } from '../watcher/group-counts.js';
 import { joinWorkers } from '../watcher/observe.js';
 import type { ClusterHandle } from './cluster-handle.js';
 import type { ClusterPorts } from './cluster-record.js';
+import type { ClusterSpec } from '../spec/schema.js';
 import { listAccountingForAll } from '../providers/partial-list-error.js';
 import type { OrphanProcess } from '../providers/orphan-process.js';
 import { findOrphans } from './orphan-sweep.js';
@@ -59,6 +60,8 @@ export interface ClusterStatus {
   unmanaged: RayView[];
   /** Processes carrying this cluster's id that no node record accounts for: the watcher and `down` stop them. */
   orphans?: OrphanProcess[] | undefined;
+  /** An outage, said plainly: the head's Ray is gone (its node stopped or failed) and the GCS does not answer. */
+  headDown?: string | undefined;
   totals: ClusterTotals;
   /** Each worker group's workers by phase, counted as the watcher counts them. */
   groups: GroupCount[];
@@ -144,5 +147,14 @@ export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSi
     ...joinNodes(instances, rayNodes),
     groups: countGroups(cluster.spec.workerGroups, joinWorkers(instances, rayNodes)),
     orphans: await findOrphans({ provider: () => cluster.provider(), clusterId: cluster.savedRecord.clusterId }, signal),
+    ...headDownOf(cluster.spec, instances, rayError),
   };
+}
+
+/** The head is down when the provider has its node stopped or failed and Ray cannot be asked; what happens next depends on the spec. */
+export function headDownOf(spec: ClusterSpec, instances: Instance[], rayError: string | undefined): Pick<ClusterStatus, 'headDown'> {
+  const head = instances.find((instance) => instance.role === 'head');
+  if (rayError === undefined || head === undefined || (head.state !== 'stopped' && head.state !== 'failed')) return {};
+  const next = spec.head.faultTolerance === true ? 'a running watcher starts it again on its address and ports (head.faultTolerance)' : '`rayfleet up` starts a new head (head.faultTolerance is off: workers and state are lost)';
+  return { headDown: `the head ${head.name} is ${head.state}: its Ray is gone; ${next}` };
 }

@@ -38,6 +38,7 @@ function round(value: number): string {
 export function printStatus(status: ClusterStatus): void {
   printLine(`cluster ${status.cluster} (${status.provider})  address ${status.address}  dashboard ${status.dashboardUrl}`);
   printLine(`ports: ${describePorts(status.ports)}`);
+  if (status.headDown !== undefined) printLine(`Outage: ${status.headDown}`);
   if (status.rayError !== undefined) printLine(`Ray cannot be asked: ${status.rayError}`);
   if (status.providerError !== undefined) printLine(`Not readable now: ${status.providerError}`);
   const rows = status.nodes.map((node) => [
