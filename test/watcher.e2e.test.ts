@@ -10,7 +10,7 @@ import { findFreePort } from '../src/net/ports.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { WATCHER_NODE_FLAGS } from '../src/watcher/watcher-node-flags.js';
 import { TEST_RAY, startDriver } from './support/drivers.js';
-import { processesWithEnv } from './support/processes.js';
+import { nodesWithClusterId } from './support/processes.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const IDLE_TIMEOUT_MS = 5_000;
@@ -177,17 +177,9 @@ describe('the watcher on a local cluster', () => {
   });
 
   /** The nodes of a group that processes carrying this cluster's id belong to (RAY_CLOUD_INSTANCE_ID), each name once. */
-  function nodesWithClusterId(group: string): string[] {
+  function nodesOfGroupWithClusterId(group: string): string[] {
     const { clusterId } = JSON.parse(readFileSync(path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rfw', 'cluster.json'), 'utf8')) as { clusterId: string };
-    const names = processesWithEnv('RAYFLEET_CLUSTER_ID', clusterId).flatMap((pid) => {
-      try {
-        const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('RAY_CLOUD_INSTANCE_ID='));
-        return variable === undefined ? [] : [variable.slice('RAY_CLOUD_INSTANCE_ID='.length)];
-      } catch {
-        return [];
-      }
-    });
-    return [...new Set(names)].filter((name) => name.startsWith(`rfw-${group}-`)).sort();
+    return nodesWithClusterId(clusterId).filter((name) => name.startsWith(`rfw-${group}-`));
   }
 
   /** Ray's own word, through its state API: the alive nodes that carry a resource. */
@@ -228,7 +220,7 @@ describe('the watcher on a local cluster', () => {
       expect(workersOf(now, 'race').sort()).toEqual(expected);
       expect(now.nodes.filter((node) => node.group === 'race' && (node.ray === null || node.ray.status === 'DEAD'))).toEqual([]);
       expect(await aliveInRayWith('race')).toBe(5);
-      expect(nodesWithClusterId('race')).toEqual(expected);
+      expect(nodesOfGroupWithClusterId('race')).toEqual(expected);
       const launched = (await launchesSince(mark)).filter((event) => groupOf(event) === 'race');
       expect(launched.map(nodeOf).sort()).toEqual(expected);
       expect(launched.every((event) => event.reason.startsWith('add-worker'))).toBe(true);
@@ -236,7 +228,7 @@ describe('the watcher on a local cluster', () => {
     } finally {
       await setIdleTimeout(`${IDLE_TIMEOUT_MS / 1000}s`);
     }
-    await waitFor('the race group to drain back to 0', async () => (workersOf(await status(), 'race').length === 0 && nodesWithClusterId('race').length === 0 ? true : undefined));
+    await waitFor('the race group to drain back to 0', async () => (workersOf(await status(), 'race').length === 0 && nodesOfGroupWithClusterId('race').length === 0 ? true : undefined));
   });
 
   it('restarts after SIGKILL mid-launch with no duplicate and no orphan', async () => {

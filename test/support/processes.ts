@@ -28,6 +28,19 @@ export function processesWithEnv(name: string, value: string): number[] {
   return processesWhere((variables) => variables.includes(`${name}=${value}`));
 }
 
+/** The nodes (RAY_CLOUD_INSTANCE_ID) that live processes carrying a cluster's id belong to, each name once, sorted. */
+export function nodesWithClusterId(clusterId: string): string[] {
+  const names = processesWithEnv('RAYFLEET_CLUSTER_ID', clusterId).flatMap((pid) => {
+    try {
+      const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('RAY_CLOUD_INSTANCE_ID='));
+      return variable === undefined ? [] : [variable.slice('RAY_CLOUD_INSTANCE_ID='.length)];
+    } catch {
+      return [];
+    }
+  });
+  return [...new Set(names)].sort();
+}
+
 /** Live processes whose variable `name` starts with `prefix` (every node under a test's directory). */
 export function processesWithEnvPrefix(name: string, prefix: string): number[] {
   return processesWhere((variables) => variables.some((variable) => variable.startsWith(`${name}=${prefix}`)));
