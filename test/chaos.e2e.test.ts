@@ -3,7 +3,7 @@
 // alone) while a detached actor on a worker holds a count, a Serve application answers and a job's driver runs on the head.
 // After each watcher restart, three views of the cluster agree: the provider's nodes, Ray's live nodes (each name once)
 // and the processes carrying the cluster's id. Set CHAOS_SEED to replay a run; a failed run keeps Ray's logs.
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { seededRandom } from '../src/providers/memory/seeded-random.js';
 import { GcsClient } from '../src/ray/gcs-client.js';
 import { pollUntil } from '../src/wait/poll-until.js';
 import { startDriver } from './support/drivers.js';
-import { processesOfNodes, processesWithEnv } from './support/processes.js';
+import { nodesWithClusterId, processesOfNodes, processesWithEnv } from './support/processes.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
 const NAME = 'rfc';
@@ -61,17 +61,7 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
     const current = await status();
     const provider = current.nodes.filter((node) => node.state !== 'stopped' && node.state !== 'failed').map((node) => node.name);
     const ray = (await gcs.getClusterResourceState()).nodeStates.filter((node) => node.status !== 'DEAD').map((node) => node.instanceId);
-    const processes = new Set(
-      processesWithEnv('RAYFLEET_CLUSTER_ID', clusterId).flatMap((pid) => {
-        try {
-          const variable = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').find((entry) => entry.startsWith('RAY_CLOUD_INSTANCE_ID='));
-          return variable === undefined ? [] : [variable.slice('RAY_CLOUD_INSTANCE_ID='.length)];
-        } catch {
-          return [];
-        }
-      }),
-    );
-    return { provider: provider.sort(), ray: ray.sort(), processes: [...processes].sort() };
+    return { provider: provider.sort(), ray: ray.sort(), processes: nodesWithClusterId(clusterId) };
   }
 
   /** Waits until the three views agree; a node made twice, or one left behind, never lets them. */
@@ -168,14 +158,24 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
     await cluster?.down();
   });
 
-  /** Ray's own logs and the cluster's state, kept for whoever reads a failure (a GCS crash is a finding). */
-  function keepLogs(): void {
+  /** Ray's own logs and the cluster's state, kept for whoever reads a failure (a GCS crash is a finding); never fails the test itself. */
+  function keepLogs(error: unknown): void {
+    console.error(`chaos seed ${SEED} failed: ${(error as Error).message}`);
     const kept = `/tmp/rayfleet-chaos-${SEED}`;
-    mkdirSync(kept, { recursive: true });
-    const rayTempDir = clusterPaths(home()).rayTempDir;
-    if (existsSync(rayTempDir)) cpSync(rayTempDir, path.join(kept, 'ray'), { recursive: true, filter: (source) => !source.endsWith('.sock') });
-    if (existsSync(home())) cpSync(home(), path.join(kept, 'state'), { recursive: true });
-    console.log(`chaos: Ray's logs and the cluster's state are kept in ${kept}`);
+    // Ray's unix sockets cannot be copied, and say nothing.
+    const filesOnly = (source: string): boolean => {
+      const stat = lstatSync(source, { throwIfNoEntry: false });
+      return stat !== undefined && (stat.isDirectory() || stat.isFile());
+    };
+    try {
+      mkdirSync(kept, { recursive: true });
+      const rayTempDir = clusterPaths(home()).rayTempDir;
+      if (existsSync(rayTempDir)) cpSync(rayTempDir, path.join(kept, 'ray'), { recursive: true, filter: filesOnly });
+      if (existsSync(home())) cpSync(home(), path.join(kept, 'state'), { recursive: true, filter: filesOnly });
+      console.error(`chaos: Ray's logs and the cluster's state are kept in ${kept}`);
+    } catch (copyError) {
+      console.error(`chaos: could not keep the logs in ${kept}: ${(copyError as Error).message}`);
+    }
   }
 
   it('holds through 20 watcher kills and two head kills: no node twice or left behind, the actor counts on, Serve answers, the job on the head FAILED, back at min', async () => {
@@ -248,18 +248,37 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
       expect(journal.filter((event) => event.type === 'head-restarted')).toHaveLength(2);
       expect(journal.filter((event) => event.type === 'watcher' && event.reason.startsWith('started')).length).toBeGreaterThanOrEqual(WATCHER_KILLS + 1);
     } catch (error) {
-      keepLogs();
+      keepLogs(error);
       throw error;
     }
   });
 
-  it('is stopped whole by down during an outage: nothing carrying its id is left, nor its store', async () => {
+  it('is brought back by up during an outage as the watcher would, and stopped whole by down during the next: nothing carrying its id is left, nor its store', async () => {
     try {
-      expect((await cluster.run(['watcher', 'stop'])).exitCode).toBe(0);
-      cluster.headWatch.stop();
-      for (const pid of processesOfNodes([HEAD])) process.kill(pid, 'SIGKILL');
-      const outage = await waitFor('status to show the outage', async () => (await status()).headDown);
-      expect(outage).toMatch(/^the head rfc-head is (stopped|failed): its Ray is gone; a running watcher starts it again/);
+      const kill = async (): Promise<string | undefined> => {
+        expect((await cluster.run(['watcher', 'stop'])).exitCode).toBe(0);
+        cluster.headWatch.stop();
+        for (const pid of processesOfNodes([HEAD])) process.kill(pid, 'SIGKILL');
+        return waitFor('status to show the outage', async () => (await status()).headDown);
+      };
+      const before = await status();
+      const keepId = before.nodes.find((node) => node.name === `${NAME}-keep-1`)?.ray?.nodeId;
+      const counted = await count();
+      expect(await kill()).toMatch(/^the head rfc-head is (stopped|failed): its Ray is gone; a running watcher starts it again/);
+      // `up` restarts the head in place rather than making a new one: the worker and its actor are kept.
+      const up = await cluster.run(['up']);
+      expect(up.exitCode, up.stderr).toBe(0);
+      expect((await events()).filter((event) => event.type === 'head-restarted' && event.reason.startsWith('up:'))).toHaveLength(1);
+      cluster.headWatch.resume();
+      const after = await waitFor('the keep node alive under the restarted head', async () => {
+        const current = await status();
+        return current.headDown === undefined && current.nodes.find((node) => node.name === `${NAME}-keep-1`)?.ray?.status !== 'DEAD' ? current : undefined;
+      });
+      expect(after.ports).toEqual(before.ports);
+      expect(after.nodes.find((node) => node.name === `${NAME}-keep-1`)?.ray?.nodeId).toBe(keepId);
+      expect(await count()).toBe(counted + 1);
+
+      await kill();
       const startedAt = Date.now();
       const down = await cluster.down();
       expect(down.exitCode, down.stderr).toBe(0);
@@ -268,7 +287,7 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
       expect(cluster.leftOver()).toEqual([]);
       expect(existsSync(path.join(home(), 'gcs-store'))).toBe(false);
     } catch (error) {
-      keepLogs();
+      keepLogs(error);
       throw error;
     }
   });

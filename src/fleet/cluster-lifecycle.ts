@@ -1,6 +1,6 @@
 // Bringing a cluster to its spec and taking it away: the head, the groups' minimums, the watcher, and back, in order.
 import { rm } from 'node:fs/promises';
-import { messageOf } from '../errors.js';
+import { messageOf, RayfleetError } from '../errors.js';
 import { PartialListError } from '../providers/partial-list-error.js';
 import { headName } from '../providers/node-names.js';
 import type { Instance } from '../providers/node-provider.js';
@@ -101,6 +101,18 @@ async function ensureHead(cluster: ClusterHandle, started: string[], signal: Abo
   const provider = await cluster.provider();
   const head = (await provider.list(signal)).find((instance) => instance.role === 'head');
   if (head !== undefined && head.state !== 'stopped' && head.state !== 'failed') return;
+  if (head !== undefined && cluster.spec.head.faultTolerance === true && provider.restartHead !== undefined) {
+    // Brought back as the watcher brings it: on its address and ports, from its store, to the workers waiting for it. A
+    // terminate and a new launch would lose what the store keeps (a Docker head's store is on its container's disk).
+    cluster.progress(`starting ${head.name} again on its address and ports (head.faultTolerance)`);
+    const restarted = await provider.restartHead(await cluster.launcher.headRequest(), signal);
+    if (restarted === undefined) {
+      throw new RayfleetError('PROVIDER_FAILED', `the head ${head.name} is ${head.state}, but its old processes are not proven gone (or its host does not answer): it is not started again; try again, or \`rayfleet down\``);
+    }
+    await cluster.record({ type: 'head-restarted', node: head.name, reason: 'up: on its address and ports, the GCS recovering from its store' });
+    await cluster.readiness.waitForRegistration([head.name], signal);
+    return;
+  }
   if (head !== undefined) await provider.terminate(head.name, signal);
   cluster.progress(`starting ${headName(cluster.name)}`);
   started.push(headName(cluster.name));

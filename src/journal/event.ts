@@ -42,7 +42,7 @@ const kinds = [
   /** The head's Ray is gone (its GCS with it), as its provider proves; the tail of its log says how. */
   z.object({ ...base, type: z.literal('head-died'), node: z.string(), deaths: z.number(), logTail: z.string().optional() }),
   /** The head started again on its address and ports (head.faultTolerance), the GCS recovering from its store. */
-  z.object({ ...base, type: z.literal('head-restarted'), node: z.string(), deaths: z.number(), awayMs: z.number() }),
+  z.object({ ...base, type: z.literal('head-restarted'), node: z.string(), deaths: z.number().optional(), awayMs: z.number().optional() }),
   /** Processes carrying this cluster's id that no node record accounts for, stopped (the orphan sweep). */
   z.object({ ...base, type: z.literal('orphan-stopped'), node: z.string().optional(), providerId: z.string(), pids: z.array(z.number()) }),
   z.object({ ...base, type: z.literal('failure'), node: z.string().optional(), source: z.string().optional() }),
@@ -101,7 +101,7 @@ const summaries: Formatters = {
   'drain-rejected': (event) => `drain of ${event.node} rejected${event.forced ? ' (forced on)' : ''}: ${event.reason}`,
   terminate: (event) => `terminate ${event.node}: ${event.reason}`,
   'head-died': (event) => `head ${event.node} died (${event.deaths} in a row): ${event.reason}`,
-  'head-restarted': (event) => `head ${event.node} restarted after ${Math.round(event.awayMs / 1000)} s away: ${event.reason}`,
+  'head-restarted': (event) => `head ${event.node} restarted${event.awayMs === undefined ? '' : ` after ${Math.round(event.awayMs / 1000)} s away`}: ${event.reason}`,
   'orphan-stopped': (event) => `orphan ${event.node ?? '(no node name)'} stopped (process group ${event.providerId}, pids ${event.pids.join(' ')}): ${event.reason}`,
   failure: (event) => `failure${event.node === undefined ? '' : ` on ${event.node}`}: ${event.reason}`,
   'scale-up': (event) => `scale up ${event.group} by ${event.count}: ${event.reason}`,
