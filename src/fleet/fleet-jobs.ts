@@ -11,7 +11,9 @@ import type { WorkContext } from './work-context.js';
 /** The error type of a job shown FAILED because the node its driver ran on died (Ray's own types are JOB_SUPERVISOR_…). */
 export const DRIVER_NODE_DIED = 'DRIVER_NODE_DIED';
 /** How long a deleted job may take to stay gone (its supervisor's last write can bring it back once). */
-const DELETE_SETTLE_MS = 10_000;
+const DELETE_SETTLE_MS = 15_000;
+/** How long a deleted job must stay gone before `delete` returns: its supervisor's last write comes within this. */
+const GONE_FOR_MS = 2_000;
 
 export interface SubmitJobOptions {
   entrypoint: string;
@@ -231,15 +233,21 @@ export class FleetJobs {
       });
     }
     await client.delete(id, signal);
-    // A stopped job's supervisor may write its final status just after the delete, bringing the job back (seen once in
-    // the jobs e2e test: `job status` found it after `job delete`): deleted again until Ray says it is gone.
+    // A stopped job's supervisor may write its final status just after the delete, bringing the job back (seen in the
+    // jobs e2e test: `job status` found it after `job delete`, once even after a first look had it gone). Ray says
+    // nothing when that last write is done, so the job is deleted again until it has stayed gone GONE_FOR_MS.
+    let goneSince: number | undefined;
     await pollUntil(
       async () => {
         const back = await client.get(id, signal).catch((error: unknown) => {
           if (isRayfleetError(error, 'JOB_NOT_FOUND')) return undefined;
           throw error;
         });
-        if (back === undefined) return true;
+        if (back === undefined) {
+          goneSince ??= Date.now();
+          return Date.now() - goneSince >= GONE_FOR_MS ? true : undefined;
+        }
+        goneSince = undefined;
         await client.delete(id, signal);
         return undefined;
       },

@@ -91,13 +91,10 @@ function headPid(recordFile: string): number | undefined {
   }
 }
 
+/** A zombie has ended: nothing reaps orphans here, and kill(pid, 0) would count it alive. */
 function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
 }
 
 /** Whether the head's current start (after rayfleet's last "starting" line) logged a Ray process that exited unexpectedly. */

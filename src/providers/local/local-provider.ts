@@ -327,7 +327,9 @@ export class LocalProvider implements NodeProvider {
  * CML launcher already do).
  */
 export function nodeEnvironment(rayCommand: string, requestEnv: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, ...requestEnv };
+  // `ray start --block` writes to the node's log file: unbuffered, its lines (a process of the node that died) are there
+  // when they happen, not when it exits a minute later; as a container's node already runs.
+  const env: Record<string, string | undefined> = { PYTHONUNBUFFERED: '1', ...process.env, ...requestEnv };
   if (!path.isAbsolute(rayCommand)) return env;
   const bin = path.dirname(rayCommand);
   const venv = path.dirname(bin);
