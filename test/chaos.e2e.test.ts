@@ -89,10 +89,13 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
     return watcher.pid ?? 0;
   }
 
-  async function count(): Promise<number> {
-    const added = await startDriver('counter.py', ['add'], { env, timeoutMs: 120_000 });
+  /** Adds one to the detached counter (`create` makes it first) and returns its count. */
+  async function count(command: 'create' | 'add' = 'add'): Promise<number> {
+    const added = await startDriver('counter.py', [command], { env, timeoutMs: 120_000 });
     expect(added.exitCode, added.stderr).toBe(0);
-    return Number(added.stdout.trim().split('\n').at(-1));
+    const said = /^count (\d+)$/m.exec(added.stdout);
+    expect(said, `no count in the driver's output:\n${added.stdout}`).not.toBeNull();
+    return Number(said?.[1]);
   }
 
   async function hello(): Promise<string> {
@@ -198,9 +201,7 @@ describe(`chaos on a fault-tolerant local cluster (seed ${SEED})`, () => {
       const deployed = await cluster.run(['serve', 'deploy', app]);
       expect(deployed.exitCode, deployed.stderr).toBe(0);
       expect(await hello()).toBe('200 still here, again');
-      const created = await startDriver('counter.py', ['create'], { env, timeoutMs: 120_000 });
-      expect(created.exitCode, created.stderr).toBe(0);
-      let counted = Number(created.stdout.trim().split('\n').at(-1));
+      let counted = await count('create');
       expect(counted).toBe(1);
       // A job whose driver runs on the head: the whole head's death ends it, and Ray must say so.
       const job = await cluster.run(['job', 'submit', '--no-wait', '--submission-id', 'chaos-on-head', '--', 'python -c "import time; time.sleep(3600)"']);

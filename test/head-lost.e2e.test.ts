@@ -1,9 +1,10 @@
 // End to end, real Ray: a cluster whose GCS dies is seen as lost within seconds, with the GCS log's tail, so the file
 // stops there instead of timing out test after test.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../src/wait/poll-until.js';
-import { lostHead } from './support/head-watch.js';
+import { headSupervised, lostHead } from './support/head-watch.js';
 import { processesOfNodes } from './support/processes.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 
@@ -20,6 +21,9 @@ describe('a test cluster whose GCS is killed', () => {
   });
 
   it('ends a wait given headLost within seconds, with the GCS log tail, and names the loss for the tests after it', async () => {
+    // `up` is done once Ray shows the head; `ray start` reports a dead process only from its watching loop, after that.
+    const stateDir = path.join(cluster.sandbox.env.RAYFLEET_HOME ?? '', 'clusters', 'rfl');
+    await pollUntil(async () => (headSupervised('rfl', stateDir) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200, describe: () => "the head's ray start watching its processes" });
     const gcs = processesOfNodes(['rfl-head']).filter((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'gcs_server');
     expect(gcs).toHaveLength(1);
     const killedAt = Date.now();

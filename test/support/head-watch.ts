@@ -99,6 +99,20 @@ function processAlive(pid: number): boolean {
 
 /** Whether the head's current start (after rayfleet's last "starting" line) logged a Ray process that exited unexpectedly. */
 function saysSubprocessDied(logFile: string): boolean {
+  return currentStartLog(logFile).includes('Some Ray subprocesses exited unexpectedly');
+}
+
+/**
+ * Whether the head's `ray start --block` has reached the loop that watches its processes. It gets there only after
+ * writing to the GCS (usage records), well after Ray shows the head alive; a GCS killed before then leaves it retrying
+ * those writes for a minute or more, so a test that kills a GCS to see it reported waits for this first.
+ */
+export function headSupervised(cluster: string, stateDir: string): boolean {
+  return currentStartLog(path.join(stateDir, 'logs', `${headName(cluster)}.log`)).includes('This command will now block forever');
+}
+
+/** The head's log since rayfleet's last "starting" line (its last 256 KiB at most); empty when unreadable. */
+function currentStartLog(logFile: string): string {
   let text: string;
   try {
     const size = statSync(logFile).size;
@@ -108,10 +122,9 @@ function saysSubprocessDied(logFile: string): boolean {
     closeSync(descriptor);
     text = buffer.toString('utf8');
   } catch {
-    return false;
+    return '';
   }
-  const start = text.lastIndexOf('--- rayfleet: starting');
-  return text.slice(Math.max(0, start)).includes('Some Ray subprocesses exited unexpectedly');
+  return text.slice(Math.max(0, text.lastIndexOf('--- rayfleet: starting')));
 }
 
 /** Whether any live process is left in the process group `pgid` (a node shutting down in order). */

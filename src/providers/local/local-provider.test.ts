@@ -203,6 +203,27 @@ describe('LocalProvider', () => {
       await provider.terminate('ray-head');
     }, 15_000);
 
+    it('terminates a node whose leader died without waiting out the stop grace for what is left of it (agents of a dead head)', async () => {
+      const dir = stateDir();
+      // A grace far longer than this test may take: only the short grace for a dead node's remnants lets it pass.
+      const provider = localProvider(dir, ray, { stopGraceMs: 600_000 });
+      process.env.FAKE_RAY_IGNORE_TERM = '1';
+      try {
+        await provider.launch(workerRequest('ray-worker-1'));
+      } finally {
+        delete process.env.FAKE_RAY_IGNORE_TERM;
+      }
+      await pollUntil(async () => (nodeProcesses(dir, 'ray-worker-1').length === 2 ? true : undefined), { timeoutMs: 5000, describe: () => 'the node' });
+      const { pid } = JSON.parse(await readFile(path.join(dir, 'nodes', 'ray-worker-1.json'), 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      await pollUntil(async () => ((await provider.list())[0]?.state === 'failed' ? true : undefined), { timeoutMs: 5000, describe: () => 'the node failed' });
+      const remnants = nodeProcesses(dir, 'ray-worker-1');
+      expect(remnants).toHaveLength(1);
+      await provider.terminate('ray-worker-1');
+      expect(remnants.filter(isRunning)).toEqual([]);
+      expect(await provider.list()).toEqual([]);
+    }, 15_000);
+
     it('mid-terminate (SIGTERM sent, record kept): a later terminate finishes the stop', async () => {
       const dir = stateDir();
       process.env.FAKE_RAY_IGNORE_TERM = '1';

@@ -68,8 +68,8 @@ const LEGACY_CLAIM_TIMEOUT_MS = 30_000;
 /** How long terminate waits for a launch in progress (which may be installing Ray's venv) to settle. */
 const CLAIM_WAIT_MS = 15 * 60 * 1000;
 const DEFAULT_STOP_GRACE_MS = 30_000;
-/** How long what is left of a head whose `ray start --block` is gone may take to stop before it is killed. */
-const DEAD_HEAD_REMNANT_GRACE_MS = 2_000;
+/** How long what is left of a node whose `ray start --block` is gone may take to stop before it is killed. */
+const DEAD_NODE_REMNANT_GRACE_MS = 2_000;
 /** Every node of a local cluster runs here; the GCS listens on all interfaces, so loopback reaches it. */
 const HEAD_HOST = '127.0.0.1';
 const MARKER_VARIABLE = 'RAYFLEET_NODE_RECORD';
@@ -165,10 +165,17 @@ export class LocalProvider implements NodeProvider {
     await this.stopAndForget(name, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
   }
 
+  /**
+   * A node whose `ray start --block` is gone is dead already: what is left of its group gets the short grace, as its
+   * agents (measured: the dashboard and runtime-env agents of a head whose GCS died) wait out a whole long one.
+   */
   private async stopAndForget(name: string, graceMs: number, signal?: AbortSignal): Promise<void> {
     const record = await this.settledRecord(name, signal);
     if (record === undefined) return;
-    if (record.pid > 0) await stopProcessGroup(handleOf(record), graceMs, signal);
+    if (record.pid > 0) {
+      const handle = handleOf(record);
+      await stopProcessGroup(handle, isLeaderAlive(handle) ? graceMs : Math.min(graceMs, DEAD_NODE_REMNANT_GRACE_MS), signal);
+    }
     await rm(this.recordPath(name), { force: true });
   }
 
@@ -185,9 +192,9 @@ export class LocalProvider implements NodeProvider {
   async restartHead(request: LaunchRequest, signal?: AbortSignal): Promise<Instance | undefined> {
     const record = await this.readRecord(request.name);
     if (record !== undefined && record.pid > 0 && isLeaderAlive(handleOf(record))) return undefined;
-    // The node is dead already: what is left of it gets a short grace, as its raylet, told to stop, would wait out the
-    // whole 30 s for the GCS that is gone (measured: the head back 30 s after its GCS died, then under 1 s).
-    await this.stopAndForget(request.name, DEAD_HEAD_REMNANT_GRACE_MS, signal);
+    // The node is dead already, so what is left of it gets the short grace: its raylet, told to stop, would wait out
+    // the whole 30 s for the GCS that is gone (measured: the head back 30 s after its GCS died, then under 1 s).
+    await this.stopAndForget(request.name, this.options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS, signal);
     // `ray start --head` refuses an address that the last head started from this temp dir and a raylet here still names
     // (our own workers, waiting to reconnect): forgetting that last start lets the head come back on its address.
     await rm(path.join(localNodeTempDir(this.options.tempDir, request.name), 'ray_current_cluster'), { force: true });
