@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,26 @@ describe('process groups', () => {
     expect(isGroupAlive(marked)).toBe(true);
     await stopProcessGroup(marked, 2000);
     expect(isGroupAlive(marked)).toBe(false);
+  });
+
+  it("once the leader is gone, knows a member without the variable (Ray's title written over its environment) by a file it holds open in the node's directory", async () => {
+    const own = await mkdtemp(path.join(dir, 'own-'));
+    await writeFile(path.join(own, 'held'), '');
+    // `env -i` leaves the member no environment at all, as Ray's setproctitle does to ray::DashboardAgent.
+    const handle = await startProcessGroup({ command: '/bin/sh', args: ['-c', `env -i sleep 300 3<"${own}/held" & exec sleep 300`], env: { ...process.env, MARK: 'ours' }, logPath: path.join(dir, 'h.log') });
+    cleanups.push(() => killGroup(handle.pid));
+    await waitFor(async () => groupMembers(handle.pid).length === 2);
+    process.kill(handle.pid, 'SIGKILL');
+    await waitUntilGone([handle.pid]);
+    const marker = { name: 'MARK', value: 'ours' };
+    expect(isGroupAlive({ ...handle, marker })).toBe(false);
+    expect(isGroupAlive({ ...handle, marker: { ...marker, openDir: dir.replace(/\/?$/, '/elsewhere') } })).toBe(false);
+    // A file under a directory whose name merely starts the same does not count either.
+    expect(isGroupAlive({ ...handle, marker: { ...marker, openDir: own.slice(0, -1) } })).toBe(false);
+    const known = { ...handle, marker: { ...marker, openDir: own } };
+    expect(isGroupAlive(known)).toBe(true);
+    await stopProcessGroup(known, 2000);
+    expect(groupMembers(handle.pid)).toEqual([]);
   });
 
   it('a child of this process known by pid alone is stopped with its whole group, even once the leader has exited', async () => {

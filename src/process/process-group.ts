@@ -1,6 +1,6 @@
 // Long-lived node processes: started in a process group of their own, signalled only while provably ours, stopped as a group.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, readdirSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readlinkSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -24,7 +24,18 @@ export interface ProcessHandle {
    * Once the leader is gone its group id could in principle name a later, foreign group; a member counts
    * as ours only if it carries this.
    */
-  marker?: { name: string; value: string } | undefined;
+  marker?: GroupMarker | undefined;
+}
+
+export interface GroupMarker {
+  name: string;
+  value: string;
+  /**
+   * A directory only this group's processes hold files in (a node's Ray temp dir). Ray's processes that set their title
+   * (`ray::DashboardAgent`, workers) write it over their environment, so /proc shows no variable at all: such a member is
+   * ours when it holds a file open under this directory. One carrying another value is never ours.
+   */
+  openDir?: string | undefined;
 }
 
 export interface StartOptions {
@@ -193,6 +204,30 @@ function ourMembers(handle: ProcessHandle): number[] {
     .filter((pid) => {
       const stat = readProcStat(pid);
       if (stat === undefined || stat.pgid !== handle.pid || stat.state === 'Z' || stat.startTicks < startTicks) return false;
-      return handle.marker === undefined || readProcEnv(pid, handle.marker.name) === handle.marker.value;
+      return handle.marker === undefined || carriesMarker(pid, handle.marker);
     });
+}
+
+function carriesMarker(pid: number, marker: GroupMarker): boolean {
+  const value = readProcEnv(pid, marker.name);
+  if (value !== undefined) return value === marker.value;
+  return marker.openDir !== undefined && holdsFileUnder(pid, marker.openDir);
+}
+
+/** Whether one of the process's open files lies under `dir` (a deleted file still names where it was). */
+function holdsFileUnder(pid: number, dir: string): boolean {
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
+  let descriptors: string[];
+  try {
+    descriptors = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return descriptors.some((descriptor) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${descriptor}`).startsWith(prefix);
+    } catch {
+      return false;
+    }
+  });
 }

@@ -1,6 +1,6 @@
 // Processes in tests: which ones belong to a cluster (by RAY_CLOUD_INSTANCE_ID), foreign ones to protect, and small scripts run to their end or their failpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readProcStat } from '../../src/process/proc-stat.js';
 import { pollUntil } from '../../src/wait/poll-until.js';
@@ -39,6 +39,30 @@ export function nodesWithClusterId(clusterId: string): string[] {
     }
   });
   return [...new Set(names)].sort();
+}
+
+/**
+ * Live processes holding a file open under `dir` (a cluster's Ray temp dir): Ray's processes that set their title
+ * (`ray::DashboardAgent`, workers) write it over their environment, so only this finds them.
+ */
+export function processesHoldingFilesUnder(dir: string): number[] {
+  const prefix = `${dir.replace(/\/+$/, '')}/`;
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && isRunning(Number(entry)))
+    .filter((entry) => {
+      try {
+        return readdirSync(`/proc/${entry}/fd`).some((fd) => {
+          try {
+            return readlinkSync(`/proc/${entry}/fd/${fd}`).startsWith(prefix);
+          } catch {
+            return false;
+          }
+        });
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 /** Live processes whose variable `name` starts with `prefix` (every node under a test's directory). */

@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findFreePorts } from '../../src/net/ports.js';
 import { watchHead, type HeadWatch } from './head-watch.js';
-import { processesWithEnv } from './processes.js';
+import { clusterPaths } from '../../src/fleet/state-dir.js';
+import { processesHoldingFilesUnder, processesWithEnv } from './processes.js';
 import { createSandbox, type CliResult, type RunOptions, type Sandbox } from './run-cli.js';
 
 /** What a test says of its cluster; the rest is a small cluster on this machine that starts only what it tests. */
@@ -64,7 +65,7 @@ export interface TestCluster {
   driverEnv(): Promise<Record<string, string>>;
   /** Writes the spec again with these changes; ports chosen free are chosen again. */
   writeSpec(changes?: Partial<TestSpec>): Promise<void>;
-  /** The processes rayfleet started for this sandbox (nodes, the watcher, the dashboard): each carries its RAYFLEET_HOME. */
+  /** The processes rayfleet started for this sandbox (nodes, the watcher, the dashboard), known by their RAYFLEET_HOME, and any process holding a file open in the cluster's Ray temp dir (Ray's titled processes lose their environment). */
   leftOver(): number[];
   /** `down`, for afterAll: whatever a failed test left running is stopped here, never by `ray stop`. */
   down(): Promise<CliResult>;
@@ -86,7 +87,8 @@ export async function createTestCluster(spec: TestSpec, options: { sandbox?: San
   const run = (given: string[], runOptions: RunOptions = {}): Promise<CliResult> => sandbox.run(args(given), { ...runOptions, env: { ...options.env, ...runOptions.env } });
   const json = <T>(given: string[]): Promise<T> => sandbox.json<T>(args(given), { env: { ...options.env } });
   // Only a local head is a process here to look at; other backends' files go by their own checks.
-  const headWatch = watchHead(spec.name, path.join(sandbox.env.RAYFLEET_HOME ?? '', 'clusters', spec.name));
+  const stateDir = path.join(sandbox.env.RAYFLEET_HOME ?? '', 'clusters', spec.name);
+  const headWatch = watchHead(spec.name, stateDir);
   if (spec.provider !== undefined && !/^\{?\s*(type:\s*)?local\b/.test(spec.provider)) headWatch.stop();
   const cluster: TestCluster = {
     name: spec.name,
@@ -111,7 +113,11 @@ export async function createTestCluster(spec: TestSpec, options: { sandbox?: San
       ports = await choosePorts(current.ports ?? 'free');
       await writeFile(specPath, specText(current, ports));
     },
-    leftOver: () => processesWithEnv('RAYFLEET_HOME', sandbox.env.RAYFLEET_HOME ?? ''),
+    leftOver: () => {
+      const byEnvironment = processesWithEnv('RAYFLEET_HOME', sandbox.env.RAYFLEET_HOME ?? '');
+      const byOpenFile = processesHoldingFilesUnder(clusterPaths(stateDir).rayTempDir);
+      return [...new Set([...byEnvironment, ...byOpenFile])].sort((a, b) => a - b);
+    },
     down: () => run(['down']),
   };
   await cluster.writeSpec();

@@ -53,8 +53,11 @@ const nodeRecordSchema = z.object({
   pid: z.number(),
   startTicks: z.number().optional(),
   bootId: z.string().optional(),
-  /** The variable every process of the node carries, so its processes are known as ours once the leader is gone. */
-  marker: z.object({ name: z.string(), value: z.string() }).optional(),
+  /**
+   * The variable every process of the node carries, so its processes are known as ours once the leader is gone; those
+   * whose environment Ray overwrote with their title are known by a file held open in the node's Ray temp dir.
+   */
+  marker: z.object({ name: z.string(), value: z.string(), openDir: z.string().optional() }).optional(),
   /** Who claimed the name: while it lives, a claim is a launch in progress; once it is gone, a failed one. */
   launcher: identitySchema.optional(),
   createdAt: z.string(),
@@ -126,7 +129,8 @@ export class LocalProvider implements NodeProvider {
       const logPath = this.logPath(request.name);
       await writeFile(logPath, `--- rayfleet: starting ${request.name} at ${claim.createdAt} ---\n`, { flag: 'a' });
       const rayCommand = await this.options.rayCommand();
-      const marker = { name: MARKER_VARIABLE, value: this.recordPath(request.name) };
+      const tempDir = localNodeTempDir(this.options.tempDir, request.name);
+      const marker = { name: MARKER_VARIABLE, value: this.recordPath(request.name), openDir: tempDir };
       gated = await startGatedProcessGroup({
         command: rayCommand,
         args: rayStartArgs(request, {
@@ -134,7 +138,7 @@ export class LocalProvider implements NodeProvider {
           head: this.options.head,
           dashboardHost: HEAD_HOST,
           sharedHost: {
-            tempDir: localNodeTempDir(this.options.tempDir, request.name),
+            tempDir,
             dashboardAgentPort: await findFreePort(),
           },
         }),
