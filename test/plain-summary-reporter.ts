@@ -1,4 +1,5 @@
-// Ends every run with "N passed, N failed, N skipped" alone on a line: the closing line CI reads.
+// Ends every run with "N passed, N failed, N skipped" alone on a line: the closing line CI reads. A file or suite
+// whose own code failed (its loading, a beforeAll) counts as failed, as the tests it skipped never ran.
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class PlainSummaryReporter implements Reporter {
@@ -11,8 +12,9 @@ export default class PlainSummaryReporter implements Reporter {
         else if (state === 'failed') counts.failed += 1;
         else counts.skipped += 1;
       }
-      // A file that failed to load has no tests but must not read as green.
-      if (testModule.state() === 'failed' && testModule.children.size === 0) counts.failed += 1;
+      // A file that failed to load, or a hook that failed (its tests then read as skipped), must not read as green:
+      // each file or suite with an error of its own counts as one failure.
+      for (const suite of [testModule, ...testModule.children.allSuites()]) if (suite.errors().length > 0) counts.failed += 1;
     }
     // Where the suite's time goes (it must stay under 30 minutes on 2 cores): the slowest files, slowest first.
     const slowest = [...testModules].map((testModule) => ({ file: testModule.moduleId.split('/').slice(-2).join('/'), ms: testModule.diagnostic().duration })).sort((a, b) => b.ms - a.ms).slice(0, 12);

@@ -215,7 +215,7 @@ function carriesMarker(pid: number, marker: GroupMarker): boolean {
 }
 
 /** Whether one of the process's open files lies under `dir` (a deleted file still names where it was). */
-function holdsFileUnder(pid: number, dir: string): boolean {
+export function holdsFileUnder(pid: number, dir: string): boolean {
   const prefix = `${dir.replace(/\/+$/, '')}/`;
   let descriptors: string[];
   try {

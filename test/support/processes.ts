@@ -1,8 +1,9 @@
 // Processes in tests: which ones belong to a cluster (by RAY_CLOUD_INSTANCE_ID), foreign ones to protect, and small scripts run to their end or their failpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { readProcStat } from '../../src/process/proc-stat.js';
+import { holdsFileUnder } from '../../src/process/process-group.js';
 import { pollUntil } from '../../src/wait/poll-until.js';
 
 export function processesOfNodes(nodeNames: string[]): number[] {
@@ -46,23 +47,10 @@ export function nodesWithClusterId(clusterId: string): string[] {
  * (`ray::DashboardAgent`, workers) write it over their environment, so only this finds them.
  */
 export function processesHoldingFilesUnder(dir: string): number[] {
-  const prefix = `${dir.replace(/\/+$/, '')}/`;
   return readdirSync('/proc')
     .filter((entry) => /^\d+$/.test(entry) && isRunning(Number(entry)))
-    .filter((entry) => {
-      try {
-        return readdirSync(`/proc/${entry}/fd`).some((fd) => {
-          try {
-            return readlinkSync(`/proc/${entry}/fd/${fd}`).startsWith(prefix);
-          } catch {
-            return false;
-          }
-        });
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
+    .map(Number)
+    .filter((pid) => holdsFileUnder(pid, dir));
 }
 
 /** Live processes whose variable `name` starts with `prefix` (every node under a test's directory). */
