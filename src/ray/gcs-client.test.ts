@@ -115,7 +115,12 @@ describe('GcsClient errors', () => {
   it('is RAY_UNREACHABLE when nothing listens', async () => {
     const nowhere = `127.0.0.1:${await findFreePort()}`;
     await expect(withClient((client) => client.getClusterResourceState({ deadlineMs: 2_000 }), { address: nowhere })).rejects.toSatisfy(
-      (error: unknown) => isRayfleetError(error, 'RAY_UNREACHABLE') && error.message.includes(`cannot reach Ray's GCS at ${nowhere}`),
+      (error: unknown) =>
+        isRayfleetError(error, 'RAY_UNREACHABLE') &&
+        error.message.includes(`cannot reach Ray's GCS at ${nowhere}`) &&
+        error.message.includes('ECONNREFUSED') &&
+        // grpc-js's empty "Resolution note: " and its "Error: " inside "Last error: " say nothing to a user.
+        !/Resolution note|Error: connect/.test(error.message),
     );
   });
 

@@ -167,7 +167,7 @@ export class GcsClient {
   }
 
   private toError(method: string, error: grpc.ServiceError): RayfleetError {
-    const detail = error.details || messageOf(error);
+    const detail = readableDetail(error.details || messageOf(error));
     switch (error.code) {
       case grpc.status.UNAVAILABLE:
       case grpc.status.DEADLINE_EXCEEDED:
@@ -179,4 +179,12 @@ export class GcsClient {
         return new RayfleetError('RAY_REQUEST_FAILED', `Ray's GCS at ${this.address} failed ${method}: ${detail}`, { cause: error });
     }
   }
+}
+
+/**
+ * grpc-js's words for a connection that failed, without what says nothing to a user: it ends them with an empty
+ * "Resolution note: " and names the cause "Error: connect ECONNREFUSED …" inside its own "Last error: ".
+ */
+function readableDetail(detail: string): string {
+  return detail.replace(/\s*Resolution note:\s*$/, '').replace(/Last error: Error: /g, 'Last error: ');
 }
