@@ -13,7 +13,7 @@ describe('an outage in status', () => {
 
   it('is said when the head is stopped or failed and Ray cannot be asked, with what happens next', () => {
     expect(headDownOf(tolerant, [head('failed')], 'cannot reach GCS').headDown).toBe(
-      'the head ray-head is failed: its Ray is gone; a running watcher starts it again on its address and ports (head.faultTolerance)',
+      'the head ray-head is failed: its Ray is gone; a running watcher starts it again on its address and ports, as does `rayfleet up` (head.faultTolerance)',
     );
     expect(headDownOf(plain, [head('stopped')], 'cannot reach GCS').headDown).toMatch(/`rayfleet up` starts a new head \(head.faultTolerance is off/);
   });

@@ -155,6 +155,6 @@ export async function readClusterStatus(cluster: ClusterHandle, signal?: AbortSi
 export function headDownOf(spec: ClusterSpec, instances: Instance[], rayError: string | undefined): Pick<ClusterStatus, 'headDown'> {
   const head = instances.find((instance) => instance.role === 'head');
   if (rayError === undefined || head === undefined || (head.state !== 'stopped' && head.state !== 'failed')) return {};
-  const next = spec.head.faultTolerance === true ? 'a running watcher starts it again on its address and ports (head.faultTolerance)' : '`rayfleet up` starts a new head (head.faultTolerance is off: workers and state are lost)';
+  const next = spec.head.faultTolerance === true ? 'a running watcher starts it again on its address and ports, as does `rayfleet up` (head.faultTolerance)' : '`rayfleet up` starts a new head (head.faultTolerance is off: workers and state are lost)';
   return { headDown: `the head ${head.name} is ${head.state}: its Ray is gone; ${next}` };
 }
