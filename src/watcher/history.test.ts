@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventSchema, type JournalEvent } from '../journal/event.js';
-import { backoffMs, historyFromJournal, registrationTimes } from './history.js';
+import { backoffMs, drainedNodes, historyFromJournal, registrationTimes } from './history.js';
 
 /** A line as the journal of rayfleet 0.1 wrote it (numbers in a `data` bag), read by today's reader. */
 function event(type: JournalEvent['type'], time: string, group?: string, node = `ray-${group ?? 'x'}-1`): JournalEvent {
@@ -32,5 +32,17 @@ describe('history from the journal', () => {
       event('terminate', '2026-01-01T00:01:00.000Z', undefined, 'ray-worker-1'),
     ]);
     expect([...times]).toEqual([['ray-worker-2', Date.parse('2026-01-01T00:00:40.000Z')]]);
+  });
+
+  it('remembers a drained node until it is terminated, or a new node of its name is launched', () => {
+    const drained = drainedNodes([
+      event('drain', '2026-01-01T00:00:10.000Z', 'worker', 'ray-worker-1'),
+      event('drain', '2026-01-01T00:00:10.000Z', 'worker', 'ray-worker-2'),
+      event('drain', '2026-01-01T00:00:10.000Z', 'worker', 'ray-worker-3'),
+      event('terminate', '2026-01-01T00:00:12.000Z', undefined, 'ray-worker-1'),
+      // ray-worker-2's stop was not journaled (its watcher was killed right after it): the name comes back with a launch.
+      event('launch', '2026-01-01T00:01:00.000Z', 'worker', 'ray-worker-2'),
+    ]);
+    expect([...drained]).toEqual(['ray-worker-3']);
   });
 });

@@ -42,12 +42,16 @@ export function registrationTimes(events: JournalEvent[]): Map<string, number> {
   return times;
 }
 
-/** Nodes drained and not yet terminated: when they leave Ray, that was the drain, not a crash. */
+/**
+ * Nodes drained and not yet terminated: when they leave Ray, that was the drain, not a crash. A launch under the same
+ * name ends it too: a watcher killed between the provider's stop and its journal line leaves a drain without its
+ * terminate, and the next node of that name dying young would otherwise read as drained.
+ */
 export function drainedNodes(events: JournalEvent[]): Set<string> {
   const drained = new Set<string>();
   for (const event of events) {
     if (event.type === 'drain') drained.add(event.node);
-    else if (event.type === 'terminate') drained.delete(event.node);
+    else if (event.type === 'terminate' || event.type === 'launch') drained.delete(event.node);
   }
   return drained;
 }
